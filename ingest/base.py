@@ -1,0 +1,615 @@
+"""The ingestor protocol, and the helpers every format module shares.
+
+An ingestor is a module with three names (the registry in ``ingest/__init__.py`` lists them):
+
+- ``NAME``: the registry key, equal to the module name (``temporal_json``).
+- ``sniff(head: bytes, path: str) -> bool``: does the start of the file (first ``SNIFF_BYTES``,
+  after transparent gunzip) look like this format? Must never raise.
+- ``parse(src: Source) -> Iterator[Batch]``: yield batches of normalized rows. Never prints,
+  never opens DuckDB. Every input record is accounted for exactly once: loaded, rejected
+  (``BatchBuilder.reject`` with location and reason) or skipped (well-formed but of no use,
+  counted by type). The loader checks ``records == loaded + rejected + skipped``.
+
+The first line of a module's docstring is what ``tracemap formats`` prints.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import orjson
+import polars as pl
+
+from tracemap.model import PAYLOAD_CAP, TABLES, KeyKind
+
+#: How much of a file ``sniff`` sees.
+SNIFF_BYTES = 4096
+#: Single-document formats are read whole; past this size they are refused with a clear
+#: message (export as JSON lines instead) rather than exhausting memory.
+MAX_DOCUMENT_BYTES = 1 << 30
+#: Rows per table kept before a batch is handed to the loader.
+BATCH_ROWS = 50_000
+#: A reject keeps at most this much of the offending input.
+RAW_CAP = 2048
+
+
+class Ingestor(Protocol):
+    """What the registry expects of a format module."""
+
+    NAME: str
+
+    def sniff(self, head: bytes, path: str) -> bool: ...
+
+    def parse(self, src: Source) -> Iterator[Batch]: ...
+
+
+# --------------------------------------------------------------------------------------------
+# Correlation-key rules
+
+
+#: Header names (lower-cased) that carry a correlation key, and the key kind they give.
+DEFAULT_HEADER_KEYS: dict[str, str] = {
+    "correlation-id": KeyKind.CORRELATION_ID,
+    "correlation_id": KeyKind.CORRELATION_ID,
+    "correlationid": KeyKind.CORRELATION_ID,
+    "x-correlation-id": KeyKind.CORRELATION_ID,
+    "x-request-id": KeyKind.CORRELATION_ID,
+    "request-id": KeyKind.CORRELATION_ID,
+    "causation-id": KeyKind.CAUSATION_ID,
+    "causationid": KeyKind.CAUSATION_ID,
+    "x-causation-id": KeyKind.CAUSATION_ID,
+    "message-id": KeyKind.MESSAGE_ID,
+    "messageid": KeyKind.MESSAGE_ID,
+    "x-message-id": KeyKind.MESSAGE_ID,
+}
+
+#: Span/log attribute names that carry a correlation key.
+DEFAULT_ATTRIBUTE_KEYS: dict[str, str] = {
+    "messaging.message.id": KeyKind.MESSAGE_ID,
+    "messaging.message_id": KeyKind.MESSAGE_ID,
+    "messaging.message.conversation_id": KeyKind.CORRELATION_ID,
+    "messaging.conversation_id": KeyKind.CORRELATION_ID,
+    "correlation_id": KeyKind.CORRELATION_ID,
+    "correlation.id": KeyKind.CORRELATION_ID,
+    "temporal.workflow_id": KeyKind.WORKFLOW_ID,
+    "temporalworkflowid": KeyKind.WORKFLOW_ID,
+    "temporal.run_id": KeyKind.RUN_ID,
+    "temporalrunid": KeyKind.RUN_ID,
+}
+
+#: Paths into decoded payloads that carry a correlation key.
+DEFAULT_PAYLOAD_KEYS: dict[str, str] = {
+    "correlationId": KeyKind.CORRELATION_ID,
+    "correlation_id": KeyKind.CORRELATION_ID,
+    "causationId": KeyKind.CAUSATION_ID,
+    "causation_id": KeyKind.CAUSATION_ID,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRules:
+    """Which headers, attributes and payload paths yield correlation keys.
+
+    Built from defaults plus ``[correlation]`` in ``tracemap.toml``; every ingestor applies
+    the same rules through ``headers()``, ``attributes()`` and ``payload()``.
+    """
+
+    header_keys: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_HEADER_KEYS))
+    attribute_keys: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ATTRIBUTE_KEYS))
+    payload_keys: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PAYLOAD_KEYS))
+
+    def headers(self, headers: dict[str, Any]) -> list[tuple[str, str]]:
+        """Keys from message headers; ``traceparent`` gives trace and span ids."""
+        out: list[tuple[str, str]] = []
+        for name, value in headers.items():
+            if value is None:
+                continue
+            low = name.lower()
+            if low == "traceparent":
+                out.extend(traceparent_keys(str(value)))
+            elif low in self.header_keys:
+                text = str(value).strip()
+                if text:
+                    out.append((self.header_keys[low], text))
+        return out
+
+    def attributes(self, attrs: dict[str, Any]) -> list[tuple[str, str]]:
+        """Keys from span or log attributes (exact attribute names)."""
+        out: list[tuple[str, str]] = []
+        for name, kind in self.attribute_keys.items():
+            value = attrs.get(name)
+            if value is not None and not isinstance(value, dict | list) and str(value) != "":
+                out.append((kind, str(value)))
+        return out
+
+    def payload(self, doc: Any) -> list[tuple[str, str]]:
+        """Keys found at the configured paths of a decoded payload."""
+        if not isinstance(doc, dict | list):
+            return []
+        out: list[tuple[str, str]] = []
+        for path, kind in self.payload_keys.items():
+            for value in select_path(doc, path):
+                if value is not None and not isinstance(value, dict | list) and value != "":
+                    out.append((kind, str(value)))
+        return out
+
+
+_PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\*|\d+)\]")
+
+
+def select_path(doc: Any, path: str) -> list[Any]:
+    """Values at a JSONPath-like ``a.b[0].c`` / ``a.items[*].id`` path (``$.``/``payload.`` optional)."""
+    for prefix in ("$.", "payload."):
+        if path.startswith(prefix):
+            path = path[len(prefix) :]
+    current = [doc]
+    for name, index in _PATH_TOKEN.findall(path):
+        nxt: list[Any] = []
+        for node in current:
+            if name and isinstance(node, dict) and name in node:
+                nxt.append(node[name])
+            elif index == "*" and isinstance(node, list):
+                nxt.extend(node)
+            elif index and index != "*" and isinstance(node, list) and int(index) < len(node):
+                nxt.append(node[int(index)])
+        current = nxt
+    return current
+
+
+# --------------------------------------------------------------------------------------------
+# Sources
+
+
+@dataclass
+class Source:
+    """One input file as an ingestor sees it: bytes (gunzipped), a name for messages, options.
+
+    Attributes:
+        path: the file on disk.
+        display: how messages name it (the path as the user gave it).
+        options: ingestor options (``workflow_id``, ``column_map`` ...), by name.
+        rules: the correlation-key rules in force.
+    """
+
+    path: Path
+    display: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    rules: KeyRules = field(default_factory=KeyRules)
+
+    def __post_init__(self) -> None:
+        self.display = self.display or str(self.path)
+        self._raw: IO[bytes] | None = None
+
+    def position(self) -> int:
+        """Bytes of the file on disk consumed so far by the last ``open()`` (for progress)."""
+        try:
+            return self._raw.tell() if self._raw is not None and not self._raw.closed else 0
+        except (OSError, ValueError):
+            return 0
+
+    def open(self) -> IO[bytes]:
+        """The file's bytes, gunzipped when the file is gzip (by magic, not by name)."""
+        raw = self._raw = open(self.path, "rb")  # noqa: SIM115 - returned to the caller
+        if raw.read(2) == b"\x1f\x8b":
+            raw.seek(0)
+            return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+        raw.seek(0)
+        return raw
+
+    def head(self, size: int = SNIFF_BYTES) -> bytes:
+        """The first ``size`` bytes after gunzip; empty on any read error."""
+        try:
+            with self.open() as fh:
+                return fh.read(size)
+        except (OSError, EOFError, gzip.BadGzipFile):
+            return b""
+
+    def read_document(self) -> bytes:
+        """The whole (gunzipped) file, for single-document formats; refuses huge ones."""
+        with self.open() as fh:
+            data = fh.read(MAX_DOCUMENT_BYTES + 1)
+        if len(data) > MAX_DOCUMENT_BYTES:
+            raise DocumentTooLarge(
+                f"document over {MAX_DOCUMENT_BYTES >> 20} MiB; export it as JSON lines "
+                "(one record per line) so it can be streamed"
+            )
+        return data
+
+    def lines(self) -> Iterator[tuple[int, bytes]]:
+        """``(line number, line)`` for each non-blank line, 1-based, newline stripped."""
+        with self.open() as fh:
+            for number, line in enumerate(fh, start=1):
+                line = line.strip()
+                if line:
+                    yield number, line
+
+
+class DocumentTooLarge(ValueError):
+    """A single-document file is too large to read whole."""
+
+
+# --------------------------------------------------------------------------------------------
+# Batches
+
+
+@dataclass
+class Batch:
+    """Normalized rows for some tables, and the accounting for the records they came from."""
+
+    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+    records: int = 0
+    loaded: int = 0
+    skipped: int = 0
+    rejects: list[tuple[str, str, str | None]] = field(default_factory=list)
+    skipped_types: Counter[str] = field(default_factory=Counter)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def frame(table: str, rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """Rows (dicts; times as epoch µs) as a DataFrame in the model's schema for ``table``."""
+    schema = TABLES[table]
+    raw_schema = {
+        name: (pl.Int64 if isinstance(dtype, pl.Datetime) else dtype)
+        for name, dtype in schema.items()
+    }
+    df = pl.DataFrame(rows, schema=raw_schema)
+    casts = [pl.col(n).cast(d) for n, d in schema.items() if isinstance(d, pl.Datetime)]
+    return df.with_columns(casts) if casts else df
+
+
+class BatchBuilder:
+    """Collects rows and accounting while an ingestor walks its input.
+
+    Call ``read()`` once per input record, then exactly one of ``loaded()``, ``skip()`` or
+    ``reject()`` for it. ``ready()`` says when a batch is worth yielding; ``take()`` returns it
+    and starts afresh.
+    """
+
+    def __init__(self, batch_rows: int = BATCH_ROWS) -> None:
+        self._batch_rows = batch_rows
+        self._reset()
+
+    def _reset(self) -> None:
+        self.rows: dict[str, list[dict[str, Any]]] = {t: [] for t in TABLES}
+        self.batch = Batch()
+
+    # accounting
+    def read(self, n: int = 1) -> None:
+        self.batch.records += n
+
+    def loaded(self, n: int = 1) -> None:
+        self.batch.loaded += n
+
+    def skip(self, what: str, n: int = 1) -> None:
+        self.batch.skipped += n
+        self.batch.skipped_types[what] += n
+
+    def reject(self, location: str, reason: str, raw: bytes | str | None = None) -> None:
+        if isinstance(raw, bytes):
+            raw = raw[:RAW_CAP].decode("utf-8", "replace")
+        elif isinstance(raw, str):
+            raw = raw[:RAW_CAP]
+        self.batch.rejects.append((location, reason, raw))
+
+    def note(self, name: str, value: Any) -> None:
+        """Record something about the whole source (kept in ``sources.detail``)."""
+        self.batch.notes[name] = value
+
+    # rows
+    def add(self, table: str, **row: Any) -> None:
+        for col in ("detail", "headers", "payload"):
+            value = row.get(col)
+            if value is not None and not isinstance(value, str):
+                row[col] = dumps(value)
+        self.rows[table].append(row)
+
+    def run(self, **row: Any) -> None:
+        self.add("runs", **row)
+
+    def step(self, **row: Any) -> None:
+        self.add("steps", **row)
+
+    def message(self, **row: Any) -> None:
+        self.add("messages", **row)
+
+    def dataset(self, **row: Any) -> None:
+        self.add("datasets", **row)
+
+    def log(self, **row: Any) -> None:
+        self.add("logs", **row)
+
+    def key(self, entity_uid: str, kind: str, value: Any) -> None:
+        if value is None or value == "":
+            return
+        self.rows["keys"].append({"entity_uid": entity_uid, "kind": str(kind), "value": str(value)})
+
+    def keys(self, entity_uid: str, pairs: Iterable[tuple[str, str]]) -> None:
+        for kind, value in pairs:
+            self.key(entity_uid, kind, value)
+
+    def link(self, src_uid: str, dst_uid: str, kind: str, evidence: str, location: str = "") -> None:
+        self.rows["links"].append(
+            {"src_uid": src_uid, "dst_uid": dst_uid, "kind": str(kind),
+             "evidence": evidence, "location": location}
+        )
+
+    def declare(self, src: str, dst: str, kind: str, evidence: str) -> None:
+        self.rows["declared"].append({"src": src, "dst": dst, "kind": str(kind), "evidence": evidence})
+
+    def ready(self) -> bool:
+        return any(len(rows) >= self._batch_rows for rows in self.rows.values())
+
+    def take(self) -> Batch:
+        batch = self.batch
+        batch.tables = {t: frame(t, rows) for t, rows in self.rows.items() if rows}
+        self._reset()
+        return batch
+
+
+# --------------------------------------------------------------------------------------------
+# Values: JSON, ids, times
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON fast; fall back to the stdlib for what orjson refuses (NaN, >64-bit ints)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text for ``detail``/``headers``/``payload`` columns."""
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def cap_payload(value: Any) -> tuple[str | None, bool]:
+    """A payload as JSON text capped at ``PAYLOAD_CAP``; returns (text, was_cut)."""
+    if value is None:
+        return None, False
+    text = value if isinstance(value, str) and _is_json_text(value) else dumps(value)
+    if len(text) <= PAYLOAD_CAP:
+        return text, False
+    return dumps({"truncated": True, "size": len(text), "head": text[:1024]}), True
+
+
+def _is_json_text(text: str) -> bool:
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+
+
+def norm_id(value: Any, nbytes: int) -> str | None:
+    """A trace/span id as lowercase hex of ``nbytes`` bytes, from hex or base64 or raw bytes.
+
+    OTLP/JSON writes hex, protobuf-JSON (jsonpb) writes base64, Jaeger/Zipkin may write
+    64-bit trace ids (16 hex digits): those are left-padded to the 128-bit form so they join.
+    All-zero ids mean "none" and give ``None``.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bytes | bytearray):
+        raw = bytes(value)
+    else:
+        text = str(value).strip()
+        if not text:
+            return None
+        if _HEX.match(text) and len(text) <= nbytes * 2:
+            out = text.lower().rjust(nbytes * 2, "0")
+            return None if set(out) == {"0"} else out
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+    if not raw or len(raw) > nbytes:
+        return None
+    out = raw.hex().rjust(nbytes * 2, "0")
+    return None if set(out) == {"0"} else out
+
+
+def trace_id(value: Any) -> str | None:
+    """A trace id as 32 lowercase hex digits (see ``norm_id``)."""
+    return norm_id(value, 16)
+
+
+def span_id(value: Any) -> str | None:
+    """A span id as 16 lowercase hex digits (see ``norm_id``)."""
+    return norm_id(value, 8)
+
+
+_TRACEPARENT = re.compile(r"^\s*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})", re.I)
+
+
+def parse_traceparent(value: str) -> tuple[str, str] | None:
+    """``(trace id, parent span id)`` from a W3C ``traceparent``, or None if malformed."""
+    m = _TRACEPARENT.match(value or "")
+    if not m:
+        return None
+    tid, sid = trace_id(m.group(2)), span_id(m.group(3))
+    return (tid, sid) if tid and sid else None
+
+
+def traceparent_keys(value: str) -> list[tuple[str, str]]:
+    """Keys from a ``traceparent``: its trace id and the span id of the sender."""
+    parsed = parse_traceparent(value)
+    if not parsed:
+        return []
+    return [(KeyKind.TRACE_ID, parsed[0]), (KeyKind.SPAN_ID, parsed[1])]
+
+
+def us_from_ns(value: Any) -> int | None:
+    """Epoch µs from epoch ns given as int or numeric string (no float on the way)."""
+    if value is None or value == "":
+        return None
+    n = int(value)
+    return None if n <= 0 else n // 1000
+
+
+def us_from_ms(value: Any) -> int | None:
+    """Epoch µs from epoch ms (int, float or numeric string)."""
+    if value is None or value == "":
+        return None
+    d = _decimal(value)
+    return None if d is None or d <= 0 else int(d * 1000)
+
+
+def us_from_s(value: Any) -> int | None:
+    """Epoch µs from epoch seconds (int, float or string such as ``1.59e9``); exact for strings."""
+    if value is None or value == "":
+        return None
+    d = _decimal(value)
+    return None if d is None or d <= 0 else int(d * 1_000_000)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def us_from_iso(value: Any) -> int | None:
+    """Epoch µs from an ISO-8601/RFC 3339 string (``Z`` or offset; fractions past µs cut).
+
+    A time without an offset is taken as UTC.
+    """
+    if not value or not isinstance(value, str):
+        return None
+    text = _FRACTION.sub(r"\1", value.strip().replace(" ", "T", 1))
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    dt = datetime.fromisoformat(text)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def us_auto(value: Any) -> int | None:
+    """Epoch µs from a number whose unit is read off its magnitude (s, ms, µs or ns)."""
+    if value is None or value == "":
+        return None
+    d = _decimal(value)
+    if d is None or d <= 0:
+        return None
+    if d < Decimal(10) ** 11:  # seconds until year 5138
+        return int(d * 1_000_000)
+    if d < Decimal(10) ** 14:
+        return int(d * 1000)
+    if d < Decimal(10) ** 17:
+        return int(d)
+    return int(d) // 1000
+
+
+def b64_text(value: str) -> bytes | None:
+    """Decode base64 (standard or URL-safe, padding optional), or None if it is not."""
+    if not isinstance(value, str):
+        return None
+    padded = value + "=" * (-len(value) % 4)
+    try:
+        return base64.b64decode(padded, altchars=b"-_" if ("-" in value or "_" in value) else None,
+                                validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def json_or_text(data: bytes) -> Any:
+    """Decoded bytes as JSON when they are JSON, else as text (invalid UTF-8 replaced)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return data.decode("utf-8", "replace")
+
+
+def first_json_value(head: bytes) -> bytes:
+    """The head with leading whitespace, BOM and ``/* */`` or ``#``/``//`` comment lines cut."""
+    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    while True:
+        if text.startswith(b"/*"):
+            end = text.find(b"*/")
+            if end < 0:
+                return b""
+            text = text[end + 2 :].lstrip()
+        elif text.startswith((b"#", b"//")):
+            nl = text.find(b"\n")
+            if nl < 0:
+                return b""
+            text = text[nl + 1 :].lstrip()
+        else:
+            return text
+
+
+def proto_fields(buf: bytes) -> list[tuple[int, int, Any]]:
+    """Top-level ``(field number, wire type, value)`` of protobuf bytes, tolerant of a cut.
+
+    For sniffing only: it reads as far as the bytes go and stops at the first thing that is
+    not well-formed, so a file's head can be recognised without parsing the whole file.
+    Length-delimited values come back as bytes (possibly cut short); varints as ints.
+    """
+    out: list[tuple[int, int, Any]] = []
+    i, n = 0, len(buf)
+    while i < n:
+        tag, i = _varint(buf, i)
+        if tag is None or tag >> 3 == 0:
+            break
+        field_no, wire = tag >> 3, tag & 7
+        if wire == 0:
+            value, i = _varint(buf, i)
+            if value is None:
+                break
+        elif wire == 1:
+            value, i = buf[i : i + 8], i + 8
+        elif wire == 2:
+            size, i = _varint(buf, i)
+            if size is None:
+                break
+            value, i = buf[i : i + size], i + size
+        elif wire == 5:
+            value, i = buf[i : i + 4], i + 4
+        else:
+            break
+        out.append((field_no, wire, value))
+    return out
+
+
+def _varint(buf: bytes, i: int) -> tuple[int | None, int]:
+    result = shift = 0
+    while i < len(buf) and shift < 64:
+        byte = buf[i]
+        i += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, i
+        shift += 7
+    return None, i
+
+
+def proto_first(buf: bytes, *path: int) -> bytes | None:
+    """The first length-delimited value at a path of field numbers, e.g. ``(1, 2, 2)``."""
+    for number in path:
+        for field_no, wire, value in proto_fields(buf):
+            if field_no == number and wire == 2:
+                buf = value
+                break
+        else:
+            return None
+    return buf

@@ -1,0 +1,238 @@
+"""OTLP traces as JSON: ExportTraceServiceRequest documents, or JSON lines of them.
+
+Written by the OpenTelemetry Collector ``file`` exporter (one request per line, v0.60+),
+``otlp/json`` HTTP payloads, Jaeger's OTLP fixtures and test tools. Quirks handled:
+
+- ids are hex (OTLP/JSON spec, any case) or base64 (protobuf JSON mapping, jsonpb);
+- int64 fields (``*UnixNano``, ``intValue``) arrive as strings or numbers;
+- ``kind``/``status.code`` arrive as ints (2) or enum names (``SPAN_KIND_SERVER``);
+- pre-1.0 ``instrumentationLibrarySpans`` and snake_case field names (``resource_spans``).
+
+Spans become steps; the local root span of each service (no parent, or a parent in another
+service or not in the document) also becomes a run of ``otel:service:<service.name>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ingest.base import (
+    Batch,
+    BatchBuilder,
+    Source,
+    first_json_value,
+    loads,
+    span_id,
+    trace_id,
+    us_from_ns,
+)
+from tracemap.model import EdgeKind, KeyKind, Status, channel_component, component
+
+NAME = "otlp_json"
+
+SPAN_KINDS = {
+    0: "unspecified", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer",
+}
+STATUS_CODES = {0: Status.OK, 1: Status.OK, 2: Status.FAILED}  # unset, ok, error
+_KIND_NAMES = {v: k for k, v in SPAN_KINDS.items()}
+_STATUS_NAMES = {"unset": 0, "ok": 1, "error": 2}
+
+
+def sniff(head: bytes, path: str) -> bool:
+    text = first_json_value(head)[:2048]
+    return text.startswith(b"{") and (b'"resourceSpans"' in text or b'"resource_spans"' in text)
+
+
+def parse(src: Source) -> Iterator[Batch]:
+    b = BatchBuilder()
+    for location, doc in documents(src, b):
+        spans_from_request(doc, location, src, b)
+        if b.ready():
+            yield b.take()
+    yield b.take()
+
+
+def documents(src: Source, b: BatchBuilder) -> Iterator[tuple[str, Any]]:
+    """Each JSON document of the file with its location: one whole document, or one per line.
+
+    A line (or the whole file) that is not JSON is one rejected record.
+    """
+    first = src.head(1 << 16).lstrip().split(b"\n", 1)[0]
+    try:
+        loads(first)
+        is_lines = True
+    except ValueError:
+        is_lines = False
+    if is_lines:
+        for number, line in src.lines():
+            try:
+                yield f"line {number}", loads(line)
+            except ValueError as exc:
+                b.read()
+                b.reject(f"line {number}", f"expected a JSON document per line: {exc}", line)
+    else:
+        data = src.read_document()
+        try:
+            yield "document", loads(data)
+        except ValueError as exc:
+            b.read()
+            b.reject("file", f"expected one JSON document (truncated?): {exc}", data[:200])
+
+
+def any_value(v: Any) -> Any:
+    """An OTLP AnyValue as a plain Python value."""
+    if not isinstance(v, dict):
+        return v
+    for name in ("stringValue", "string_value", "boolValue", "bool_value", "doubleValue",
+                 "double_value", "bytesValue", "bytes_value"):
+        if name in v:
+            return v[name]
+    for name in ("intValue", "int_value"):
+        if name in v:
+            try:
+                return int(v[name])
+            except (TypeError, ValueError):
+                return v[name]
+    arr = v.get("arrayValue", v.get("array_value"))
+    if isinstance(arr, dict):
+        return [any_value(x) for x in arr.get("values") or []]
+    kvl = v.get("kvlistValue", v.get("kvlist_value"))
+    if isinstance(kvl, dict):
+        return attributes(kvl.get("values"))
+    return None
+
+
+def attributes(items: Any) -> dict[str, Any]:
+    """A list of ``{key, value: AnyValue}`` as a dict."""
+    out: dict[str, Any] = {}
+    if isinstance(items, list):
+        for kv in items:
+            if isinstance(kv, dict) and isinstance(kv.get("key"), str):
+                out[kv["key"]] = any_value(kv.get("value"))
+    return out
+
+
+def _enum(value: Any, names: dict[str, int], prefix: str) -> int:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        if value.isdigit():
+            return int(value)
+        return names.get(value.lower().removeprefix(prefix), 0)
+    return 0
+
+
+def _get(d: dict[str, Any], camel: str, snake: str) -> Any:
+    return d.get(camel, d.get(snake))
+
+
+def spans_from_request(doc: Any, location: str, src: Source, b: BatchBuilder) -> None:
+    """Add the spans of one ExportTraceServiceRequest (as a dict) to the builder."""
+    if not isinstance(doc, dict):
+        b.read()
+        b.reject(location, f"expected an ExportTraceServiceRequest object, got {type(doc).__name__}")
+        return
+    spans: list[tuple[str, dict[str, Any], str, dict[str, Any], str]] = []
+    for i, rs in enumerate(_get(doc, "resourceSpans", "resource_spans") or []):
+        if not isinstance(rs, dict):
+            b.read()
+            b.reject(f"{location} resourceSpans[{i}]", "expected an object")
+            continue
+        resource = attributes((rs.get("resource") or {}).get("attributes"))
+        service = str(resource.get("service.name") or "unknown_service")
+        scopes = (_get(rs, "scopeSpans", "scope_spans")
+                  or _get(rs, "instrumentationLibrarySpans", "instrumentation_library_spans") or [])
+        for j, ss in enumerate(scopes):
+            scope = (ss.get("scope") or ss.get("instrumentationLibrary") or {}) if isinstance(
+                ss, dict) else {}
+            for k, span in enumerate((ss.get("spans") or []) if isinstance(ss, dict) else []):
+                where = f"{location} resourceSpans[{i}].scopeSpans[{j}].spans[{k}]"
+                spans.append((where, span, service, resource, str(scope.get("name") or "")))
+    add_spans(spans, src, b)
+
+
+def add_spans(spans: list[tuple[str, Any, str, dict[str, Any], str]], src: Source,
+              b: BatchBuilder) -> None:
+    """Turn decoded spans ``(location, span, service, resource attrs, scope)`` into rows."""
+    good: list[tuple[str, dict[str, Any], str, dict[str, Any], str, str, str, str | None]] = []
+    for where, span, service, resource, scope in spans:
+        b.read()
+        if not isinstance(span, dict):
+            b.reject(where, "expected a span object")
+            continue
+        tid = trace_id(_get(span, "traceId", "trace_id"))
+        sid = span_id(_get(span, "spanId", "span_id"))
+        if not tid or not sid:
+            b.reject(where, "expected a non-zero traceId (16 bytes) and spanId (8 bytes), "
+                     f"hex or base64; got {span.get('traceId')!r}/{span.get('spanId')!r}",
+                     str(span)[:300])
+            continue
+        parent = span_id(_get(span, "parentSpanId", "parent_span_id"))
+        good.append((where, span, service, resource, scope, tid, sid, parent))
+    service_of = {(g[5], g[6]): g[2] for g in good}
+    for where, span, service, resource, scope, tid, sid, parent in good:
+        try:
+            _add_span(b, src, where, span, service, resource, scope, tid, sid, parent, service_of)
+        except (TypeError, ValueError, AttributeError) as exc:
+            b.reject(where, f"span has a field of the wrong type: {exc}", str(span)[:300])
+            continue
+        b.loaded()
+
+
+def _add_span(b: BatchBuilder, src: Source, where: str, span: dict[str, Any], service: str,
+              resource: dict[str, Any], scope: str, tid: str, sid: str, parent: str | None,
+              service_of: dict[tuple[str, str], str]) -> None:
+    uid = f"otel:span:{tid}/{sid}"
+    kind = SPAN_KINDS.get(_enum(span.get("kind"), _KIND_NAMES, "span_kind_"), "unspecified")
+    status = span.get("status") or {}
+    code = _enum(status.get("code"), _STATUS_NAMES, "status_code_")
+    attrs = attributes(span.get("attributes"))
+    name = str(span.get("name") or "")
+    start = us_from_ns(_get(span, "startTimeUnixNano", "start_time_unix_nano"))
+    end = us_from_ns(_get(span, "endTimeUnixNano", "end_time_unix_nano"))
+    error = status.get("message") or None
+    for event in span.get("events") or []:
+        if isinstance(event, dict) and event.get("name") == "exception":
+            ev = attributes(event.get("attributes"))
+            error = error or str(ev.get("exception.message") or ev.get("exception.type") or "")
+    parent_service = service_of.get((tid, parent)) if parent else None
+    local_root = parent is None or parent_service != service
+    run_uid = f"otel:run:{tid}/{sid}" if local_root else None
+    detail = {**{k: v for k, v in resource.items() if k != "service.name"}, **attrs,
+              "otel.kind": kind, "otel.scope": scope, "service.name": service}
+    b.step(uid=uid, run_uid=run_uid, system="otel",
+           component=component("otel", "operation", f"{service}/{name}"), name=name,
+           step_type=kind, status=STATUS_CODES.get(code, Status.UNKNOWN), started_at=start,
+           ended_at=end, attempt=None, parent_uid=f"otel:span:{tid}/{parent}" if parent else None,
+           error=error, location=where, detail=detail)
+    if local_root:
+        b.run(uid=run_uid, system="otel", component=component("otel", "service", service),
+              name=name, status=STATUS_CODES.get(code, Status.UNKNOWN), started_at=start,
+              ended_at=end, attempt=None, error=error, location=where,
+              parent_uid=f"otel:span:{tid}/{parent}" if parent else None,
+              detail={"service.name": service, "root_span": uid, "otel.kind": kind,
+                      **{k: v for k, v in resource.items() if k != "service.name"}})
+        b.link(run_uid, uid, EdgeKind.CONTAINS, "local root span of the service", where)
+        b.key(run_uid, KeyKind.TRACE_ID, tid)
+    if parent:
+        kind_of_edge = EdgeKind.CONTAINS if parent_service == service else EdgeKind.CALLS
+        b.link(f"otel:span:{tid}/{parent}", uid, kind_of_edge, "parentSpanId", where)
+    for link in span.get("links") or []:
+        if isinstance(link, dict):
+            ltid, lsid = trace_id(link.get("traceId")), span_id(link.get("spanId"))
+            if ltid and lsid:
+                b.link(f"otel:span:{ltid}/{lsid}", uid, EdgeKind.FOLLOWS_FROM, "span link", where)
+    b.key(uid, KeyKind.TRACE_ID, tid)
+    b.key(uid, KeyKind.SPAN_ID, sid)
+    b.keys(uid, src.rules.attributes(attrs))
+    bus = attrs.get("messaging.system")
+    dest = (attrs.get("messaging.destination.name") or attrs.get("messaging.destination")
+            or attrs.get("messaging.kafka.topic"))
+    if bus and dest and not isinstance(dest, dict | list):
+        channel = channel_component(str(bus), str(dest))
+        b.key(uid, KeyKind.CHANNEL, channel)
+        if run_uid:
+            b.key(run_uid, KeyKind.CHANNEL, channel)
+    if bus and attrs.get("messaging.kafka.message.key") is not None:
+        b.key(uid, KeyKind.MESSAGE_KEY, attrs["messaging.kafka.message.key"])
