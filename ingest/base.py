@@ -149,7 +149,7 @@ _PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\*|\d+)\]")
 
 
 def select_path(doc: Any, path: str) -> list[Any]:
-    """Values at a JSONPath-like ``a.b[0].c`` / ``a.items[*].id`` path (``$.``/``payload.`` optional)."""
+    """Values at a JSONPath-like path: ``a.b[0].c``, ``a.items[*].id`` (``$.`` optional)."""
     for prefix in ("$.", "payload."):
         if path.startswith(prefix):
             path = path[len(prefix) :]
@@ -338,14 +338,16 @@ class BatchBuilder:
         for kind, value in pairs:
             self.key(entity_uid, kind, value)
 
-    def link(self, src_uid: str, dst_uid: str, kind: str, evidence: str, location: str = "") -> None:
+    def link(self, src_uid: str, dst_uid: str, kind: str, evidence: str,
+             location: str = "") -> None:
         self.rows["links"].append(
             {"src_uid": src_uid, "dst_uid": dst_uid, "kind": str(kind),
              "evidence": evidence, "location": location}
         )
 
     def declare(self, src: str, dst: str, kind: str, evidence: str) -> None:
-        self.rows["declared"].append({"src": src, "dst": dst, "kind": str(kind), "evidence": evidence})
+        self.rows["declared"].append(
+            {"src": src, "dst": dst, "kind": str(kind), "evidence": evidence})
 
     def ready(self) -> bool:
         return any(len(rows) >= self._batch_rows for rows in self.rows.values())

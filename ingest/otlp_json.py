@@ -131,7 +131,8 @@ def spans_from_request(doc: Any, location: str, src: Source, b: BatchBuilder) ->
     """Add the spans of one ExportTraceServiceRequest (as a dict) to the builder."""
     if not isinstance(doc, dict):
         b.read()
-        b.reject(location, f"expected an ExportTraceServiceRequest object, got {type(doc).__name__}")
+        b.reject(location,
+                 f"expected an ExportTraceServiceRequest object, got {type(doc).__name__}")
         return
     spans: list[tuple[str, dict[str, Any], str, dict[str, Any], str]] = []
     for i, rs in enumerate(_get(doc, "resourceSpans", "resource_spans") or []):

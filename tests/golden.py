@@ -60,4 +60,5 @@ def check_golden(name: str, actual: dict[str, Any], update: bool) -> None:
             raise AssertionError(f"{path} did not exist; written now - review it and commit")
         return
     expected = path.read_text()
-    assert text == expected, f"{name}: output differs from {path} (run pytest --update-golden, review the diff)"
+    assert text == expected, (
+        f"{name}: output differs from {path} (run pytest --update-golden, review the diff)")

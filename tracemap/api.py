@@ -1,0 +1,109 @@
+"""The library API: everything the CLI does, as calls a notebook can make.
+
+    import tracemap
+    tm = tracemap.open("tracemap.duckdb")
+    tm.ingest(["exports/"])
+    tm.status().counts
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from ingest.base import KeyRules
+from tracemap.load import IngestResult, Progress, ingest_paths
+from tracemap.store import Store, default_path
+
+
+@dataclass(frozen=True, slots=True)
+class StatusResult:
+    """What the store holds: row counts, per-system counts, and every source."""
+
+    counts: dict[str, int]
+    systems: dict[str, dict[str, int]]
+    sources: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"counts": self.counts, "systems": self.systems, "sources": self.sources}
+
+
+@dataclass(frozen=True, slots=True)
+class RejectsResult:
+    """Input records that could not be used, with where they were and why."""
+
+    rejects: list[dict[str, Any]]
+    total: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rejects": self.rejects, "total": self.total}
+
+    def to_polars(self) -> pl.DataFrame:
+        return pl.DataFrame(self.rejects)
+
+
+class Tracemap:
+    """A tracemap store and the operations on it.
+
+    Opens the DuckDB file lazily: read-only for reads, read-write only while writing, so a
+    notebook holding a Tracemap does not lock other readers out.
+    """
+
+    def __init__(self, db: str | os.PathLike[str] | None = None, *,
+                 rules: KeyRules | None = None) -> None:
+        self.db = str(db or default_path())
+        self.rules = rules or KeyRules()
+
+    def writer(self) -> Store:
+        """A read-write connection (close it when done, or use it in ``with``)."""
+        return Store(self.db)
+
+    def reader(self) -> Store:
+        """A read-only connection."""
+        return Store(self.db, read_only=True)
+
+    def ingest(self, paths: Iterable[str], *, fmt: str | None = None, force: bool = False,
+               options: dict[str, Any] | None = None, progress: Progress | None = None,
+               debug: bool = False) -> IngestResult:
+        """Ingest files, directories and globs; see ``tracemap.load.ingest_paths``."""
+        with self.writer() as store:
+            return ingest_paths(store, paths, fmt=fmt, force=force, options=options,
+                                rules=self.rules, progress=progress, debug=debug)
+
+    def status(self) -> StatusResult:
+        """Row counts per table and per system, and the ingested sources."""
+        with self.reader() as store:
+            counts = store.counts()
+            sources = [_source_status(s) for s in store.sources()]
+            return StatusResult(
+                counts={k: counts[k] for k in ("runs", "steps", "messages", "datasets", "keys",
+                                               "links", "rejects", "declared", "logs")},
+                systems=store.systems(), sources=sources)
+
+    def rejects(self, limit: int | None = None) -> RejectsResult:
+        """Rejected input records (first ``limit``), each with path, location and reason."""
+        with self.reader() as store:
+            total = store.counts()["rejects"]
+            return RejectsResult(store.rejects(limit), total)
+
+
+def _source_status(row: dict[str, Any]) -> dict[str, Any]:
+    detail = row.get("detail")
+    failed = isinstance(detail, str) and '"error"' in detail
+    return {
+        "path": row["path"], "format": row["format"], "status": "failed" if failed else "ingested",
+        "records": row["records"], "loaded": row["loaded"], "rejected": row["rejected"],
+        "skipped": row["skipped"], "sha256": row["sha256"], "chosen_by": row["chosen_by"],
+        "ingested_at": row["ingested_at"].isoformat() if row["ingested_at"] else None,
+        "detail": detail,
+    }
+
+
+def open(db: str | os.PathLike[str] | None = None, *,  # noqa: A001 - mirrors builtins' idiom
+         rules: KeyRules | None = None) -> Tracemap:
+    """Open (or name, for creation on first write) a tracemap store."""
+    return Tracemap(db, rules=rules)

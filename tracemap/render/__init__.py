@@ -1,0 +1,1 @@
+"""Renderers: a result in, text out. Only render/text.py imports rich."""

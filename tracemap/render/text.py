@@ -1,0 +1,134 @@
+"""Terminal rendering with rich: tables, trees and the ingest progress bar.
+
+Strings from inputs are data: control characters and escape sequences are stripped and rich
+markup is never interpreted (every cell is a ``Text``), so a log line cannot repaint the terminal.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI sequences (colours, cursor moves)
+    r"|\x1b\][^\x07\x1b]*(\x07|\x1b\\)?"  # OSC sequences (titles, hyperlinks)
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # other C0/C1 controls; tab and newline stay
+)
+
+
+def clean(value: Any) -> str:
+    """Input text made safe for a terminal: escape sequences and control characters removed."""
+    return _CONTROL.sub("", "" if value is None else str(value))
+
+
+def cell(value: Any, style: str = "") -> Text:
+    """A table cell that shows the text as it is (no markup), cleaned."""
+    return Text(clean(value), style=style)
+
+
+STATUS_STYLES = {"new": "green", "replaced": "yellow", "unchanged": "dim", "failed": "bold red",
+                 "ok": "green", "failed_run": "red", "ingested": "green"}
+
+
+def ingest_table(result: Any) -> RenderableType:
+    table = Table(title="ingest", show_lines=False)
+    for col in ("file", "format", "status", "records", "loaded", "rejected", "skipped"):
+        table.add_column(col, justify="right" if col in ("records", "loaded", "rejected",
+                                                         "skipped") else "left")
+    for s in result.sources:
+        fmt = s.format or "-"
+        if s.chosen_by == "detected":
+            fmt += " (detected)"
+        table.add_row(cell(s.path), cell(fmt), cell(s.status, STATUS_STYLES.get(s.status, "")),
+                      *(cell(getattr(s, c)) for c in ("records", "loaded", "rejected", "skipped")))
+    totals = result.totals
+    table.add_section()
+    table.add_row(cell("total", "bold"), cell(""), cell(""),
+                  *(cell(totals[c], "bold") for c in ("records", "loaded", "rejected", "skipped")))
+    notes = [Text(clean(s.message), style="red")
+             for s in result.sources if s.message]
+    return Group(table, *notes)
+
+
+def status_table(result: Any) -> RenderableType:
+    counts = Table(title="store")
+    counts.add_column("table")
+    counts.add_column("rows", justify="right")
+    for name, n in result.counts.items():
+        counts.add_row(cell(name), cell(f"{n:,}"))
+    systems = Table(title="systems")
+    for col in ("system", "runs", "steps", "messages"):
+        systems.add_column(col, justify="left" if col == "system" else "right")
+    for name, c in result.systems.items():
+        systems.add_row(cell(name), cell(f"{c['runs']:,}"), cell(f"{c['steps']:,}"),
+                        cell(f"{c['messages']:,}"))
+    sources = Table(title=f"sources ({len(result.sources)})")
+    for col in ("path", "format", "records", "loaded", "rejected", "skipped"):
+        sources.add_column(col, justify="left" if col in ("path", "format") else "right")
+    for s in result.sources:
+        sources.add_row(cell(s["path"]), cell(s["format"]),
+                        *(cell(s[c]) for c in ("records", "loaded", "rejected", "skipped")))
+    return Group(counts, systems, sources)
+
+
+def rejects_table(result: Any) -> RenderableType:
+    table = Table(title=f"rejects ({len(result.rejects)} of {result.total})")
+    for col in ("path", "location", "reason"):
+        table.add_column(col, overflow="fold")
+    for r in result.rejects:
+        table.add_row(cell(r["path"]), cell(r["location"]), cell(r["reason"]))
+    return table
+
+
+def formats_table(rows: list[tuple[str, str]]) -> RenderableType:
+    table = Table(title="formats (in sniff order)")
+    table.add_column("format", style="bold")
+    table.add_column("what it reads")
+    for name, summary in rows:
+        table.add_row(cell(name), cell(summary))
+    return table
+
+
+class IngestProgress:
+    """A rich progress bar over files and bytes (the loader's Progress protocol)."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
+            TransferSpeedColumn(), TimeRemainingColumn(),
+            TextColumn("{task.fields[current]}", style="dim"),
+            console=console, transient=True)
+        self._bytes = self._progress.add_task("ingest", total=0, current="", visible=False)
+        self._files = 0
+
+    def __enter__(self) -> IngestProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def start(self, files: int, total_bytes: int) -> None:
+        self._total_files = files
+        self._progress.update(self._bytes, total=total_bytes, visible=True)
+
+    def file(self, display: str) -> None:
+        self._files += 1
+        self._progress.update(self._bytes, current=clean(display)[-60:],
+                              description=f"ingest {self._files}/{self._total_files}")
+
+    def advance(self, nbytes: int) -> None:
+        if nbytes > 0:
+            self._progress.advance(self._bytes, nbytes)
