@@ -1,10 +1,13 @@
-"""tracemap: stitch workflow histories, bus dumps, traces and lineage into one execution graph."""
+"""tracemap: stitch workflow histories, bus dumps, traces and lineage into one execution graph.
+
+The public names are loaded on first use, so ``ingest`` modules can import ``tracemap.model``
+without pulling in the whole library (which itself imports ``ingest``).
+"""
 
 from __future__ import annotations
 
-from tracemap.api import RejectsResult, StatusResult, Tracemap, open
-from tracemap.errors import TracemapError
-from tracemap.load import IngestResult
+from importlib import import_module
+from typing import Any
 
 __all__ = [
     "IngestResult",
@@ -14,3 +17,18 @@ __all__ = [
     "TracemapError",
     "open",
 ]
+
+_HOMES = {
+    "IngestResult": "tracemap.load",
+    "RejectsResult": "tracemap.api",
+    "StatusResult": "tracemap.api",
+    "Tracemap": "tracemap.api",
+    "TracemapError": "tracemap.errors",
+    "open": "tracemap.api",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'tracemap' has no attribute {name!r}")
