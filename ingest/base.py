@@ -200,11 +200,13 @@ class Source:
 
     def open(self) -> IO[bytes]:
         """The file's bytes, gunzipped when the file is gzip (by magic, not by name)."""
+        with open(self.path, "rb") as probe:
+            gzipped = probe.read(2) == b"\x1f\x8b"
+        if gzipped:
+            gz = gzip.GzipFile(self.path, "rb")
+            self._raw = gz.fileobj  # the compressed file: its position drives progress
+            return gz  # type: ignore[return-value]
         raw = self._raw = open(self.path, "rb")  # noqa: SIM115 - returned to the caller
-        if raw.read(2) == b"\x1f\x8b":
-            raw.seek(0)
-            return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
-        raw.seek(0)
         return raw
 
     def head(self, size: int = SNIFF_BYTES) -> bytes:

@@ -1,0 +1,86 @@
+"""The CLI through typer's CliRunner: exit codes, --json contracts, error messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tests.conftest import FIXTURES
+from tracemap.cli import app
+
+runner = CliRunner()
+KCAT = FIXTURES / "kafka_kcat" / "kcat_J_kafkasql_journal_dump.jsonl"
+
+
+def _run(*args: str) -> tuple[int, str]:
+    r = runner.invoke(app, list(args))
+    return r.exit_code, r.output
+
+
+def test_ingest_json_contract(tmp_path: Path) -> None:
+    db = str(tmp_path / "s.duckdb")
+    code, output = _run("ingest", str(KCAT), str(FIXTURES / "otlp_json"), "--db", db, "--json")
+    assert code == 0, output
+    data = json.loads(output)
+    assert set(data) >= {"sources", "totals"}
+    first = data["sources"][0]
+    assert set(first) >= {"path", "format", "status", "records", "loaded", "rejected", "skipped"}
+    assert first["status"] == "new" and first["format"] == "kafka_kcat"
+    assert data["totals"] == {"records": 20, "loaded": 20, "rejected": 0, "skipped": 0}
+
+
+def test_status_and_rejects_json(tmp_path: Path) -> None:
+    db = str(tmp_path / "s.duckdb")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(KCAT.read_text() + "{not json\n")
+    assert _run("ingest", str(bad), "--db", db)[0] == 0
+    code, output = _run("status", "--db", db, "--json")
+    assert code == 0, output
+    status = json.loads(output)
+    assert status["counts"]["messages"] == 12 and status["counts"]["rejects"] == 1
+    assert status["systems"] == {"kafka": {"runs": 0, "steps": 0, "messages": 12}}
+    assert status["sources"][0]["records"] == 13
+    code, output = _run("rejects", "--db", db, "--json")
+    rejects = json.loads(output)["rejects"]
+    assert [(r["location"], r["path"]) for r in rejects] == [("line 13", str(bad.resolve()))]
+
+
+def test_strict_exits_nonzero_on_rejects(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{broken\n" + KCAT.read_text())
+    code, _ = _run("ingest", str(bad), "--db", str(tmp_path / "s.duckdb"), "--strict")
+    assert code == 1
+
+
+def test_unknown_format_is_one_red_line(tmp_path: Path) -> None:
+    code, output = _run("ingest", str(KCAT), "--db", str(tmp_path / "s.duckdb"),
+                        "--format", "kafka_kact")
+    assert code == 1
+    assert "error: Unknown format 'kafka_kact'. Did you mean 'kafka_kcat'?" in output
+    assert "Traceback" not in output
+
+
+def test_unrecognised_file_named_explicitly_fails(tmp_path: Path) -> None:
+    odd = tmp_path / "notes.txt"
+    odd.write_text("hello\n")
+    code, output = _run("ingest", str(odd), "--db", str(tmp_path / "s.duckdb"))
+    assert code == 1
+    assert "Pass --format NAME" in output
+
+
+def test_status_without_store_says_what_to_do(tmp_path: Path) -> None:
+    code, output = _run("status", "--db", str(tmp_path / "none.duckdb"))
+    assert code == 1
+    assert "no store here yet. Run `tracemap ingest PATH...` first" in output
+
+
+def test_formats_lists_every_ingestor() -> None:
+    import ingest
+
+    code, output = _run("formats", "--json")
+    assert code == 0
+    names = [f["name"] for f in json.loads(output)["formats"]]
+    assert names == ingest.names()
+    assert all(f["summary"] for f in json.loads(output)["formats"])
