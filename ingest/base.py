@@ -36,8 +36,13 @@ from tracemap.model import PAYLOAD_CAP, TABLES, KeyKind
 #: How much of a file ``sniff`` sees.
 SNIFF_BYTES = 4096
 #: Single-document formats are read whole; past this size they are refused with a clear
-#: message (export as JSON lines instead) rather than exhausting memory.
-MAX_DOCUMENT_BYTES = 1 << 30
+#: message (export as JSON lines instead) rather than exhausting memory. It also bounds what
+#: a gzip bomb can cost.
+MAX_DOCUMENT_BYTES = 512 << 20
+#: A line longer than this is rejected without being held in memory whole.
+MAX_LINE_BYTES = 64 << 20
+#: orjson's nesting limit; deeper documents are refused, not recursed into.
+MAX_JSON_DEPTH = 1024
 #: Rows per table kept before a batch is handed to the loader.
 BATCH_ROWS = 50_000
 #: A reject keeps at most this much of the offending input.
@@ -190,6 +195,8 @@ class Source:
     def __post_init__(self) -> None:
         self.display = self.display or str(self.path)
         self._raw: IO[bytes] | None = None
+        #: Rejects found below the ingestor (over-long lines): ``(location, reason, raw)``.
+        self.oversized: list[tuple[str, str, bytes]] = []
 
     def position(self) -> int:
         """Bytes of the file on disk consumed so far by the last ``open()`` (for progress)."""
@@ -229,12 +236,39 @@ class Source:
         return data
 
     def lines(self) -> Iterator[tuple[int, bytes]]:
-        """``(line number, line)`` for each non-blank line, 1-based, newline stripped."""
+        """``(line number, line)`` for each non-blank line, 1-based, newline stripped.
+
+        A line over ``MAX_LINE_BYTES`` is never held whole: it is read past in chunks and put
+        in ``oversized`` as a reject the loader records (the ingestor never sees it).
+        """
         with self.open() as fh:
-            for number, line in enumerate(fh, start=1):
+            number = 0
+            while True:
+                line = fh.readline(MAX_LINE_BYTES)
+                if not line:
+                    return
+                number += 1
+                if len(line) == MAX_LINE_BYTES and not line.endswith(b"\n"):
+                    size = len(line) + _skip_line(fh)
+                    self.oversized.append((
+                        f"line {number}",
+                        f"line of {size:,} bytes is over the {MAX_LINE_BYTES >> 20} MiB limit "
+                        "for one record; split the record or export it another way",
+                        line[:RAW_CAP]))
+                    continue
                 line = line.strip()
                 if line:
                     yield number, line
+
+
+def _skip_line(fh: IO[bytes]) -> int:
+    """Read past the rest of a line in bounded chunks; returns how many bytes it had."""
+    skipped = 0
+    while True:
+        chunk = fh.readline(1 << 20)
+        skipped += len(chunk)
+        if not chunk or chunk.endswith(b"\n"):
+            return skipped
 
 
 class DocumentTooLarge(ValueError):
@@ -366,11 +400,22 @@ class BatchBuilder:
 
 
 def loads(data: bytes | str) -> Any:
-    """Parse JSON fast; fall back to the stdlib for what orjson refuses (NaN, >64-bit ints)."""
+    """Parse JSON fast; fall back to the stdlib for what orjson refuses (NaN, >64-bit ints).
+
+    Raises ValueError for anything that is not JSON, including nesting deeper than
+    ``MAX_JSON_DEPTH`` (never RecursionError).
+    """
     try:
         return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)
+    except orjson.JSONDecodeError as exc:
+        if "recursion" in str(exc).lower():
+            raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+        try:
+            return json.loads(data)
+        except RecursionError:
+            raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+        except json.JSONDecodeError:
+            raise exc from None
 
 
 def dumps(value: Any) -> str:

@@ -219,10 +219,14 @@ def _load(store: Store, source_id: int, module: Any, src: Source, progress: Prog
             for table, df in batch.tables.items():
                 if df.height:
                     store.insert(table, df, source_id)
-            store.insert_rejects(source_id, batch.rejects)
-            counts["records"] += batch.records
+            # Over-long lines were rejected below the ingestor: records it never saw.
+            oversized = [(loc, why, raw.decode("utf-8", "replace"))
+                         for loc, why, raw in src.oversized]
+            src.oversized.clear()
+            store.insert_rejects(source_id, batch.rejects + oversized)
+            counts["records"] += batch.records + len(oversized)
             counts["loaded"] += batch.loaded
-            counts["rejected"] += len(batch.rejects)
+            counts["rejected"] += len(batch.rejects) + len(oversized)
             counts["skipped"] += batch.skipped
             skipped_types.update(batch.skipped_types)
             notes.update(batch.notes)
