@@ -127,6 +127,19 @@ def _get(d: dict[str, Any], camel: str, snake: str) -> Any:
     return d.get(camel, d.get(snake))
 
 
+def parent_edge(kind: str, parent_service: str | None, service: str) -> EdgeKind:
+    """What a parent → child span reference means between components.
+
+    Inside one service it is containment. A consumer span whose parent is in another service
+    continues the producer's trace across a bus: the dependency runs through the message
+    (correlation adds producer → message → consumer), so the direct reference is only
+    ``follows_from``, not a call between the two services. Anything else is a call.
+    """
+    if parent_service == service:
+        return EdgeKind.CONTAINS
+    return EdgeKind.FOLLOWS_FROM if kind == "consumer" else EdgeKind.CALLS
+
+
 def spans_from_request(doc: Any, location: str, src: Source, b: BatchBuilder) -> None:
     """Add the spans of one ExportTraceServiceRequest (as a dict) to the builder."""
     if not isinstance(doc, dict):
@@ -217,8 +230,8 @@ def _add_span(b: BatchBuilder, src: Source, where: str, span: dict[str, Any], se
         b.link(run_uid, uid, EdgeKind.CONTAINS, "local root span of the service", where)
         b.key(run_uid, KeyKind.TRACE_ID, tid)
     if parent:
-        kind_of_edge = EdgeKind.CONTAINS if parent_service == service else EdgeKind.CALLS
-        b.link(f"otel:span:{tid}/{parent}", uid, kind_of_edge, "parentSpanId", where)
+        b.link(f"otel:span:{tid}/{parent}", uid, parent_edge(kind, parent_service, service),
+               "parentSpanId", where)
     for link in span.get("links") or []:
         if isinstance(link, dict):
             ltid, lsid = trace_id(link.get("traceId")), span_id(link.get("spanId"))
