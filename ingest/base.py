@@ -271,6 +271,26 @@ def _skip_line(fh: IO[bytes]) -> int:
             return skipped
 
 
+def is_json_lines(src: Source) -> bool:
+    """Whether a JSON file is JSON lines: its first line alone is a complete JSON value.
+
+    A pretty-printed document opens with a line (``{``) that is not. The first line is read
+    whole (up to ``MAX_LINE_BYTES``): exporters write lines far longer than a sniff head.
+    """
+    with src.open() as fh:
+        while True:
+            line = fh.readline(MAX_LINE_BYTES)
+            if not line:
+                return False
+            if line.strip():
+                break
+    try:
+        loads(line)
+    except ValueError:
+        return False
+    return True
+
+
 class DocumentTooLarge(ValueError):
     """A single-document file is too large to read whole."""
 

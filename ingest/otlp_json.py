@@ -22,6 +22,7 @@ from ingest.base import (
     BatchBuilder,
     Source,
     first_json_value,
+    is_json_lines,
     loads,
     span_id,
     trace_id,
@@ -58,13 +59,7 @@ def documents(src: Source, b: BatchBuilder) -> Iterator[tuple[str, Any]]:
 
     A line (or the whole file) that is not JSON is one rejected record.
     """
-    first = src.head(1 << 16).lstrip().split(b"\n", 1)[0]
-    try:
-        loads(first)
-        is_lines = True
-    except ValueError:
-        is_lines = False
-    if is_lines:
+    if is_json_lines(src):
         for number, line in src.lines():
             try:
                 yield f"line {number}", loads(line)
