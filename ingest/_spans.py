@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ingest import otlp_json
-from ingest.base import BatchBuilder, Source, loads, span_id, trace_id
+from ingest.base import BatchBuilder, Source, is_json_lines, loads, span_id, trace_id
 from tracemap.model import CHANNEL_KINDS, KeyKind, channel_component
 
 #: A decoded span as ``otlp_json.add_spans`` takes it: (location, OTLP/JSON span, service,
@@ -223,16 +223,10 @@ def documents(src: Source, b: BatchBuilder,
     rejected record, unless ``salvage`` recovers records from it (a cut-off span array; it
     rejects what it cannot recover itself).
     """
-    first = src.head(1 << 16).lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
-    try:
-        loads(first)
-        is_lines = True
-    except ValueError:
-        is_lines = False
-    if is_lines:
+    if is_json_lines(src):
         for number, line in src.lines():
             try:
-                yield f"line {number}", loads(line.lstrip(b"\xef\xbb\xbf"))
+                yield f"line {number}", loads(line)
             except ValueError as exc:
                 b.read()
                 b.reject(f"line {number}", f"expected a JSON document per line: {exc}", line)
