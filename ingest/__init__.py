@@ -10,14 +10,26 @@ from __future__ import annotations
 import difflib
 from types import ModuleType
 
-from ingest import kafka_kcat, otlp_json, otlp_proto
+from ingest import (
+    jaeger_json,
+    kafka_kcat,
+    otlp_json,
+    otlp_logs_json,
+    otlp_logs_proto,
+    otlp_proto,
+    zipkin_json,
+)
 from ingest.base import Source
 from tracemap.errors import UnknownFormatError
 
 #: Sniff order matters: a format whose signature is a strict subset of another's comes later.
 INGESTORS: tuple[ModuleType, ...] = (
+    jaeger_json,
+    zipkin_json,
     otlp_json,
+    otlp_logs_json,
     kafka_kcat,
+    otlp_logs_proto,
     otlp_proto,  # binary: last, its sniff accepts any protobuf that parses as traces
 )
 
