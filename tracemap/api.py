@@ -11,11 +11,19 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from ingest.base import KeyRules
+from tracemap import correlate as correlation
+from tracemap import declarations, report
+from tracemap.analyze import diff as diff_analysis
+from tracemap.analyze import failures as failures_analysis
+from tracemap.analyze import hidden as hidden_analysis
+from tracemap.analyze import impact as impact_analysis
 from tracemap.load import IngestResult, Progress, ingest_paths
 from tracemap.store import Store, default_path
 
@@ -54,9 +62,12 @@ class Tracemap:
     """
 
     def __init__(self, db: str | os.PathLike[str] | None = None, *,
-                 rules: KeyRules | None = None) -> None:
+                 rules: KeyRules | None = None,
+                 correlate_params: dict[str, Any] | None = None) -> None:
         self.db = str(db or default_path())
         self.rules = rules or KeyRules()
+        #: Passed to ``correlate()`` when an analysis finds the correlation stale.
+        self.correlate_params = dict(correlate_params or {})
 
     def writer(self) -> Store:
         """A read-write connection (close it when done, or use it in ``with``)."""
@@ -90,6 +101,65 @@ class Tracemap:
             total = store.counts()["rejects"]
             return RejectsResult(store.rejects(limit), total)
 
+
+    # ------------------------------------------------------------------ correlation
+    def correlate(self, **params: Any) -> correlation.CorrelateResult:
+        """Rebuild executions and edges now (see ``tracemap.correlate.correlate``)."""
+        with self.writer() as store:
+            return correlation.correlate(store, **{**self.correlate_params, **params})
+
+    def ensure_correlated(self) -> None:
+        """Correlate when the input rows changed since the last correlation."""
+        with self.reader() as store:
+            stale = correlation.is_stale(store)
+        if stale:
+            self.correlate()
+
+    def analysis_store(self) -> Store:
+        """A read-only connection on an up-to-date correlation, for analyses."""
+        self.ensure_correlated()
+        return self.reader()
+
+    # ------------------------------------------------------------------ analyses
+    def hidden(self, declared: Iterable[str] = ()) -> hidden_analysis.HiddenResult:
+        """Observed dependencies no declaration explains (``declared``: AsyncAPI/manifests)."""
+        found = declarations.load(list(declared))
+        with self.analysis_store() as store:
+            return hidden_analysis.analyze(store, declarations=found)
+
+    def failures(self, *, since: datetime | None = None, until: datetime | None = None,
+                 baseline_since: datetime | None = None, baseline_until: datetime | None = None,
+                 execution: str | None = None) -> failures_analysis.FailuresResult:
+        """Root causes and propagation of failures in a window or one execution."""
+        with self.analysis_store() as store:
+            return failures_analysis.analyze(
+                store, since=since, until=until, baseline_since=baseline_since,
+                baseline_until=baseline_until, execution=execution)
+
+    def impact(self, target: str, *, upstream: bool = False,
+               depth: int | None = None) -> impact_analysis.ImpactResult:
+        """What a change to ``target`` (any unambiguous suffix of a component) reaches."""
+        from tracemap.graph import resolve_component
+
+        with self.analysis_store() as store:
+            return impact_analysis.analyze(store, target=resolve_component(store, target),
+                                           upstream=upstream, depth=depth)
+
+    def report(self, path: str | os.PathLike[str], *, declared: Iterable[str] = (),
+               title: str = "tracemap report") -> Path:
+        """Write the self-contained HTML report to ``path``; returns where it is."""
+        found = declarations.load(list(declared))
+        with self.analysis_store() as store:
+            page = report.build(store, title=title, declarations=found)
+        out = Path(path)
+        out.write_text(page, encoding="utf-8")
+        return out.resolve()
+
+    def diff(self, before: tuple[datetime, datetime],
+             after: tuple[datetime, datetime]) -> diff_analysis.DiffResult:
+        """Edges that appeared, disappeared or changed between two periods."""
+        with self.analysis_store() as store:
+            return diff_analysis.analyze(store, before=before, after=after)
 
 def _source_status(row: dict[str, Any]) -> dict[str, Any]:
     detail = row.get("detail")

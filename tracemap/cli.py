@@ -8,6 +8,7 @@ shows tracebacks for everything.
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -145,6 +146,130 @@ def rejects_cmd(
         _print_json(result)
     else:
         out.print(render_text.rejects_table(result))
+
+
+FormatOption = Annotated[str, typer.Option(
+    "--format", help="text (tables), json, or md (Markdown for pull requests).")]
+
+
+def _emit(result: Any, fmt: str, as_json: bool) -> None:
+    """Print an analyzer result in the chosen format."""
+    from tracemap.render import markdown
+
+    fmt = "json" if as_json else fmt
+    if fmt == "json":
+        _print_json(result)
+    elif fmt == "md":
+        sys.stdout.write(markdown.render(result))
+    elif fmt == "text":
+        out.print(render_text.sections_view(result))
+    else:
+        raise typer.BadParameter(f"expected text, json or md, got {fmt!r}", param_hint="--format")
+
+
+def _when(value: str | None, option: str) -> datetime | None:
+    """An ISO-8601 time (``Z``/offset optional, UTC assumed) from an option."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"expected an ISO-8601 time like 2026-11-02T08:00Z, got "
+                                 f"{value!r}", param_hint=option) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _period(value: str, option: str) -> tuple[datetime, datetime]:
+    start, sep, end = value.partition("..")
+    if not sep:
+        raise typer.BadParameter(f"expected START..END, got {value!r}", param_hint=option)
+    return _when(start, option), _when(end, option)  # type: ignore[return-value]
+
+
+@app.command("hidden")
+def hidden_cmd(
+    db: DbOption = None,
+    declared: Annotated[list[str] | None, typer.Option(
+        "--declared", help="AsyncAPI document or YAML manifest declaring dependencies "
+        "(repeatable).")] = None,
+    fmt: FormatOption = "text",
+    as_json: JsonOption = False,
+) -> None:
+    """Observed dependencies that nothing declares; fan-out, cycles, false completions."""
+    _emit(tracemap.open(db).hidden(declared or []), fmt, as_json)
+
+
+@app.command("failures")
+def failures_cmd(
+    db: DbOption = None,
+    execution: Annotated[str | None, typer.Option("--execution", help="One execution id.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Window start (ISO-8601).")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Window end (ISO-8601).")] = None,
+    baseline_since: Annotated[str | None, typer.Option(
+        "--baseline-since", help="Baseline start (default: one window length before).")] = None,
+    baseline_until: Annotated[str | None, typer.Option(
+        "--baseline-until", help="Baseline end (default: the window's start).")] = None,
+    fmt: FormatOption = "text",
+    as_json: JsonOption = False,
+) -> None:
+    """Where failures started, where they spread, ranked root causes with their evidence."""
+    result = tracemap.open(db).failures(
+        since=_when(since, "--since"), until=_when(until, "--until"),
+        baseline_since=_when(baseline_since, "--baseline-since"),
+        baseline_until=_when(baseline_until, "--baseline-until"), execution=execution)
+    _emit(result, fmt, as_json)
+
+
+@app.command("impact")
+def impact_cmd(
+    target: Annotated[str, typer.Argument(help="A component, or any unambiguous end of its "
+                                          "name (OrderWorkflow, orders.placed).")],
+    db: DbOption = None,
+    upstream: Annotated[bool, typer.Option("--upstream", help="What the target depends on, "
+                                           "instead of what depends on it.")] = False,
+    depth: Annotated[int | None, typer.Option("--depth", help="At most this many hops.")] = None,
+    fail_on: Annotated[str | None, typer.Option(
+        "--fail-on", help="Exit 3 if any impact reaches this risk: low, medium or high "
+        "(for CI gates).")] = None,
+    fmt: FormatOption = "text",
+    as_json: JsonOption = False,
+) -> None:
+    """What a change to a component would touch, hop by hop, with a risk level."""
+    from tracemap.analyze.impact import RISK_ORDER
+
+    if fail_on is not None and fail_on not in RISK_ORDER:
+        raise typer.BadParameter(f"expected low, medium or high, got {fail_on!r}",
+                                 param_hint="--fail-on")
+    result = tracemap.open(db).impact(target, upstream=upstream, depth=depth)
+    _emit(result, fmt, as_json)
+    if fail_on and result.max_risk and RISK_ORDER[result.max_risk] >= RISK_ORDER[fail_on]:
+        raise typer.Exit(3)
+
+
+@app.command("diff")
+def diff_cmd(
+    before: Annotated[str, typer.Option("--before", help="First period, START..END.")],
+    after: Annotated[str, typer.Option("--after", help="Second period, START..END.")],
+    db: DbOption = None,
+    fmt: FormatOption = "text",
+    as_json: JsonOption = False,
+) -> None:
+    """Dependencies that appeared, disappeared or changed between two periods."""
+    result = tracemap.open(db).diff(_period(before, "--before"), _period(after, "--after"))
+    _emit(result, fmt, as_json)
+
+
+@app.command("report")
+def report_cmd(
+    db: DbOption = None,
+    output: Annotated[str, typer.Option("-o", "--output", help="Where to write the HTML "
+                                        "file.")] = "tracemap-report.html",
+    declared: Annotated[list[str] | None, typer.Option(
+        "--declared", help="AsyncAPI document or YAML manifest (repeatable).")] = None,
+) -> None:
+    """One self-contained HTML report: graph, hidden dependencies, failures, impacts."""
+    path = tracemap.open(db).report(output, declared=declared or [])
+    out.print(render_text.cell(f"report written to {path}"))
 
 
 def main() -> None:

@@ -86,7 +86,7 @@ class Store:
 
     def frame(self, query: str, params: list[Any] | None = None) -> pl.DataFrame:
         """Run a query and return its result as a Polars DataFrame."""
-        return pl.from_arrow(self.conn.execute(query, params or []).to_arrow_table())
+        return pl.from_arrow(self.conn.sql(query, params=params or None).to_arrow_table())
 
     def rows(self, query: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
         """Run a query and return its rows as dicts."""

@@ -132,3 +132,27 @@ class IngestProgress:
     def advance(self, nbytes: int) -> None:
         if nbytes > 0:
             self._progress.advance(self._bytes, nbytes)
+
+
+RISK_STYLES = {"high": "bold red", "medium": "yellow", "low": "dim"}
+
+
+def sections_view(result: Any) -> RenderableType:
+    """Any analyzer result as rich tables, one per section (see render/sections.py)."""
+    from tracemap.render import sections
+
+    parts: list[RenderableType] = []
+    for s in sections.of(result):
+        if not s.headers:
+            parts.append(Text(clean(s.title), style="bold"))
+            if s.text:
+                parts.append(cell(s.text))
+            continue
+        table = Table(title=clean(s.title), caption=clean(s.text) or None, title_justify="left")
+        for h in s.headers:
+            table.add_column(h, overflow="fold")
+        for row in s.rows:
+            style = RISK_STYLES.get(str(row[0]), "") if s.headers[0] == "risk" else ""
+            table.add_row(*(cell(c, style) for c in row))
+        parts.append(table)
+    return Group(*parts)

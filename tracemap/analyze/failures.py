@@ -1,0 +1,467 @@
+"""Failure propagation and root cause: where an incident started, what it reached, and why.
+
+How candidates are found and ranked:
+
+1. **Blame walk** (SQL, recursive): a failed entity hands the blame to a failed callee
+   (``calls``), a failed step it contains (``contains``) or a failed child run (``child``),
+   until an entity with no failed dependency is reached: the *origin* of that failure. Callers
+   that only suffer from a failing callee are thereby explained by it.
+2. **Evidence per component** in the window versus the baseline window (default: the same
+   length just before): failure rate, origins, error logs attached by trace/span id, retries
+   (attempt > 1), and p95 latency. A slow component whose callee slowed down by as much is
+   explained by the callee.
+3. **Discriminating attributes**: attribute values (build id, service.version, host, partition,
+   task queue, schema version header, payload field set) over-represented in failed executions
+   against healthy ones (healthy executions of the window and the baseline). When such a value
+   belongs to a component *upstream* of an origin, that upstream component becomes a candidate
+   that explains the origin: a consumer broken by a producer's deployment points at the producer.
+4. **Score** = share of the window's failures a component originates (or explains through an
+   attribute) + 0.3 × its failure-rate increase + 0.1 for a latency shift + 0.1 for retries;
+   a component explained by another keeps half its score, so it ranks below its explainer.
+
+Also reported: propagation (origin → affected, with the edge kind that carried it), silent
+failures (messages whose usual consumers never picked them up), partial failures (one consumer
+ok, another failed) and false completions (a run reports success while something downstream of
+it failed).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import networkx as nx
+
+from tracemap.analyze.impact import dependency_graph
+from tracemap.errors import AnalysisError
+from tracemap.store import Store
+
+FAILED = ("failed", "timed_out")
+#: Edge kinds along which a failure is handed to what an entity depends on.
+BLAME_KINDS = ("calls", "contains", "child")
+#: Detail/header names whose values can discriminate failed from healthy executions.
+ATTRIBUTE_NAMES = (
+    "service.version", "deployment.environment", "host.name", "host", "hostname",
+    "binaryChecksum", "binary_checksum", "buildId", "build_id", "worker_build_id",
+    "workerVersion", "worker_version", "taskQueue", "task_queue", "partition",
+    "messaging.kafka.destination.partition", "schema-version", "schema_version",
+    "schemaVersion", "dataschema", "ce_dataschema", "event.version", "operator", "queue",
+)
+#: A value is discriminating when this share of failed executions has it ...
+MIN_FAILED_SHARE = 0.6
+#: ... and it is this much more common among failed than among healthy executions.
+MIN_SHARE_GAP = 0.5
+#: Fewer healthy executions than this and attributes cannot be compared.
+MIN_HEALTHY = 3
+#: A latency shift is a p95 at least this many times the baseline's.
+LATENCY_FACTOR = 2.0
+#: A consumer is "usual" for a channel when it took at least this share of its messages.
+USUAL_CONSUMER_SHARE = 0.5
+MAX_WALK_DEPTH = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    name: str
+    value: str
+    failed_share: float
+    healthy_share: float
+
+
+@dataclass(frozen=True, slots=True)
+class RootCause:
+    component: str
+    score: float
+    explains: list[str]
+    evidence: list[str]
+    attributes: list[Attribute] = field(default_factory=list)
+    explained_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    since: datetime | None
+    until: datetime | None
+    baseline_since: datetime | None
+    baseline_until: datetime | None
+    execution: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FailuresResult:
+    window: Window
+    failed_entities: int
+    failed_executions: int
+    root_causes: list[RootCause]
+    propagation: list[dict[str, Any]]
+    silent: list[dict[str, Any]]
+    partial: list[dict[str, Any]]
+    false_completions: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["window"] = {k: (v.isoformat() if isinstance(v, datetime) else v)
+                         for k, v in asdict(self.window).items()}
+        return out
+
+
+def analyze(store: Store, *, since: datetime | None = None, until: datetime | None = None,
+            baseline_since: datetime | None = None, baseline_until: datetime | None = None,
+            execution: str | None = None) -> FailuresResult:
+    """Root causes and propagation of the failures in a window or one execution."""
+    window = _window(store, since, until, baseline_since, baseline_until, execution)
+    _scope(store, window)
+    failed = store.sql("SELECT count(*) FROM _w_failed").fetchone()[0]
+    failed_execs = store.sql(
+        "SELECT count(DISTINCT execution_id) FROM _w_failed").fetchone()[0]
+    origins = _blame(store)
+    stats = _node_stats(store, window)
+    attrs = _attributes(store) if execution is None else {}
+    causes = _rank(store, origins, stats, attrs, failed)
+    return FailuresResult(
+        window=window, failed_entities=failed, failed_executions=failed_execs,
+        root_causes=causes, propagation=_propagation(store), silent=_silent(store, window),
+        partial=_partial(store), false_completions=false_completions(store, scoped=True))
+
+
+# ------------------------------------------------------------------------------------- scope
+
+def _window(store: Store, since: datetime | None, until: datetime | None,
+            b_since: datetime | None, b_until: datetime | None,
+            execution: str | None) -> Window:
+    if execution:
+        found = store.sql("SELECT count(*) FROM executions WHERE execution_id = ?",
+                          [execution]).fetchone()[0]
+        if not found:
+            raise AnalysisError(f"no execution '{execution}'; `tracemap trace ID` finds one by "
+                                "any key or uid")
+        return Window(None, None, None, None, execution)
+    lo, hi = store.sql("SELECT min(started_at), max(coalesce(ended_at, started_at)) "
+                       "FROM entities").fetchone()
+    if lo is None:
+        raise AnalysisError("the store has no entities; run `tracemap ingest` first")
+    since = since or lo
+    until = until or hi + timedelta(microseconds=1)
+    if until <= since:
+        raise AnalysisError(f"--until ({until.isoformat()}) must be after --since "
+                            f"({since.isoformat()})")
+    length = until - since
+    b_until = b_until or since
+    b_since = b_since or b_until - length
+    return Window(since, until, b_since, b_until)
+
+
+def _scope(store: Store, w: Window) -> None:
+    """Temporary tables: the window's entities, its failed ones, and the baseline's entities."""
+    if w.execution:
+        store.sql("CREATE OR REPLACE TEMP TABLE _w AS SELECT * FROM entities "
+                  "WHERE execution_id = ?", [w.execution])
+        store.sql("CREATE OR REPLACE TEMP TABLE _b AS SELECT * FROM entities WHERE false")
+    else:
+        store.sql("CREATE OR REPLACE TEMP TABLE _w AS SELECT * FROM entities "
+                  "WHERE started_at >= ? AND started_at < ?", [w.since, w.until])
+        store.sql("CREATE OR REPLACE TEMP TABLE _b AS SELECT * FROM entities "
+                  "WHERE started_at >= ? AND started_at < ?", [w.baseline_since, w.baseline_until])
+    store.sql("CREATE OR REPLACE TEMP TABLE _w_failed AS SELECT * FROM _w "
+              "WHERE status IN ('failed', 'timed_out')")
+
+
+# ------------------------------------------------------------------------------------- blame
+
+_BLAME_SQL = f"""
+CREATE OR REPLACE TEMP TABLE _blame AS
+WITH RECURSIVE hand(failed_uid, cur, prev, kind, depth) AS (
+    SELECT uid, uid, NULL::VARCHAR, NULL::VARCHAR, 0 FROM _w_failed
+    UNION
+    SELECT h.failed_uid, e.dst, h.cur, e.kind, h.depth + 1
+    FROM hand h
+    JOIN edges e ON e.src = h.cur AND e.kind IN {BLAME_KINDS}
+    JOIN entities d ON d.uid = e.dst AND d.status IN {FAILED}
+    WHERE h.depth < {MAX_WALK_DEPTH}
+)
+SELECT h.* FROM hand h
+"""
+
+
+def _blame(store: Store) -> dict[str, int]:
+    """Origins per node: how many of the window's failed entities end their blame walk there."""
+    store.sql(_BLAME_SQL)
+    # An origin is a walk's entity that hands the blame on to nothing.
+    store.sql("""
+        CREATE OR REPLACE TEMP TABLE _origins AS
+        SELECT DISTINCT h.failed_uid, h.cur AS origin_uid
+        FROM _blame h
+        WHERE NOT EXISTS (SELECT 1 FROM _blame n WHERE n.failed_uid = h.failed_uid
+                          AND n.prev = h.cur)
+    """)
+    rows = store.sql("""
+        SELECT o.node, count(DISTINCT b.failed_uid) AS n
+        FROM _origins b JOIN entities o ON o.uid = b.origin_uid
+        GROUP BY o.node ORDER BY n DESC, o.node
+    """).fetchall()
+    return dict(rows)
+
+
+def _propagation(store: Store) -> list[dict[str, Any]]:
+    """Each hand-over of blame, aggregated: from the origin's node to the affected node."""
+    rows = store.rows("""
+        SELECT d.node AS "from", s.node AS "to", h.kind AS via, count(*) AS count
+        FROM _blame h
+        JOIN entities s ON s.uid = h.prev
+        JOIN entities d ON d.uid = h.cur
+        WHERE h.prev IS NOT NULL AND s.node <> d.node
+        GROUP BY ALL ORDER BY count DESC, "from", "to", via
+    """)
+    return rows
+
+
+# ------------------------------------------------------------------------------------- stats
+
+def _node_stats(store: Store, w: Window) -> dict[str, dict[str, Any]]:
+    """Per node: totals and failures in window and baseline, retries, error logs, p95s."""
+    rows = store.rows(f"""
+        WITH win AS (
+            SELECT node, count(*) AS n,
+                   count(*) FILTER (WHERE status IN {FAILED}) AS failed,
+                   count(*) FILTER (WHERE attempt > 1) AS retries,
+                   quantile_cont(epoch_ms(ended_at) - epoch_ms(started_at), 0.95)
+                       FILTER (WHERE ended_at IS NOT NULL) AS p95
+            FROM _w GROUP BY node),
+        base AS (
+            SELECT node, count(*) AS n,
+                   count(*) FILTER (WHERE status IN {FAILED}) AS failed,
+                   quantile_cont(epoch_ms(ended_at) - epoch_ms(started_at), 0.95)
+                       FILTER (WHERE ended_at IS NOT NULL) AS p95
+            FROM _b GROUP BY node),
+        errlogs AS (
+            SELECT e.node, count(*) AS n FROM logs l JOIN _w e ON e.uid = l.entity_uid
+            WHERE l.severity IN ('error', 'fatal') GROUP BY e.node)
+        SELECT win.node, win.n, win.failed, win.retries, win.p95,
+               coalesce(base.n, 0) AS base_n, coalesce(base.failed, 0) AS base_failed,
+               base.p95 AS base_p95, coalesce(errlogs.n, 0) AS error_logs
+        FROM win LEFT JOIN base USING (node) LEFT JOIN errlogs USING (node)
+    """)
+    return {r["node"]: r for r in rows}
+
+
+# ------------------------------------------------------------------------------------- attributes
+
+_ATTR_SQL = """
+CREATE OR REPLACE TEMP TABLE _attrs AS
+WITH entities_in AS (SELECT * FROM _w UNION ALL SELECT * FROM _b),
+-- A message's headers and fields are set by whoever produced it: credit them to that node.
+scoped AS (
+    SELECT s.uid, coalesce(p.node, s.node) AS node, s.execution_id, s.source_id
+    FROM entities_in s
+    LEFT JOIN edges e ON e.dst = s.uid AND e.kind = 'emits' AND s.kind = 'message'
+    LEFT JOIN entities p ON p.uid = e.src),
+details AS (
+    SELECT s.execution_id, s.node, r.detail AS doc FROM scoped s
+        JOIN runs r ON r.uid = s.uid AND r.source_id = s.source_id
+    UNION ALL SELECT s.execution_id, s.node, t.detail FROM scoped s
+        JOIN steps t ON t.uid = s.uid AND t.source_id = s.source_id
+    UNION ALL SELECT s.execution_id, s.node, m.detail FROM scoped s
+        JOIN messages m ON m.uid = s.uid AND m.source_id = s.source_id
+    UNION ALL SELECT s.execution_id, s.node, m.headers FROM scoped s
+        JOIN messages m ON m.uid = s.uid AND m.source_id = s.source_id),
+pairs AS (
+    SELECT execution_id, node, j.key AS name, j.value ->> '$' AS value
+    FROM details, json_each(details.doc) AS j
+    WHERE j.key IN ? AND json_type(j.value) NOT IN ('OBJECT', 'ARRAY', 'NULL')
+    UNION ALL
+    SELECT s.execution_id, s.node, 'payload.fields',
+           array_to_string(list_sort(json_keys(m.payload)), ',')
+    FROM scoped s JOIN messages m ON m.uid = s.uid AND m.source_id = s.source_id
+    WHERE json_type(m.payload) = 'OBJECT')
+SELECT DISTINCT execution_id, node, name, value FROM pairs WHERE value IS NOT NULL
+"""
+
+
+def _attributes(store: Store) -> dict[str, list[Attribute]]:
+    """Discriminating attribute values per node (see module docstring, step 3)."""
+    store.sql(_ATTR_SQL, [list(ATTRIBUTE_NAMES)])
+    store.sql("""
+        CREATE OR REPLACE TEMP TABLE _exec_health AS
+        SELECT execution_id, bool_or(status IN ('failed', 'timed_out')) AS failed
+        FROM (SELECT execution_id, status FROM _w UNION ALL SELECT execution_id, status FROM _b)
+        GROUP BY execution_id
+    """)
+    n_failed, n_healthy = store.sql(
+        "SELECT count(*) FILTER (WHERE failed), count(*) FILTER (WHERE NOT failed) "
+        "FROM _exec_health").fetchone()
+    if not n_failed or n_healthy < MIN_HEALTHY:
+        return {}
+    rows = store.rows("""
+        SELECT a.node, a.name, a.value,
+               count(DISTINCT a.execution_id) FILTER (WHERE h.failed) / ? AS failed_share,
+               count(DISTINCT a.execution_id) FILTER (WHERE NOT h.failed) / ? AS healthy_share
+        FROM _attrs a JOIN _exec_health h USING (execution_id)
+        GROUP BY ALL
+        HAVING failed_share >= ? AND failed_share - healthy_share >= ?
+        ORDER BY failed_share - healthy_share DESC, a.node, a.name, a.value
+    """, [float(n_failed), float(n_healthy), MIN_FAILED_SHARE, MIN_SHARE_GAP])
+    out: dict[str, list[Attribute]] = defaultdict(list)
+    for r in rows:
+        out[r["node"]].append(Attribute(r["name"], r["value"], round(r["failed_share"], 3),
+                                        round(r["healthy_share"], 3)))
+    return dict(out)
+
+
+# ------------------------------------------------------------------------------------- ranking
+
+def _rank(store: Store, origins: dict[str, int], stats: dict[str, dict[str, Any]],
+          attrs: dict[str, list[Attribute]], failed_total: int) -> list[RootCause]:
+    if not failed_total:
+        return []
+    graph = dependency_graph(store)
+    scores: dict[str, float] = {}
+    evidence: dict[str, list[str]] = defaultdict(list)
+    explains: dict[str, set[str]] = defaultdict(set)
+    explained_by: dict[str, str] = {}
+    for node, n in origins.items():
+        s = stats.get(node, {})
+        scores[node] = n / failed_total
+        evidence[node].append(f"origin of {n} of {failed_total} failures in the window")
+        rate = s.get("failed", 0) / s["n"] if s.get("n") else 0.0
+        base = s.get("base_failed", 0) / s["base_n"] if s.get("base_n") else 0.0
+        if rate > base:
+            scores[node] += 0.3 * (rate - base)
+            evidence[node].append(f"failure rate {rate:.0%} in the window vs {base:.0%} before")
+        if s.get("retries"):
+            scores[node] += 0.1
+            evidence[node].append(f"{s['retries']} retried attempts")
+        if s.get("error_logs"):
+            evidence[node].append(f"{s['error_logs']} error logs attached")
+    for node, s in stats.items():
+        if s.get("p95") and s.get("base_p95") and s["p95"] >= LATENCY_FACTOR * s["base_p95"]:
+            scores[node] = scores.get(node, 0.0) + 0.1
+            evidence[node].append(f"p95 latency {s['p95']:.0f} ms vs {s['base_p95']:.0f} ms before")
+    _explain_latency(graph, stats, explained_by, explains)
+    # Failed entities are explained by the origins their blame reached.
+    for victim, origin in _victims(store):
+        if victim != origin:
+            explains[origin].add(victim)
+    # Attributes of an upstream component explain the origins downstream of it.
+    for node in sorted(origins):
+        for upstream, found in attrs.items():
+            if upstream == node or upstream not in graph or node not in graph:
+                continue
+            if not nx.has_path(graph, upstream, node):
+                continue
+            best = found[0]
+            gain = scores[node] * (best.failed_share - best.healthy_share)
+            scores[upstream] = max(scores.get(upstream, 0.0), scores[node] + gain)
+            evidence[upstream].append(
+                f"upstream of {node}, whose failures come with {best.name}={best.value} "
+                f"({best.failed_share:.0%} of failed executions vs {best.healthy_share:.0%} "
+                "of healthy ones)")
+            explains[upstream].add(node)
+            explained_by.setdefault(node, upstream)
+    for node, by in explained_by.items():
+        if node in scores and scores.get(by, 0.0) > 0:
+            scores[node] *= 0.5
+    causes = [RootCause(component=node, score=round(score, 3),
+                        explains=sorted(explains.get(node, set()) - {node}),
+                        evidence=evidence[node], attributes=attrs.get(node, []),
+                        explained_by=explained_by.get(node))
+              for node, score in scores.items()]
+    causes.sort(key=lambda c: (-c.score, c.component))
+    return causes
+
+
+def _victims(store: Store) -> list[tuple[str, str]]:
+    return [tuple(r) for r in store.sql("""
+        SELECT DISTINCT f.node, o.node
+        FROM _origins b JOIN entities f ON f.uid = b.failed_uid
+        JOIN entities o ON o.uid = b.origin_uid ORDER BY ALL
+    """).fetchall()]
+
+
+def _explain_latency(graph: nx.DiGraph, stats: dict[str, dict[str, Any]],
+                     explained_by: dict[str, str], explains: dict[str, set[str]]) -> None:
+    """A slowed caller whose callee slowed by as much is explained by the callee."""
+    def shift(node: str) -> float:
+        s = stats.get(node) or {}
+        if s.get("p95") and s.get("base_p95"):
+            return s["p95"] - s["base_p95"]
+        return 0.0
+
+    for callee, caller, data in graph.edges(data=True):
+        if data["kind"] != "calls":
+            continue  # dependency edges run callee -> caller for calls
+        if shift(caller) > 0 and shift(callee) >= 0.7 * shift(caller):
+            explained_by.setdefault(caller, callee)
+            explains[callee].add(caller)
+
+
+# ------------------------------------------------------------------------------------- messages
+
+def _silent(store: Store, w: Window) -> list[dict[str, Any]]:
+    """Messages of the window that none of their channel's usual consumers picked up."""
+    if w.execution:
+        reference = "SELECT * FROM entities"
+        params: list[Any] = []
+    else:
+        reference = "SELECT * FROM entities WHERE started_at < ?"
+        params = [w.until]
+    return store.rows(f"""
+        WITH ref AS ({reference}),
+        consumed AS (
+            SELECT m.node AS channel, c.node AS consumer, count(DISTINCT m.uid) AS n
+            FROM ref m JOIN edges e ON e.src = m.uid AND e.kind IN ('triggers', 'consumes')
+            JOIN entities c ON c.uid = e.dst
+            WHERE m.kind = 'message' GROUP BY ALL),
+        totals AS (SELECT node AS channel, count(*) AS n FROM ref WHERE kind = 'message'
+                   GROUP BY ALL),
+        usual AS (SELECT c.channel, c.consumer FROM consumed c JOIN totals t USING (channel)
+                  WHERE c.n >= ? * t.n)
+        SELECT m.uid AS message, m.node AS channel, u.consumer AS expected_consumer
+        FROM _w m JOIN usual u ON u.channel = m.node
+        WHERE m.kind = 'message' AND NOT EXISTS (
+            SELECT 1 FROM edges e JOIN entities c ON c.uid = e.dst
+            WHERE e.src = m.uid AND e.kind IN ('triggers', 'consumes') AND c.node = u.consumer)
+        ORDER BY channel, expected_consumer, m.started_at, message
+    """, [*params, USUAL_CONSUMER_SHARE])
+
+
+def _partial(store: Store) -> list[dict[str, Any]]:
+    """Messages of the window with one consumer that succeeded and another that failed."""
+    rows = store.rows(f"""
+        SELECT m.uid AS message, m.node AS channel,
+               list_sort(list(DISTINCT c.node) FILTER (WHERE c.status NOT IN {FAILED})) AS ok,
+               list_sort(list(DISTINCT c.node) FILTER (WHERE c.status IN {FAILED})) AS failed
+        FROM _w m JOIN edges e ON e.src = m.uid AND e.kind IN ('triggers', 'consumes')
+        JOIN entities c ON c.uid = e.dst
+        WHERE m.kind = 'message'
+        GROUP BY ALL
+        HAVING len(ok) > 0 AND len(failed) > 0
+        ORDER BY channel, message
+    """)
+    return rows
+
+
+_FALSE_COMPLETION_SQL = f"""
+WITH RECURSIVE ok_runs AS (
+    SELECT r.uid, r.node, r.execution_id FROM {{runs}} r
+    WHERE r.kind = 'run' AND r.status = 'ok'
+      AND r.execution_id IN (SELECT execution_id FROM entities WHERE status IN {FAILED})),
+reach(run_uid, cur, depth) AS (
+    SELECT uid, uid, 0 FROM ok_runs
+    UNION
+    SELECT r.run_uid, e.dst, r.depth + 1 FROM reach r JOIN edges e ON e.src = r.cur
+    WHERE r.depth < {MAX_WALK_DEPTH} AND e.kind <> 'retry_of')
+SELECT o.uid AS run, o.node AS component,
+       list({{'uid': d.uid, 'component': d.node, 'status': d.status, 'error': d.error}}
+            ORDER BY d.started_at, d.uid) AS downstream_failures
+FROM ok_runs o JOIN reach r ON r.run_uid = o.uid
+JOIN entities d ON d.uid = r.cur AND d.status IN {FAILED} AND d.node <> o.node
+GROUP BY ALL ORDER BY component, run
+"""
+
+
+def false_completions(store: Store, *, scoped: bool = False) -> list[dict[str, Any]]:
+    """Runs that report success while something downstream of them (another component) failed."""
+    source = "_w" if scoped else "entities"
+    return store.rows(_FALSE_COMPLETION_SQL.replace("{runs}", source))
