@@ -24,7 +24,8 @@ NODE_W, NODE_H, GAP_X, GAP_Y = 230, 34, 70, 18
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1200px;
-color:#0f172a;padding:0 1rem}h1{font-size:1.6rem}h2{margin-top:2.2rem;border-bottom:1px solid #e2e8f0}
+color:#0f172a;padding:0 1rem}h1{font-size:1.6rem}
+h2{margin-top:2.2rem;border-bottom:1px solid #e2e8f0}
 table{border-collapse:collapse;width:100%;margin:.6rem 0 1.2rem;font-size:13px}
 th,td{border:1px solid #e2e8f0;padding:.3rem .5rem;text-align:left;vertical-align:top;
 overflow-wrap:anywhere}th{background:#f8fafc;white-space:nowrap}.muted{color:#64748b}.cards{display:flex;gap:1rem;
