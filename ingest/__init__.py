@@ -13,6 +13,7 @@ from types import ModuleType
 from ingest import (
     jaeger_json,
     kafka_kcat,
+    kafka_lambda,
     otlp_json,
     otlp_logs_json,
     otlp_logs_proto,
@@ -24,6 +25,7 @@ from tracemap.errors import UnknownFormatError
 
 #: Sniff order matters: a format whose signature is a strict subset of another's comes later.
 INGESTORS: tuple[ModuleType, ...] = (
+    kafka_lambda,
     jaeger_json,
     zipkin_json,
     otlp_json,
