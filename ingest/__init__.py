@@ -11,6 +11,8 @@ import difflib
 from types import ModuleType
 
 from ingest import (
+    debezium_json,
+    dms_kafka,
     jaeger_json,
     kafka_kcat,
     kafka_lambda,
@@ -26,6 +28,8 @@ from tracemap.errors import UnknownFormatError
 #: Sniff order matters: a format whose signature is a strict subset of another's comes later.
 INGESTORS: tuple[ModuleType, ...] = (
     kafka_lambda,
+    debezium_json,
+    dms_kafka,
     jaeger_json,
     zipkin_json,
     otlp_json,

@@ -1,0 +1,128 @@
+"""Debezium change events: transaction and position keys, topics, the licence-comment file."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import FIXTURES
+from tests.golden import normalized_rows
+
+HERE = FIXTURES / "debezium_json"
+MYSQL_ENVELOPE = HERE / "debezium_mysql_json_with_schema_envelope.txt"
+POSTGRES = HERE / "debezium_postgres_payload_only_transactions.jsonl"
+
+
+def _keyed(rows: dict[str, Any], kind: str) -> dict[str, set[str]]:
+    """value -> the entities that carry it."""
+    out: dict[str, set[str]] = {}
+    for k in rows.get("keys", []):
+        if k["kind"] == kind:
+            out.setdefault(k["value"], set()).add(k["entity_uid"])
+    return out
+
+
+def test_changes_of_one_transaction_share_a_key() -> None:
+    rows = normalized_rows(POSTGRES)
+    assert rows["source"]["records"] == 7
+    assert rows["source"]["skipped"] == 2  # the BEGIN and END events of the transaction topic
+    tx = _keyed(rows, "business:db_transaction")
+    assert tx["fulfillment/571"] == {
+        "debezium:msg:fulfillment.public.orders/24023128/0f3e3aaf32fb",
+        "debezium:msg:fulfillment.public.order_lines/24023160/ae8685ea011e"}
+    # Without a transaction block the connector's txId gives the same key.
+    assert tx["fulfillment/573"] == {
+        "debezium:msg:fulfillment.public.order_lines/24023500/3a66b4a19d41"}
+    assert "fulfillment/570" not in tx  # snapshot reads get no transaction key
+    assert _keyed(rows, "business:db_position")["fulfillment/24023128"] == {
+        "debezium:msg:fulfillment.public.orders/24023128/0f3e3aaf32fb"}
+    events = {m["event_type"] for m in rows["messages"]}
+    assert events == {"orders.read", "orders.create", "order_lines.create", "orders.update",
+                      "order_lines.delete"}
+    # The delete's row is its before image; the update's time has 2.x microseconds.
+    update = next(m for m in rows["messages"] if m["event_type"] == "orders.update")
+    assert update["produced_at"] == "2019-05-28T08:58:25.010456+00:00"
+    assert update["component"] == "kafka:topic:fulfillment.public.orders"
+    assert _keyed(rows, "correlation_id")["req-9c1e"] >= {update["uid"]}
+
+
+def test_rows_of_one_binlog_event_share_a_position_but_not_a_uid(tmp_path: Path) -> None:
+    source = {"version": "2.7.0.Final", "connector": "mysql", "name": "dbserver1",
+              "ts_ms": 1700000000000, "snapshot": "false", "db": "inventory",
+              "table": "customers", "server_id": 223344,
+              "gtid": "3E11FA47-71CA-11E1-9E33-C80AA9429562:23", "file": "mysql-bin.000003",
+              "pos": 484, "row": 0, "thread": 7, "query": None}
+    lines = []
+    for row, ident in enumerate((1001, 1002)):
+        lines.append(json.dumps({
+            "before": {"id": ident, "email": "old@example.com"},
+            "after": {"id": ident, "email": "new@example.com"},
+            "source": {**source, "row": row}, "op": "u", "ts_ms": 1700000000100}))
+    path = tmp_path / "mysql.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    rows = normalized_rows(path)
+    uids = {m["uid"] for m in rows["messages"]}
+    assert len(uids) == 2
+    assert all(u.startswith("debezium:msg:dbserver1.inventory.customers/mysql-bin.000003:484:")
+               for u in uids)
+    assert _keyed(rows, "business:db_position") == {"dbserver1/mysql-bin.000003:484": uids}
+    assert _keyed(rows, "business:db_transaction") == {
+        "dbserver1/3E11FA47-71CA-11E1-9E33-C80AA9429562:23": uids}
+
+
+def _with_broken_line(tmp_path: Path) -> Path:
+    """The corpus file (17-line licence block, blank line, event on line 19) plus two lines."""
+    text = MYSQL_ENVELOPE.read_text()
+    event = json.loads(text.splitlines()[18])
+    event["payload"]["op"] = "d"
+    event["payload"]["before"], event["payload"]["after"] = event["payload"]["after"], None
+    path = tmp_path / "with_broken.txt"
+    path.write_text(text.rstrip("\n") + "\n" + '{"schema": {"type": "struct"}, "payload": {"bef'
+                    + "\n" + json.dumps(event) + "\n")
+    return path
+
+
+def test_licence_comment_is_not_a_record_and_line_numbers_stay_right(tmp_path: Path) -> None:
+    rows = normalized_rows(_with_broken_line(tmp_path))
+    assert rows["source"]["records"] == 3  # the comment lines count as nothing
+    assert rows["source"]["loaded"] == 2
+    assert [r["location"] for r in rows["rejects"]] == ["line 20"]
+    assert rows["rejects"][0]["reason"].startswith(
+        "expected a Debezium change event (JSON object with payload/before/after/source/op), "
+        "one per line: ")
+    locations = sorted((m["location"], m["event_type"]) for m in rows["messages"])
+    assert locations == [("line 19", "products.create"), ("line 21", "products.delete")]
+
+
+def test_gzipped_file_gives_the_same_rows(tmp_path: Path) -> None:
+    plain = _with_broken_line(tmp_path)
+    packed = tmp_path / "with_broken.txt.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    a, b = normalized_rows(plain), normalized_rows(packed)
+    assert a["source"]["format"] == b["source"]["format"] == "debezium_json"
+    assert a["messages"] == b["messages"] and a["rejects"] == b["rejects"]
+
+
+def test_schema_envelope_and_payload_only_give_one_row(tmp_path: Path) -> None:
+    event = json.loads(MYSQL_ENVELOPE.read_text().splitlines()[18])
+    path = tmp_path / "payload_only.jsonl"
+    path.write_text(json.dumps(event["payload"]) + "\n")
+    with_schema, bare = normalized_rows(MYSQL_ENVELOPE), normalized_rows(path)
+    assert [m["uid"] for m in bare["messages"]] == [m["uid"] for m in with_schema["messages"]]
+    assert bare["messages"][0]["uid"] == (
+        "debezium:msg:dbserver1.inventory.products/mysql-bin.000003:154:0/27020aa1d2db")
+    assert bare["messages"][0]["channel"] == "dbserver1.inventory.products"
+    assert with_schema["messages"][0]["detail"]["envelope"] == (
+        "dbserver1.inventory.products.Envelope")
+
+
+def test_unknown_op_is_rejected_with_what_was_found(tmp_path: Path) -> None:
+    event = json.loads(MYSQL_ENVELOPE.read_text().splitlines()[18])["payload"]
+    event["op"] = "x"
+    path = tmp_path / "bad_op.jsonl"
+    path.write_text(json.dumps(event) + "\n")
+    rows = normalized_rows(path)
+    assert rows["rejects"] == [{"location": "line 1",
+                                "reason": "field 'op': expected one of c, u, d, r, t, m, got 'x'"}]
