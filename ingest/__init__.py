@@ -11,6 +11,7 @@ import difflib
 from types import ModuleType
 
 from ingest import (
+    cloudevents_json,
     debezium_json,
     dms_kafka,
     jaeger_json,
@@ -30,6 +31,7 @@ INGESTORS: tuple[ModuleType, ...] = (
     kafka_lambda,
     debezium_json,
     dms_kafka,
+    cloudevents_json,
     jaeger_json,
     zipkin_json,
     otlp_json,
