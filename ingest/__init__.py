@@ -21,6 +21,7 @@ from ingest import (
     otlp_logs_json,
     otlp_logs_proto,
     otlp_proto,
+    sqs_lambda,
     zipkin_json,
 )
 from ingest.base import Source
@@ -32,6 +33,7 @@ INGESTORS: tuple[ModuleType, ...] = (
     debezium_json,
     dms_kafka,
     cloudevents_json,
+    sqs_lambda,
     jaeger_json,
     zipkin_json,
     otlp_json,
