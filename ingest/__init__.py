@@ -22,6 +22,7 @@ from ingest import (
     otlp_logs_json,
     otlp_logs_proto,
     otlp_proto,
+    rabbitmq_json,
     sqs_lambda,
     zipkin_json,
 )
@@ -35,6 +36,7 @@ INGESTORS: tuple[ModuleType, ...] = (
     dms_kafka,
     eventbridge_json,
     cloudevents_json,
+    rabbitmq_json,
     sqs_lambda,
     jaeger_json,
     zipkin_json,
