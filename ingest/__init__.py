@@ -11,6 +11,7 @@ import difflib
 from types import ModuleType
 
 from ingest import (
+    airflow_rest,
     cloudevents_json,
     debezium_json,
     dms_kafka,
@@ -18,6 +19,7 @@ from ingest import (
     jaeger_json,
     kafka_kcat,
     kafka_lambda,
+    openlineage_json,
     otlp_json,
     otlp_logs_json,
     otlp_logs_proto,
@@ -31,6 +33,8 @@ from tracemap.errors import UnknownFormatError
 
 #: Sniff order matters: a format whose signature is a strict subset of another's comes later.
 INGESTORS: tuple[ModuleType, ...] = (
+    airflow_rest,
+    openlineage_json,
     kafka_lambda,
     debezium_json,
     dms_kafka,
