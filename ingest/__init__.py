@@ -26,6 +26,7 @@ from ingest import (
     otlp_proto,
     rabbitmq_json,
     sqs_lambda,
+    temporal_json,
     zipkin_json,
 )
 from ingest.base import Source
@@ -33,6 +34,7 @@ from tracemap.errors import UnknownFormatError
 
 #: Sniff order matters: a format whose signature is a strict subset of another's comes later.
 INGESTORS: tuple[ModuleType, ...] = (
+    temporal_json,
     airflow_rest,
     openlineage_json,
     kafka_lambda,
