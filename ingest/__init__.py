@@ -27,6 +27,7 @@ from ingest import (
     rabbitmq_json,
     sqs_lambda,
     temporal_json,
+    zeebe_json,
     zipkin_json,
 )
 from ingest.base import Source
@@ -37,6 +38,7 @@ INGESTORS: tuple[ModuleType, ...] = (
     temporal_json,
     airflow_rest,
     openlineage_json,
+    zeebe_json,
     kafka_lambda,
     debezium_json,
     dms_kafka,
