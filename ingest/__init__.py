@@ -12,6 +12,7 @@ from types import ModuleType
 
 from ingest import (
     airflow_rest,
+    cadence_json,
     cloudevents_json,
     debezium_json,
     dms_kafka,
@@ -36,6 +37,7 @@ from tracemap.errors import UnknownFormatError
 #: Sniff order matters: a format whose signature is a strict subset of another's comes later.
 INGESTORS: tuple[ModuleType, ...] = (
     temporal_json,
+    cadence_json,
     airflow_rest,
     openlineage_json,
     zeebe_json,
