@@ -29,6 +29,7 @@ from ingest import (
     rabbitmq_json,
     sqs_lambda,
     temporal_json,
+    temporal_proto,
     zeebe_json,
     zipkin_json,
 )
@@ -55,6 +56,7 @@ INGESTORS: tuple[ModuleType, ...] = (
     otlp_json,
     otlp_logs_json,
     kafka_kcat,
+    temporal_proto,
     otlp_logs_proto,
     otlp_proto,  # binary: last, its sniff accepts any protobuf that parses as traces
 )
