@@ -28,6 +28,7 @@ from ingest import (
     otlp_proto,
     rabbitmq_json,
     sqs_lambda,
+    stepfunctions_asl,
     temporal_json,
     temporal_proto,
     zeebe_json,
@@ -40,6 +41,7 @@ from tracemap.errors import UnknownFormatError
 INGESTORS: tuple[ModuleType, ...] = (
     temporal_json,
     cadence_json,
+    stepfunctions_asl,
     airflow_rest,
     openlineage_json,
     zeebe_json,
