@@ -29,6 +29,7 @@ from ingest import (
     rabbitmq_json,
     sqs_lambda,
     stepfunctions_asl,
+    stepfunctions_json,
     temporal_json,
     temporal_proto,
     zeebe_json,
@@ -41,6 +42,7 @@ from tracemap.errors import UnknownFormatError
 INGESTORS: tuple[ModuleType, ...] = (
     temporal_json,
     cadence_json,
+    stepfunctions_json,
     stepfunctions_asl,
     airflow_rest,
     openlineage_json,
