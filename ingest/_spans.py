@@ -16,11 +16,11 @@ OTLP does not need and these two do is here:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ingest import otlp_json
-from ingest.base import BatchBuilder, Source, is_json_lines, loads, span_id, trace_id
+from ingest.base import BatchBuilder, Source, is_json_lines, loads
 from tracemap.model import CHANNEL_KINDS, KeyKind, channel_component
 
 #: A decoded span as ``otlp_json.add_spans`` takes it: (location, OTLP/JSON span, service,
@@ -58,19 +58,42 @@ SHARED_ATTR = "shared_span_id"
 
 
 def add_spans(spans: list[Decoded], src: Source, b: BatchBuilder) -> None:
-    """Rows for decoded spans: shared ids split, ``otlp_json.add_spans``, messaging keys."""
-    spans = split_shared(spans)
-    steps_before, keys_before = len(b.rows["steps"]), len(b.rows["keys"])
+    """Rows for decoded spans: shared ids split, ``otlp_json.add_spans``, messaging keys.
+
+    The spans' ``traceId``/``spanId``/``parentSpanId`` are already normalized (``trace_id``,
+    ``span_id``), as the Jaeger and Zipkin ``to_otlp`` write them.
+    """
+    spans, shared = split_shared(spans)
+    steps_before = len(b.rows["steps"])
     otlp_json.add_spans(spans, src, b)
-    shared = {f"otel:span:{trace_id(span.get('traceId'))}/{span['spanId']}": kv["value"]
-              for _, span, _, _, _ in spans if isinstance(span, dict)
-              for kv in span.get("attributes") or [] if kv.get("key") == SHARED_ATTR}
     for step in b.rows["steps"][steps_before:] if shared else []:
         # The server half of a shared span still answers to the id that travelled in the
         # request's B3 headers.
         if step["uid"] in shared:
-            b.key(step["uid"], KeyKind.SPAN_ID, shared[step["uid"]]["stringValue"])
-    add_messaging_keys(spans, b, steps_before, keys_before)
+            b.key(step["uid"], KeyKind.SPAN_ID, shared[step["uid"]])
+    add_messaging_keys(spans, b, steps_before)
+
+
+def by_trace(items: Iterable[tuple[str, Any]], size: int) -> Iterator[list[tuple[str, Any]]]:
+    """``(location, span)`` items regrouped by trace, in lists of whole traces of about ``size``.
+
+    A span array may hold many traces in any order; mapping a bounded number of whole traces at
+    a time keeps parents and services resolvable while rows go out in batches.
+    """
+    traces: dict[str | None, list[tuple[str, Any]]] = {}
+    for where, span in items:
+        raw = span.get("traceId", span.get("traceID")) if isinstance(span, dict) else None
+        # Grouping only: hex ids compare without their leading zeros (64-bit vs padded 128-bit).
+        tid = raw.lower().lstrip("0") if isinstance(raw, str) else None
+        traces.setdefault(tid, []).append((where, span))
+    chunk: list[tuple[str, Any]] = []
+    for spans in traces.values():
+        chunk.extend(spans)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def derived_span_id(tid: str, sid: str) -> str:
@@ -78,52 +101,47 @@ def derived_span_id(tid: str, sid: str) -> str:
     return hashlib.sha256(f"{tid}/{sid}/server".encode()).hexdigest()[:16]
 
 
-def split_shared(spans: list[Decoded]) -> list[Decoded]:
+def split_shared(spans: list[Decoded]) -> tuple[list[Decoded], dict[str, str]]:
     """Give the SERVER half of a shared span id its own id, below the CLIENT half.
 
     A server span is shared when its span dict says so (``_shared``, Zipkin's ``shared``) or a
     CLIENT span of the same trace has the same id. Children that name the shared id as parent
     and run in the server's service are re-parented onto the server half, as Zipkin's tree
     builder and Jaeger's span-id deduper do; so do span links to it from that service.
+    Returns the spans and, for each server half, its uid -> the shared id.
     """
-    clients: set[tuple[str, str]] = set()
-    for _, span, _, _, _ in spans:
-        if isinstance(span, dict) and span.get("kind") == _CLIENT:
-            clients.add((trace_id(span.get("traceId")) or "", span_id(span.get("spanId")) or ""))
+    clients = {(span["traceId"], span["spanId"]) for _, span, _, _, _ in spans
+               if span.get("kind") == _CLIENT}
     # (trace, shared id, server service) -> derived id
     servers: dict[tuple[str, str, str], str] = {}
     for _, span, service, _, _ in spans:
-        if not isinstance(span, dict) or span.get("kind") != _SERVER:
-            continue
-        tid, sid = trace_id(span.get("traceId")), span_id(span.get("spanId"))
-        if tid and sid and (span.get("_shared") or (tid, sid) in clients):
-            servers[(tid, sid, service)] = derived_span_id(tid, sid)
+        if span.get("kind") == _SERVER and (
+                span.get("_shared") or (span["traceId"], span["spanId"]) in clients):
+            servers[(span["traceId"], span["spanId"], service)] = derived_span_id(
+                span["traceId"], span["spanId"])
     if not servers:
-        return spans
+        return spans, {}
     out: list[Decoded] = []
+    shared: dict[str, str] = {}
     for where, span, service, resource, scope in spans:
-        if isinstance(span, dict):
-            tid, sid = trace_id(span.get("traceId")), span_id(span.get("spanId"))
-            parent = span_id(span.get("parentSpanId"))
-            new = servers.get((tid or "", sid or "", service))
-            if new and span.get("kind") == _SERVER:
-                span = {**span, "spanId": new, "parentSpanId": sid,
-                        "attributes": [*span.get("attributes", []),
-                                       _attr(SHARED_ATTR, sid)]}
-            elif parent and (tid or "", parent, service) in servers:
-                span = {**span, "parentSpanId": servers[(tid or "", parent, service)]}
-            links = span.get("links")
-            if links and isinstance(links, list):
-                span = {**span, "links": [_relink(link, service, servers) for link in links]}
+        tid, sid, parent = span["traceId"], span["spanId"], span.get("parentSpanId")
+        new = servers.get((tid, sid, service))
+        if new and span.get("kind") == _SERVER:
+            span = {**span, "spanId": new, "parentSpanId": sid,
+                    "attributes": [*span.get("attributes", []), _attr(SHARED_ATTR, sid)]}
+            shared[f"otel:span:{tid}/{new}"] = sid
+        elif parent and (tid, parent, service) in servers:
+            span = {**span, "parentSpanId": servers[(tid, parent, service)]}
+        if span.get("links"):
+            span = {**span, "links": [_relink(link, service, servers) for link in span["links"]]}
         out.append((where, span, service, resource, scope))
-    return out
+    return out, shared
 
 
-def _relink(link: Any, service: str, servers: dict[tuple[str, str, str], str]) -> Any:
+def _relink(link: dict[str, Any], service: str,
+            servers: dict[tuple[str, str, str], str]) -> dict[str, Any]:
     """A span link to a shared id, from the server's side, points at the server half."""
-    if not isinstance(link, dict):
-        return link
-    key = (trace_id(link.get("traceId")) or "", span_id(link.get("spanId")) or "", service)
+    key = (link["traceId"], link["spanId"], service)
     return {**link, "spanId": servers[key]} if key in servers else link
 
 
@@ -154,8 +172,7 @@ def messaging(attrs: dict[str, Any]) -> tuple[str | None, str | None, str | None
     return bus, dest or None, key
 
 
-def add_messaging_keys(spans: list[Decoded], b: BatchBuilder, steps_before: int,
-                       keys_before: int) -> None:
+def add_messaging_keys(spans: list[Decoded], b: BatchBuilder, steps_before: int) -> None:
     """Channel and message-key keys for the producer/consumer spans just added.
 
     A CONSUMER span whose parent is a PRODUCER span of the same trace received that producer's
@@ -163,21 +180,19 @@ def add_messaging_keys(spans: list[Decoded], b: BatchBuilder, steps_before: int,
     the destination and key it lacks: Brave tags ``kafka.key`` only on the producer and
     ``rabbit.*`` only on the consumer.
     """
-    info: dict[tuple[str, str], list[Any]] = {}
-    parent_of: dict[tuple[str, str], str] = {}
+    info: dict[str, list[Any]] = {}  # span uid -> [kind, bus, destination, key]
+    parent_of: dict[str, str] = {}
     for _, span, _, _, _ in spans:
-        if not isinstance(span, dict) or span.get("kind") not in (_PRODUCER, _CONSUMER):
+        if span.get("kind") not in (_PRODUCER, _CONSUMER):
             continue
-        tid, sid = trace_id(span.get("traceId")), span_id(span.get("spanId"))
-        if not tid or not sid:
-            continue
-        bus, dest, key = messaging(otlp_json.attributes(span.get("attributes")))
-        info[(tid, sid)] = [span["kind"], bus, dest, key]
-        parent = span_id(span.get("parentSpanId"))
-        if parent:
-            parent_of[(tid, sid)] = parent
-    for (tid, sid), parent in parent_of.items():
-        consumer, producer = info[(tid, sid)], info.get((tid, parent))
+        uid = f"otel:span:{span['traceId']}/{span['spanId']}"
+        info[uid] = [span["kind"], *messaging(otlp_json.attributes(span.get("attributes")))]
+        if span.get("parentSpanId"):
+            parent_of[uid] = f"otel:span:{span['traceId']}/{span['parentSpanId']}"
+    if not info:
+        return
+    for uid, parent in parent_of.items():
+        consumer, producer = info[uid], info.get(parent)
         if consumer[0] != _CONSUMER or not producer or producer[0] != _PRODUCER:
             continue
         if not _agree(consumer[1], producer[1]) or not _agree(consumer[2], producer[2]):
@@ -186,28 +201,27 @@ def add_messaging_keys(spans: list[Decoded], b: BatchBuilder, steps_before: int,
             consumer[i] = consumer[i] or producer[i]
         for i in (1, 2, 3):
             producer[i] = producer[i] or consumer[i]
-    if not info:
-        return
-    have = {(k["entity_uid"], k["kind"], k["value"]) for k in b.rows["keys"][keys_before:]}
-
-    def add(uid: str, kind: str, value: str) -> None:
-        if (uid, kind, value) not in have:
-            have.add((uid, kind, value))
-            b.key(uid, kind, value)
-
+    # Keys otlp_json.add_spans already gave (from OTel messaging.* attributes) are not repeated.
+    wanted: dict[str, list[tuple[str, str]]] = {}
     for step in b.rows["steps"][steps_before:]:
-        tid, _, sid = step["uid"].removeprefix("otel:span:").partition("/")
-        got = info.get((tid, sid))
+        got = info.get(step["uid"])
         if not got:
             continue
         _, bus, dest, key = got
         if bus and dest:
             channel = channel_component(bus, dest)
-            add(step["uid"], KeyKind.CHANNEL, channel)
+            wanted.setdefault(step["uid"], []).append((KeyKind.CHANNEL, channel))
             if step.get("run_uid"):
-                add(step["run_uid"], KeyKind.CHANNEL, channel)
+                wanted.setdefault(step["run_uid"], []).append((KeyKind.CHANNEL, channel))
         if key:
-            add(step["uid"], KeyKind.MESSAGE_KEY, key)
+            wanted.setdefault(step["uid"], []).append((KeyKind.MESSAGE_KEY, key))
+    have = {(k["entity_uid"], k["kind"], k["value"]) for k in b.rows["keys"]
+            if k["entity_uid"] in wanted}
+    for uid, pairs in wanted.items():
+        for kind, value in pairs:
+            if (uid, str(kind), value) not in have:
+                have.add((uid, str(kind), value))
+                b.key(uid, kind, value)
 
 
 def _agree(a: str | None, b: str | None) -> bool:

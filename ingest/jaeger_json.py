@@ -110,7 +110,7 @@ def parse(src: Source) -> Iterator[Batch]:
             _add_spans(loose, {}, src, b)
             loose = []
         if not is_span:
-            _add_document(doc, location, src, b)
+            yield from _document(doc, location, src, b)
         if b.ready():
             yield b.take()
     if loose:
@@ -118,14 +118,21 @@ def parse(src: Source) -> Iterator[Batch]:
     yield b.take()
 
 
-def _add_document(doc: Any, loc: str, src: Source, b: BatchBuilder) -> None:
-    """One JSON document, whichever of the shapes in the module docstring it has."""
+def _document(doc: Any, loc: str, src: Source, b: BatchBuilder) -> Iterator[Batch]:
+    """One JSON document, whichever of the shapes in the module docstring it has; yields
+    batches as they fill (an API response may hold thousands of traces)."""
     if isinstance(doc, list):
         if all(isinstance(x, dict) and "spans" in x for x in doc) and doc:
             for i, trace in enumerate(doc):
                 _add_trace(trace, loc, f"[{i}].", src, b)
+                if b.ready():
+                    yield b.take()
         else:
-            _add_spans([(f"{loc} [{i}]", span) for i, span in enumerate(doc)], {}, src, b)
+            spans = ((f"{loc} [{i}]", span) for i, span in enumerate(doc))
+            for chunk in _spans.by_trace(spans, LOOSE_SPANS):
+                _add_spans(chunk, {}, src, b)
+                if b.ready():
+                    yield b.take()
         return
     if not isinstance(doc, dict):
         b.read()
@@ -146,6 +153,8 @@ def _add_document(doc: Any, loc: str, src: Source, b: BatchBuilder) -> None:
             data = []
         for i, trace in enumerate(data):
             _add_trace(trace, loc, f"data[{i}].", src, b)
+            if b.ready():
+                yield b.take()
         for j, err in enumerate(doc.get("errors") or []):
             b.read()
             what = err if not isinstance(err, dict) else (

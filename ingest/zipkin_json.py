@@ -60,20 +60,24 @@ def sniff(head: bytes, path: str) -> bool:
             and b'"operationName"' not in flat)
 
 
+#: Spans mapped at a time (whole traces), so a large file's rows go out in batches.
+CHUNK_SPANS = 20_000
+
+
 def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
     for location, doc in _spans.documents(src, b):
-        spans = list(_walk(doc, location, b))
-        decoded: list[_spans.Decoded] = []
-        for where, span in spans:
-            try:
-                decoded.append((where, *to_otlp(span)))
-            except (TypeError, ValueError, AttributeError) as exc:
-                b.read()
-                b.reject(where, str(exc), str(span)[:300])
-        _spans.add_spans(decoded, src, b)
-        if b.ready():
-            yield b.take()
+        for chunk in _spans.by_trace(_walk(doc, location, b), CHUNK_SPANS):
+            decoded: list[_spans.Decoded] = []
+            for where, span in chunk:
+                try:
+                    decoded.append((where, *to_otlp(span)))
+                except (TypeError, ValueError, AttributeError) as exc:
+                    b.read()
+                    b.reject(where, str(exc), str(span)[:300])
+            _spans.add_spans(decoded, src, b)
+            if b.ready():
+                yield b.take()
     yield b.take()
 
 
@@ -116,7 +120,8 @@ def to_otlp(span: Any) -> tuple[dict[str, Any], str, dict[str, Any], str]:
     tags = span.get("tags") or {}
     if not isinstance(tags, dict):
         raise ValueError(f"field 'tags': expected an object of strings, got {tags!r}"[:200])
-    tags = {str(k): v if isinstance(v, str) else str(v) for k, v in tags.items()}
+    if not all(type(v) is str for v in tags.values()):
+        tags = {str(k): v if isinstance(v, str) else str(v) for k, v in tags.items()}
     kind = KINDS.get(str(span.get("kind") or "").upper())
     if kind is None:
         kind = _spans.KIND_CODES.get(tags.get("span.kind", "").lower(), 0)

@@ -196,3 +196,19 @@ def test_sniff_claims_zipkin_only() -> None:
                   FIXTURES / "kafka_kcat" / "kcat_J_kafkasql_journal_dump.jsonl",
                   FIXTURES / "otlp_logs_json" / "collector_file_exporter_logs.jsonl"):
         assert not zipkin_json.sniff(Source(other).head(), str(other)), other.name
+
+
+def test_interleaved_traces_are_mapped_trace_by_trace(tmp_path: Path,
+                                                      monkeypatch: Any) -> None:
+    first, second = json.loads(TRACES.read_text())
+    path = tmp_path / "interleaved.json"
+    # checkout's client span comes first, its parent (same service) three spans later
+    path.write_text(json.dumps([second[1], first[0], first[1], second[0]]))
+    monkeypatch.setattr(zipkin_json, "CHUNK_SPANS", 1)  # one trace per mapping call
+    rows = normalized_rows(path)
+    tid = "4bf92f3577b34da6a3ce929d0e0e4736"
+    client, parent = _uid(tid, "b7ad6b7169203331"), _uid(tid, "00f067aa0ba902b7")
+    # mapped with its trace, the parent is known to be in checkout too: containment, no run
+    assert (parent, "contains", client) in _links(rows)
+    assert _steps(rows)[client].get("run_uid") is None
+    assert len(rows["steps"]) == 4 and len(rows["runs"]) == 3
