@@ -12,6 +12,7 @@ from types import ModuleType
 
 from ingest import (
     airflow_rest,
+    argo_workflow,
     cadence_json,
     cloudevents_json,
     dbt_log,
@@ -44,6 +45,7 @@ INGESTORS: tuple[ModuleType, ...] = (
     cadence_json,
     stepfunctions_json,
     stepfunctions_asl,
+    argo_workflow,
     airflow_rest,
     openlineage_json,
     zeebe_json,
