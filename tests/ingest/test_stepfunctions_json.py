@@ -252,3 +252,20 @@ def test_gzipped_history_gives_the_same_rows(tmp_path: Path) -> None:
     assert packed["source"]["format"] == "stepfunctions_json"
     assert {k: v for k, v in packed.items() if k != "source"} == {
         k: v for k, v in plain.items() if k != "source"}
+
+
+def test_filter_log_events_output_is_read_through_its_messages(tmp_path: Path) -> None:
+    lines = EXPRESS.read_text().splitlines()
+    events = [{"logStreamName": "states/OrderIntake/2024-03-06-11-00/0f1e2d3c",
+               "timestamp": int(json.loads(line)["event_timestamp"]), "message": line,
+               "ingestionTime": int(json.loads(line)["event_timestamp"]) + 300,
+               "eventId": str(37_000_000 + i)} for i, line in enumerate(lines)]
+    events.append({"logStreamName": "other", "timestamp": 1709722801000,
+                   "message": "START RequestId: 42", "eventId": "1"})
+    path = tmp_path / "filter-log-events.json"
+    path.write_text(json.dumps({"events": events, "searchedLogStreams": []}, indent=2))
+    rows = normalized_rows(path)  # detected: the messages hold previous_event_id
+    assert rows["source"]["format"] == "stepfunctions_json"
+    assert (rows["source"]["loaded"], rows["source"]["skipped"]) == (21, 1)
+    plain = _rows(EXPRESS)
+    assert _steps_view(rows) == _steps_view(plain)
