@@ -284,6 +284,7 @@ def sniff(head: bytes, path: str) -> bool:
 def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
     lineage = _Lineage(src)
+    limit = MAX_OPEN_RUNS
     for where, ev in json_documents(src, b, array_paths=("events",), item="events"):
         b.read()
         reason = lineage.add(b, ev, where)
@@ -291,8 +292,10 @@ def parse(src: Source) -> Iterator[Batch]:
             b.reject(where, reason, raw_text(ev))
         else:
             b.loaded()
-        if len(lineage.runs) > MAX_OPEN_RUNS:
+        if len(lineage.runs) > limit:
             lineage.flush(b, final=False)
+            # runs still open stay: wait for them to double before scanning again
+            limit = max(MAX_OPEN_RUNS, 2 * len(lineage.runs))
         if b.ready():
             yield b.take()
     lineage.flush(b, final=True)
@@ -345,8 +348,8 @@ class _Lineage:
         self.uid_of: dict[str, str] = {}  # OpenLineage runId -> uid (also of written runs)
         self.task_bases: set[str] = set()  # Airflow task uids written or held
         self.datasets: dict[str, dict[str, Any]] = {}
-        self.written_datasets: set[str] = set()
         self.declared: set[tuple[str, str, str]] = set()
+        self.written_declared: set[tuple[str, str, str]] = set()
 
     # one event ------------------------------------------------------------------------------
 
@@ -602,17 +605,16 @@ class _Lineage:
         for r in done:
             self._write_run(b, r)
             del self.runs[r.run_id]
-        for uid, info in self.datasets.items():
-            if uid not in self.written_datasets or final:
+        if final:  # datasets are few and merge facets from many events: written once, last
+            for uid, info in self.datasets.items():
                 b.dataset(uid=uid, component=uid, namespace=info["namespace"], name=info["name"],
                           detail=info["detail"] or None)
-        self.written_datasets.update(self.datasets)
-        self.datasets = {}
         evidence = {EdgeKind.CONTAINS: "airflow DAG task list", EdgeKind.PRECEDES:
                     "airflow downstream_task_ids", EdgeKind.READS: "OpenLineage JobEvent inputs",
                     EdgeKind.WRITES: "OpenLineage JobEvent outputs"}
-        for src_comp, dst_comp, kind in sorted(self.declared):
+        for src_comp, dst_comp, kind in sorted(self.declared - self.written_declared):
             b.declare(src_comp, dst_comp, kind, evidence.get(kind, "OpenLineage"))
+        self.written_declared |= self.declared
         self.declared = set()
 
     def _assign_tries(self, b: BatchBuilder) -> None:

@@ -94,6 +94,10 @@ JOB_INTENTS: dict[str, Status | None] = {
 }
 ENDS = frozenset({"ELEMENT_COMPLETED", "ELEMENT_TERMINATED", "COMPLETED", "FAILED", "TIMED_OUT",
                   "ERROR_THROWN", "CANCELED"})
+#: Intents after which no record of the entity follows: it may be written early. A failed job
+#: is not one (an incident or a retry follows), nor a published message (it expires later).
+DONE = frozenset({"ELEMENT_COMPLETED", "ELEMENT_TERMINATED", "COMPLETED", "CANCELED", "EXPIRED",
+                  "DELETED"})
 #: Message intents kept (PUBLISHED makes the row; the rest note its fate).
 MESSAGE_INTENTS = frozenset({"PUBLISHED", "EXPIRED", "DELETED"})
 SUBSCRIPTION_TYPES = frozenset({"PROCESS_MESSAGE_SUBSCRIPTION", "MESSAGE_SUBSCRIPTION"})
@@ -138,6 +142,7 @@ def sniff(head: bytes, path: str) -> bool:
 def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
     z = _Zeebe(src)
+    limit = MAX_OPEN
     for where, rec in json_documents(src, b, array_paths=("hits.hits",), item="records"):
         b.read()
         outcome = z.add(rec, where)
@@ -147,8 +152,10 @@ def parse(src: Source) -> Iterator[Batch]:
             b.skip(outcome[1])
         else:
             b.reject(where, outcome[1], raw_text(rec))
-        if len(z.entities) > MAX_OPEN:
+        if len(z.entities) > limit:
             z.flush(b, final=False)
+            # what is still open stays: wait for it to double before scanning again
+            limit = max(MAX_OPEN, 2 * len(z.entities))
         if b.ready():
             yield b.take()
     z.flush(b, final=True)
@@ -231,8 +238,8 @@ class _Zeebe:
         if status is not None and ctx.order >= e.last:
             e.status, e.last = status, ctx.order
             e.detail["intent"] = intent
-            e.done = intent in ENDS
-            e.ended_at = ctx.at if e.done else None
+            e.done = intent in DONE
+            e.ended_at = ctx.at if intent in ENDS else None
 
     def process_instance(self, intent: str, ctx: _Ctx) -> tuple[str, str] | None:
         v = ctx.value
@@ -390,6 +397,7 @@ class _Zeebe:
             e.keys.update(self.src.rules.payload(variables))
         if intent != "PUBLISHED":
             e.detail[intent.lower() + "_at"] = _iso(ctx.at)
+            e.done = True
         return None
 
     def subscription(self, intent: str, ctx: _Ctx) -> tuple[str, str] | None:

@@ -8,6 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from ingest import openlineage_json
 from tests.conftest import FIXTURES
 from tests.golden import normalized_rows
 
@@ -230,3 +233,14 @@ def test_event_lines_longer_than_a_sniff_head_are_read_as_lines(tmp_path: Path) 
     rows = normalized_rows(_write_lines(tmp_path / "long.jsonl", events), fmt="openlineage_json")
     assert (rows["source"]["records"], rows["source"]["loaded"]) == (2, 2)
     assert {r["location"] for r in rows["runs"]} == {"line 1", "line 2"}
+
+
+def test_runs_written_early_when_memory_is_tight_keep_every_row(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = normalized_rows(SPARK)
+    monkeypatch.setattr(openlineage_json, "MAX_OPEN_RUNS", 1)
+    tight = normalized_rows(SPARK)
+    assert tight["source"] == plain["source"]
+    for table in ("runs", "datasets", "keys", "declared"):
+        assert tight.get(table) == plain.get(table), table
+    assert _links(tight) == _links(plain)

@@ -7,6 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from ingest import zeebe_json
 from tests.conftest import FIXTURES
 from tests.golden import normalized_rows
 
@@ -162,3 +165,13 @@ def test_malformed_records_are_rejected_with_their_lines(tmp_path: Path) -> None
                    "'timestamp']"},
         {"location": "line 3",
          "reason": "field 'key': expected the message's int64 key, got 'not-a-key'"}]
+
+
+def test_finished_instances_written_early_keep_every_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = normalized_rows(ORDERS)
+    monkeypatch.setattr(zeebe_json, "MAX_OPEN", 1)
+    tight = normalized_rows(ORDERS)
+    assert tight["source"] == plain["source"]
+    for table in ("runs", "steps", "messages", "keys"):
+        assert tight[table] == plain[table], table
+    assert _links(tight) == _links(plain)
