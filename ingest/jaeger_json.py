@@ -80,6 +80,7 @@ DURATION_UNITS_US: dict[str, Decimal] = {
 
 _GO_DURATION = re.compile(r"(\d+(?:\.\d*)?)(ns|us|µs|μs|ms|s|m|h)")
 _V3 = re.compile(rb'^\{\s*"(?:result|error)"\s*:\s*\{')
+_KCAT = re.compile(rb'^\{\s*"topic"\s*:')
 _EMPTY = re.compile(rb'^\{\s*"data"\s*:\s*(?:\[\s*\]|null)')
 
 
@@ -91,6 +92,8 @@ def sniff(head: bytes, path: str) -> bool:
         return b'"resourceSpans"' in text or b'"resource_spans"' in text or b'"httpCode"' in text
     if _EMPTY.match(text):
         return b'"total"' in text or b'"errors"' in text
+    if _KCAT.match(text):
+        return False  # a kcat envelope whose decoded payload is a Jaeger span (jaeger-spans topic)
     return b'"operationName"' in text and (b'"spanID"' in text or b'"spanId"' in text)
 
 

@@ -70,9 +70,7 @@ def sniff(head: bytes, path: str) -> bool:
 def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
     for location, doc in _spans.documents(src, b):
-        logs_from_request(doc, location, b)
-        if b.ready():
-            yield b.take()
+        yield from logs_from_request(doc, location, b)
     yield b.take()
 
 
@@ -80,8 +78,9 @@ def _get(d: dict[str, Any], camel: str, snake: str) -> Any:
     return d.get(camel, d.get(snake))
 
 
-def logs_from_request(doc: Any, location: str, b: BatchBuilder) -> None:
-    """Add the log records of one ExportLogsServiceRequest (as a dict) to the builder."""
+def logs_from_request(doc: Any, location: str, b: BatchBuilder) -> Iterator[Batch]:
+    """Add the log records of one ExportLogsServiceRequest (as a dict) to the builder,
+    yielding batches as they fill (one request may hold millions of records)."""
     if not isinstance(doc, dict):
         b.read()
         b.reject(location, f"expected an ExportLogsServiceRequest object, got {type(doc).__name__}")
@@ -113,6 +112,8 @@ def logs_from_request(doc: Any, location: str, b: BatchBuilder) -> None:
                              str(rec)[:300])
                     continue
                 b.loaded()
+                if b.ready():
+                    yield b.take()
 
 
 def _add_log(b: BatchBuilder, rec: dict[str, Any], where: str, service: str,

@@ -48,5 +48,5 @@ def parse(src: Source) -> Iterator[Batch]:
         b.reject("file", f"expected a protobuf ExportLogsServiceRequest (truncated?): {exc}")
         yield b.take()
         return
-    otlp_logs_json.logs_from_request(json_format.MessageToDict(request), "message", b)
+    yield from otlp_logs_json.logs_from_request(json_format.MessageToDict(request), "message", b)
     yield b.take()

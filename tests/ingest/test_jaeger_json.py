@@ -212,3 +212,9 @@ def test_sniff_claims_jaeger_shapes_only() -> None:
     for other in (OTLP_TWIN, FIXTURES / "zipkin_json" / "zipkin2_messaging_kafka.json",
                   FIXTURES / "kafka_kcat" / "kcat_J_kafkasql_journal_dump.jsonl"):
         assert not jaeger_json.sniff(Source(other).head(), str(other)), other.name
+    # kcat -J of the collector's jaeger-spans topic with a JSON-decoded payload is kafka_kcat's
+    span = json.loads(ANONYMIZED.read_text())[0]
+    envelope = {"topic": "jaeger-spans", "partition": 0, "offset": 7, "tstype": "create",
+                "ts": 1605223981761, "broker": 1, "key": None, "payload": span}
+    assert not jaeger_json.sniff(json.dumps(envelope).encode(), "dump.jsonl")
+    assert jaeger_json.sniff(json.dumps(span).encode(), "spans.jsonl")
