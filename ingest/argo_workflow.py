@@ -91,9 +91,19 @@ def sniff(head: bytes, path: str) -> bool:
     text = first_json_value(head)
     if b"argoproj.io" not in text and not (b"entrypoint" in text and b"templates" in text):
         return False
-    kind = re.search(rb'^\s*"?kind"?\s*:\s*"?([A-Za-z]+)', text, re.M)
-    return kind is None or kind.group(1).decode() in (WORKFLOW_KINDS | TEMPLATE_KINDS
-                                                      | {"List", "WorkflowList"})
+    kind = _top_level_kind(text)
+    return kind is None or kind in WORKFLOW_KINDS | TEMPLATE_KINDS | {"List", "WorkflowList"}
+
+
+def _top_level_kind(text: bytes) -> str | None:
+    """The object's own ``kind`` (not one nested in ownerReferences or a resource manifest):
+    a YAML key in column 0, or a JSON ``"kind"`` before ``"metadata"`` (kubectl's key order)."""
+    if text.startswith((b"{", b"[")):
+        found = re.search(rb'"kind"\s*:\s*"([A-Za-z]+)"', text)
+        meta = text.find(b'"metadata"')
+        return found.group(1).decode() if found and (meta < 0 or found.start() < meta) else None
+    found = re.search(rb'^kind:\s*"?([A-Za-z]+)', text, re.M)
+    return found.group(1).decode() if found else None
 
 
 def parse(src: Source) -> Iterator[Batch]:

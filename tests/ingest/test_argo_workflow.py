@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from ingest.argo_workflow import task_dependencies
+from ingest.argo_workflow import sniff, task_dependencies
 from tests.conftest import FIXTURES
 from tests.golden import normalized_rows
 
@@ -141,3 +141,14 @@ def test_argo_list_json_array_and_a_non_workflow_object(tmp_path: Path) -> None:
     assert rows["source"]["skipped"] == 1
     assert rows["rejects"] == [{"location": "document [2]",
                                 "reason": "expected a Workflow object, got str"}]
+
+
+def test_sniff_reads_the_objects_own_kind() -> None:
+    manifest = (b"metadata:\n  name: wf\n  labels:\n    workflows.argoproj.io/phase: Running\n"
+                b"spec:\n  templates:\n  - name: make-cm\n    resource:\n      manifest: |\n"
+                b"        apiVersion: v1\n        kind: ConfigMap\n")
+    assert sniff(manifest, "wf.yaml")  # a resource template's kind is not the object's
+    assert not sniff(b"apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {}\n",
+                     "app.yaml")  # Argo CD shares the API group
+    assert sniff(b'{"metadata": {"name": "wf", "ownerReferences": [{"kind": "CronWorkflow"}], '
+                 b'"labels": {"workflows.argoproj.io/phase": "Running"}}}', "wf.json")
