@@ -276,6 +276,8 @@ def sniff(head: bytes, path: str) -> bool:
         return False
     if b'"topic"' in text and b'"offset"' in text:
         return False  # a kcat dump of an OpenLineage Kafka topic is kafka_kcat's
+    if b'"specversion"' in text or b'"detail-type"' in text or b'"dataVersion"' in text:
+        return False  # an envelope (CloudEvents, EventBridge, Event Grid) around an event
     if b"openlineage.io/spec" in text and (b'"run"' in text or b'"job"' in text):
         return True
     return b'"eventTime"' in text and (b'"runId"' in text or b'"namespace"' in text)

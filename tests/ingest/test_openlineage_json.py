@@ -244,3 +244,27 @@ def test_runs_written_early_when_memory_is_tight_keep_every_row(
     for table in ("runs", "datasets", "keys", "declared"):
         assert tight.get(table) == plain.get(table), table
     assert _links(tight) == _links(plain)
+
+
+def test_static_job_event_declares_lineage_and_dataset_event_names_a_dataset(
+        tmp_path: Path) -> None:
+    job_event = {
+        "eventTime": "2024-05-02T10:00:00Z", "producer": "https://example.com/etl",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/JobEvent",
+        "job": {"namespace": "etl", "name": "orders_daily"},
+        "inputs": [{"namespace": "postgres://db:5432", "name": "shop.public.orders"}],
+        "outputs": [{"namespace": "s3://lake", "name": "/orders/daily"}]}
+    dataset_event = {
+        "eventTime": "2024-05-02T10:00:00Z", "producer": "https://example.com/catalog",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent",
+        "dataset": {"namespace": "s3://lake", "name": "/orders/archive", "facets": {
+            "schema": {"fields": [{"name": "id", "type": "BIGINT"}]}}}}
+    rows = normalized_rows(_write_lines(tmp_path / "static.jsonl", [job_event, dataset_event]),
+                           fmt="openlineage_json")
+    assert "runs" not in rows and rows["source"]["loaded"] == 2
+    job = "openlineage:job:etl/orders_daily"
+    assert {(d["src"], d["kind"], d["dst"]) for d in rows["declared"]} == {
+        ("dataset:postgres://db:5432/shop.public.orders", "reads", job),
+        (job, "writes", "dataset:s3://lake/orders/daily")}
+    archive = _by_uid(rows, "datasets")["dataset:s3://lake/orders/archive"]
+    assert archive["detail"] == {"fields": ["id:BIGINT"]}
