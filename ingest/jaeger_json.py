@@ -69,6 +69,9 @@ STATUS_TAGS = {"ok": 1, "error": 2, "unset": 0}
 FOLDED_TAGS = frozenset({"span.kind", "otel.status_code", "otel.status_description",
                          "otel.scope.name", "otel.scope.version", "otel.library.name",
                          "otel.library.version"})
+#: Process tags Jaeger clients write -> the OTel resource attribute they are (as Jaeger's
+#: jaeger->OTLP translator renames them), so host filters work across formats.
+PROCESS_TAGS = {"hostname": "host.name"}
 #: Fields of an ``event: error`` log (OpenTracing) that carry the error text, best first.
 ERROR_LOG_FIELDS = ("message", "error.message", "error.object", "error.kind")
 
@@ -226,8 +229,11 @@ def to_otlp(span: Any, processes: dict[str, Any]) -> tuple[dict[str, Any], str, 
     if not isinstance(process, dict):
         process = processes.get(str(_first(span, "processID", "processId"))) or {}
     service = str(process.get("serviceName") or "unknown_service")
-    resource = {**otlp_json.attributes([_tag(t) for t in process.get("tags") or []]),
-                "service.name": service}
+    resource = otlp_json.attributes([_tag(t) for t in process.get("tags") or []])
+    for name, otel_name in PROCESS_TAGS.items():
+        if name in resource and otel_name not in resource:
+            resource[otel_name] = resource.pop(name)
+    resource["service.name"] = service
     tags = [kv for kv in (_tag(t) for t in span.get("tags") or []) if kv]
     plain = otlp_json.attributes(tags)
     kind = _spans.KIND_CODES.get(str(plain.get("span.kind") or "").lower(), 0)

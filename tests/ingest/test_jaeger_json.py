@@ -123,7 +123,7 @@ def test_protobuf_json_shape_shared_span_ids_and_error_logs() -> None:
     assert {k["value"] for k in rows["keys"]
             if k["entity_uid"] == server["uid"] and k["kind"] == "span_id"} >= {
         "0000000000000002"}
-    assert steps[f"otel:span:{t}/0000000000000001"]["detail"]["hostname"] == "gw-1"
+    assert steps[f"otel:span:{t}/0000000000000001"]["detail"]["host.name"] == "gw-1"
 
 
 def test_api_v3_result_is_read_as_otlp() -> None:
