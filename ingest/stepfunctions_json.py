@@ -67,8 +67,9 @@ NAME = "stepfunctions_json"
 STATE_TYPES = ("Task", "Choice", "Fail", "Map", "Parallel", "Pass", "Succeed", "Wait")
 
 #: History event type -> (state type it belongs to, role). ``attempt`` opens a (re)try of the
-#: state's work; ``exit``/``abort`` close the state; ``""`` as family means "whatever state is
-#: current" (EvaluationFailed names its state in its details).
+#: state's work; ``exit``/``abort`` close the state. A family left ``""`` here is read off the
+#: type's prefix (FAMILY_PREFIXES); still ``""`` (EvaluationFailed) it means "whatever state is
+#: current".
 EVENTS: dict[str, tuple[str, str]] = {
     **{f"{t}StateEntered": (t, "enter") for t in STATE_TYPES},
     **{f"{t}StateExited": (t, "exit") for t in STATE_TYPES},
@@ -254,13 +255,14 @@ class _Parser:
                 self._list("logs", [node], where or "document", parent, None, single=True)
                 found = True
                 continue
-            if asl.is_definition(node) or _definition_of(node):
-                definition = node if asl.is_definition(node) else _definition_of(node)
+            bare = asl.is_definition(node)
+            definition = node if bare else _definition_of(node)
+            if definition is not None:
                 machine = asl.machine_name(node) or "unknown"
                 self.dynamic.extend(asl.declare_definition(
                     self.b, definition, machine, where or "document"))
                 found = True
-                if asl.is_definition(node):
+                if bare:
                     continue
             for key in reversed(list(node)):
                 value = node[key]
