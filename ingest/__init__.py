@@ -31,6 +31,8 @@ from ingest import (
     sqs_lambda,
     stepfunctions_asl,
     stepfunctions_json,
+    tabular_logs,
+    tabular_spans,
     temporal_json,
     temporal_proto,
     zeebe_json,
@@ -62,6 +64,8 @@ INGESTORS: tuple[ModuleType, ...] = (
     otlp_json,
     otlp_logs_json,
     kafka_kcat,
+    tabular_spans,
+    tabular_logs,
     temporal_proto,
     otlp_logs_proto,
     otlp_proto,  # binary: last, its sniff accepts any protobuf that parses as traces

@@ -125,12 +125,13 @@ POD_SUFFIXES: tuple[str, ...] = (
     rf"^(.+)-{_SAFE}{{5}}$",
 )
 
-#: Bytes of CSV read at a time; a block is cut after the last whole record.
-BLOCK_BYTES = 16 << 20
+#: Bytes of CSV read at a time; a block is cut after the last whole record. Peak memory is
+#: a few tens of times this (the rows a block becomes, in several tables).
+BLOCK_BYTES = 4 << 20
 #: A record that is still open (unbalanced quote) after this many bytes is cut at a newline.
 MAX_RECORD_BYTES = 64 << 20
 #: Parquet rows per batch.
-PARQUET_ROWS = 131_072
+PARQUET_ROWS = 32_768
 
 #: Internal columns added to every chunk (names no export uses).
 LOC = "_tm_loc"
@@ -362,17 +363,11 @@ def _row_text(df: pl.DataFrame) -> Callable[[int], str]:
 
 
 def _csv(src: Source) -> tuple[list[str], Iterator[Chunk]]:
-    fh = src.open()
-    first = fh.read(BLOCK_BYTES)
-    first = first.removeprefix(b"\xef\xbb\xbf")
-    header = header_of(first)
+    head = src.head(1 << 20).removeprefix(b"\xef\xbb\xbf")
+    header = header_of(head)
     if header is None:
-        fh.close()
         raise IngestError(f"{src.display}: expected a CSV/TSV header line naming the columns")
-    names, sep = _unique(header[0]), header[1]
-    end = first.find(b"\n")
-    rest = first[end + 1 :] if end >= 0 else b""
-    return names, _csv_chunks(fh, rest, names, sep)
+    return _unique(header[0]), _csv_chunks(src, _unique(header[0]), header[1])
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -387,11 +382,15 @@ def _unique(names: list[str]) -> list[str]:
     return out
 
 
-def _csv_chunks(fh: Any, buf: bytes, names: list[str], sep: str) -> Iterator[Chunk]:
+def _csv_chunks(src: Source, names: list[str], sep: str) -> Iterator[Chunk]:
+    """Blocks of whole records; the file is opened here, so it is closed with the generator."""
     line = 2  # the header is line 1
-    with fh:
+    with src.open() as fh:
+        buf = fh.read(BLOCK_BYTES).removeprefix(b"\xef\xbb\xbf")
+        end = buf.find(b"\n")
+        buf = buf[end + 1 :] if end >= 0 else b""
         while True:
-            data = fh.read(BLOCK_BYTES) if fh else b""
+            data = fh.read(BLOCK_BYTES)
             eof = not data
             buf += data
             if eof:
@@ -516,7 +515,10 @@ def as_text(s: pl.Series) -> pl.Series:
 
 
 def jsonable(s: pl.Series) -> pl.Series:
-    """A column in a type JSON can hold as is (times and bytes as text, categories as text)."""
+    """A column in a type JSON can hold as is (times and bytes as text, categories as text);
+    empty text is no value (a CSV cell written ``""`` is as empty as one written bare)."""
+    if s.dtype == pl.String:
+        return s.set((s == "").fill_null(False), None)  # type: ignore[arg-type]
     if s.dtype == pl.Binary:
         return s.bin.encode("hex")
     if isinstance(s.dtype, pl.Categorical | pl.Enum | pl.Datetime | pl.Date | pl.Time

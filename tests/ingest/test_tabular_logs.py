@@ -1,0 +1,114 @@
+"""tabular_logs: log tables become logs rows attached to their spans, levels read from text."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES
+from tests.golden import normalized_rows
+from tracemap.load import ingest_paths
+from tracemap.store import Store
+
+LOGS = FIXTURES / "tabular_logs" / "rca_dataset_logs.csv"
+SPANS = FIXTURES / "tabular_spans" / "rca_dataset_spans.csv"
+
+
+def _log(rows: dict, start: str) -> dict:
+    (row,) = [r for r in rows["logs"] if r["body"].startswith(start)]
+    return row
+
+
+@pytest.mark.parametrize(("body", "severity", "spelled"), [
+    ('{"severity":"info","message":"request st', "info", "info"),  # JSON inside Docker JSON
+    ('time="2024-06-03T16:00:02Z" level=error ', "error", "error"),  # logfmt
+    ('{"level":50,"time":1717430402493,"pid":1', "error", "50"),  # pino number
+    ('{"level":30,"time":1717430401020,"pid":1', "info", "30"),
+    ("[WARN] retrying PaymentService/Charge (a", "warn", "WARN"),
+    ("E0603 16:00:03.000512       1 reflector", "error", "E"),  # klog
+    ("2024/06/03 16:00:03 [error] 31#31: *4172", "error", "error"),  # nginx
+    ("2024-06-03 16:00:02,800 INFO [grpc-defau", "info", "INFO"),  # log4j layout
+    ("Traceback (most recent call last):", "error", "Traceback"),
+    ("java.net.SocketTimeoutException: Read ti", "error", "Exception"),
+    ("panic: runtime error: invalid memory add", "fatal", "panic"),  # CRI line, Go panic
+])
+def test_level_read_from_the_docker_json_text(body: str, severity: str, spelled: str) -> None:
+    row = _log(normalized_rows(LOGS), body)
+    assert row["severity"] == severity
+    assert row["detail"]["severity_text"] == spelled
+    assert row["detail"]["severity_source"] == "message"
+    assert "severity_number" not in row  # no OTel number was given
+
+
+def test_docker_and_cri_lines_are_unwrapped() -> None:
+    rows = normalized_rows(LOGS)
+    docker = _log(rows, "Traceback (most recent call last):")
+    assert docker["body"] == "Traceback (most recent call last):"  # the "\n" Docker kept, cut
+    assert docker["detail"]["stream"] == "stderr"
+    # No timestamp cell: the time is the Docker line's (ns cut to µs).
+    assert docker["time"] == "2024-06-03T16:00:02.611000+00:00"
+    assert docker["service"] == "emailservice"
+    cri = _log(rows, "1:M 03 Jun 2024 16:00:03.100 * Background")
+    assert (cri["detail"]["stream"], cri["severity"], cri["service"]) == (
+        "stdout", "unknown", "redis-cart")
+
+
+def test_logs_attach_to_the_spans_of_the_same_dataset(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "t.duckdb"))
+    try:
+        result = ingest_paths(store, [str(SPANS), str(LOGS)])
+        assert [s.format for s in result.sources] == ["tabular_spans", "tabular_logs"]
+        attached = store.rows(
+            "SELECT s.component, l.severity, l.body FROM logs l JOIN steps s "
+            "ON l.entity_uid = s.uid ORDER BY l.time")
+        with_ids = store.rows("SELECT count(*) AS n FROM logs WHERE span_id IS NOT NULL")
+    finally:
+        store.close()
+    assert len(attached) == with_ids[0]["n"] == 7
+    errors = [(a["component"], a["body"][:30]) for a in attached if a["severity"] == "error"]
+    assert errors == [
+        ("otel:operation:paymentservice/hipstershop.PaymentService/Charge",
+         '{"level":50,"time":17174304024'),
+        ("otel:operation:checkoutservice/hipstershop.CheckoutService/PlaceOrder",
+         'time="2024-06-03T16:00:02Z" le'),
+        ("otel:operation:frontend/HTTP POST /cart/checkout", '{"severity":"error","message":'),
+    ]
+
+
+def test_level_column_spellings(tmp_path: Path) -> None:
+    path = tmp_path / "l.csv"
+    path.write_text("ts,severity,msg\n" + "".join(
+        f"2024-06-03T16:00:0{i}Z,{level},m{i}\n" for i, level in enumerate(
+            ["WARNING", "err", "30", "17", "INFO2", "", "Critical", "bogus"])))
+    rows = normalized_rows(path, fmt="tabular_logs")
+    got = {r["body"]: (r["severity"], r.get("severity_number")) for r in rows["logs"]}
+    assert got == {
+        "m0": ("warn", None), "m1": ("error", None), "m2": ("info", None),  # pino 30
+        "m3": ("error", 17),  # an OTel SeverityNumber is kept as such
+        "m4": ("info", None), "m5": ("unknown", None), "m6": ("fatal", None),
+        "m7": ("unknown", None),
+    }
+
+
+def test_unreadable_time_is_rejected_with_its_line(tmp_path: Path) -> None:
+    lines = LOGS.read_text().splitlines()
+    lines[2] = "yesterday" + lines[2][len("1717430401010"):]
+    path = tmp_path / "broken.csv"
+    path.write_text("\n".join(lines) + "\n")
+    rows = normalized_rows(path)
+    assert rows["rejects"] == [{"location": "line 3", "reason": "column 'timestamp': expected "
+                                "epoch s/ms/µs/ns or an ISO-8601 time, got 'yesterday'"}]
+    assert rows["source"]["loaded"] == 14
+
+
+def test_map_names_message_and_level(tmp_path: Path) -> None:
+    path = tmp_path / "loki.csv"
+    path.write_text('when,lbl_level,text\n1717430400123456789,error,"boom, again"\n')
+    rows = normalized_rows(path, fmt="tabular_logs",
+                           column_map={"when": "time", "lbl_level": "level", "text": "message"})
+    log = rows["logs"][0]
+    assert (log["time"], log["severity"], log["body"]) == (
+        "2024-06-03T16:00:00.123456+00:00", "error", "boom, again")
+    assert json.dumps(log["detail"]) == '{"severity_text": "error"}'
