@@ -320,6 +320,9 @@ def event_type(value: Any) -> str | None:
 
 
 def _b64(value: Any) -> bytes | None:
+    """Base64 text decoded; bytes (from protobuf) as they are."""
+    if isinstance(value, bytes):
+        return value
     if not isinstance(value, str):
         return None
     try:
