@@ -130,11 +130,14 @@ class KeyRules:
         return out
 
     def attributes(self, attrs: dict[str, Any]) -> list[tuple[str, str]]:
-        """Keys from span or log attributes (exact attribute names)."""
+        """Keys from span or log attributes; names match case-insensitively, because SDKs
+        spell the same attribute differently (``temporalWorkflowID``, ``temporalWorkflowId``)."""
+        wanted = {name.lower(): kind for name, kind in self.attribute_keys.items()}
         out: list[tuple[str, str]] = []
-        for name, kind in self.attribute_keys.items():
-            value = attrs.get(name)
-            if value is not None and not isinstance(value, dict | list) and str(value) != "":
+        for name, value in attrs.items():
+            kind = wanted.get(name.lower())
+            if (kind and value is not None and not isinstance(value, dict | list)
+                    and str(value) != ""):
                 out.append((kind, str(value)))
         return out
 

@@ -56,10 +56,10 @@ def test_gzip_bomb_document_is_refused_with_a_clear_message(
     monkeypatch.setattr(ingest.base, "MAX_DOCUMENT_BYTES", 1 << 20)
     bomb = tmp_path / "bomb.json.gz"
     with gzip.open(bomb, "wb") as fh:
-        fh.write(b'{"resourceSpans": [')
+        fh.write(b'{\n  "resourceSpans": [\n')  # pretty-printed: read as one document
         for _ in range(64):
-            fh.write(b" " * (1 << 16))
-        fh.write(b"]}")
+            fh.write(b" " * (1 << 16) + b"\n")
+        fh.write(b"]}\n")
     assert bomb.stat().st_size < 50_000
     tm = tracemap.open(tmp_path / "s.duckdb")
     (src,) = tm.ingest([str(bomb)]).sources

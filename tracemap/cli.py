@@ -22,7 +22,7 @@ from tracemap.render import json as render_json
 from tracemap.render import text as render_text
 
 out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # errors stay one line
 
 
 class _Group(TyperGroup):

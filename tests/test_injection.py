@@ -1,0 +1,79 @@
+"""Input text stays data: escaped in HTML and Markdown, stripped of escapes on terminals, bound
+as parameters in SQL. The hostile names travel the whole way: ingest → correlate → render."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+import tracemap
+from tracemap.cli import app
+from tracemap.render import markdown
+from tracemap.render.text import clean
+
+EVIL_SERVICE = "<script>alert('svc')</script>"
+EVIL_CALLEE = "javascript:alert(1)//\" onmouseover=\"alert(2)"
+EVIL_SPAN = "GET /x | injected | cells |\n## heading"
+EVIL_ERROR = "\x1b[2J\x1b]0;pwned\x07<img src=x onerror=alert(3)>'; DROP TABLE runs; --"
+
+
+def _landscape(tmp_path: Path) -> Path:
+    def span(sid: str, parent: str | None, name: str, kind: int, error: bool) -> dict:
+        out = {"traceId": "ab" * 16, "spanId": sid, "name": name, "kind": kind,
+               "startTimeUnixNano": "1767261600000000000",
+               "endTimeUnixNano": "1767261600100000000",
+               "status": {"code": 2, "message": EVIL_ERROR} if error else {}}
+        if parent:
+            out["parentSpanId"] = parent
+        return out
+
+    def request(service: str, spans: list[dict]) -> dict:
+        return {"resourceSpans": [{"resource": {"attributes": [
+            {"key": "service.name", "value": {"stringValue": service}}]},
+            "scopeSpans": [{"spans": spans}]}]}
+
+    path = tmp_path / "evil.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in (
+        request(EVIL_SERVICE, [span("01" * 8, None, EVIL_SPAN, 2, True),
+                               span("02" * 8, "01" * 8, "call", 3, True)]),
+        request(EVIL_CALLEE, [span("03" * 8, "02" * 8, "serve", 2, True)]))) + "\n")
+    return path
+
+
+def test_html_report_escapes_everything(tmp_path: Path) -> None:
+    tm = tracemap.open(tmp_path / "s.duckdb")
+    tm.ingest([str(_landscape(tmp_path))])
+    page = tm.report(tmp_path / "r.html").read_text()
+    assert "<script" not in page and "<img" not in page
+    assert 'onmouseover="' not in page  # the quote that would open an attribute is escaped
+    assert not re.search(r"\shref=", page)
+    assert "&lt;script&gt;alert(&#x27;svc&#x27;)&lt;/script&gt;" in page
+
+
+def test_markdown_keeps_table_shape(tmp_path: Path) -> None:
+    tm = tracemap.open(tmp_path / "s.duckdb")
+    tm.ingest([str(_landscape(tmp_path))])
+    text = markdown.render(tm.hidden())
+    for line in text.splitlines():
+        if line.startswith("| otel"):
+            assert line.count(" | ") == 5, line  # six cells, none broken by the input
+    assert "<script>" not in text and "&lt;script&gt;" in text
+
+
+def test_terminal_output_strips_control_sequences() -> None:
+    assert clean(EVIL_ERROR) == "<img src=x onerror=alert(3)>'; DROP TABLE runs; --"
+
+
+def test_quotes_and_sql_in_names_are_data(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    tm = tracemap.open(db)
+    tm.ingest([str(_landscape(tmp_path))])
+    result = tm.impact(f"otel:service:{EVIL_CALLEE}")
+    assert [i.component for i in result.impacted] == [f"otel:service:{EVIL_SERVICE}"]
+    assert tm.status().counts["runs"] == 2  # nothing was dropped
+    r = CliRunner().invoke(app, ["failures", "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    assert "\x1b" not in r.output
