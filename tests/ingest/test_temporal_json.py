@@ -292,3 +292,69 @@ def test_search_attributes_and_memo_give_business_keys(tmp_path: Path) -> None:
     assert ("correlation_id", "c-77") in keys  # the payload rules apply to memo values
     assert not {k for k in keys if k[0] in ("business:Env", "business:TemporalChangeVersion")}
     assert run["detail"]["search.OrderId"] == "ord-1001"
+
+
+def _two_event_history(close_type: str, close_attrs: dict[str, Any],
+                       started: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A started event and a close event, as temporal.api.history.v1 defines them."""
+    attrs = {"workflowType": {"name": "Billing"}, "taskQueue": {"name": "q"},
+             "workflowId": "bill-7", "originalExecutionRunId": "run-1", "attempt": 1,
+             **(started or {})}
+    key = close_type[0].lower() + close_type[1:] + "EventAttributes"
+    return {"events": [
+        {"eventId": 1, "eventTime": "2024-05-01T10:00:00Z", "eventType": "WorkflowExecutionStarted",
+         "workflowExecutionStartedEventAttributes": attrs},
+        {"eventId": 2, "eventTime": "2024-05-01T10:00:05Z", "eventType": close_type,
+         key: close_attrs}]}
+
+
+@pytest.mark.parametrize(("close_type", "attrs", "status", "error", "link"), [
+    ("WorkflowExecutionContinuedAsNew", {"newExecutionRunId": "run-2",
+                                         "initiator": "CONTINUE_AS_NEW_INITIATOR_WORKFLOW"},
+     "ok", None, ("temporal:run:bill-7/run-1", "precedes", "temporal:run:bill-7/run-2")),
+    ("WorkflowExecutionTerminated", {"reason": "stuck", "identity": "ops@laptop"},
+     "failed", "terminated: stuck", None),
+    ("WorkflowExecutionFailed", {"failure": {"message": "boom"}, "retryState": "InProgress",
+                                 "newExecutionRunId": "run-2"},
+     "failed", "boom", ("temporal:run:bill-7/run-2", "retry_of", "temporal:run:bill-7/run-1")),
+    ("WorkflowExecutionTimedOut", {"retryState": "RETRY_STATE_TIMEOUT"},
+     "timed_out", "workflow timed out", None),
+    ("WorkflowExecutionCanceled", {}, "cancelled", None, None),
+])
+def test_run_close_events(close_type: str, attrs: dict[str, Any], status: str,
+                          error: str | None, link: tuple[str, str, str] | None,
+                          tmp_path: Path) -> None:
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps(_two_event_history(close_type, attrs)))
+    rows = normalized_rows(path)
+    (run,) = rows["runs"]
+    assert (run["uid"], run["status"], run.get("error")) == (
+        "temporal:run:bill-7/run-1", status, error)
+    assert _links(rows) == ({link} if link else set())
+    if close_type == "WorkflowExecutionTerminated":
+        assert run["detail"]["terminated"] is True
+        assert run["detail"]["terminated_by"] == "ops@laptop"
+
+
+@pytest.mark.parametrize(("initiator", "kind"), [
+    ("CONTINUE_AS_NEW_INITIATOR_WORKFLOW", "precedes"), ("CronSchedule", "precedes"),
+    ("CONTINUE_AS_NEW_INITIATOR_RETRY", "retry_of")])
+def test_next_run_states_the_same_link_as_the_previous(initiator: str, kind: str,
+                                                       tmp_path: Path) -> None:
+    path = tmp_path / "h.json"
+    history = _two_event_history("WorkflowExecutionCompleted", {}, started={
+        "originalExecutionRunId": "run-2", "continuedExecutionRunId": "run-1",
+        "initiator": initiator})
+    path.write_text(json.dumps(history))
+    previous, this = "temporal:run:bill-7/run-1", "temporal:run:bill-7/run-2"
+    expected = (previous, kind, this) if kind == "precedes" else (this, kind, previous)
+    assert _links(normalized_rows(path)) == {expected}
+
+
+def test_history_without_a_close_event_is_running(tmp_path: Path) -> None:
+    events = _events(JAVA_RETRY)[:6]  # up to ActivityTaskStarted
+    rows = normalized_rows(_write(tmp_path / "open.json", events))
+    (run,) = rows["runs"]
+    step = _step(rows, "temporal:activity:HeartbeatAndThrowIO")
+    assert (run["status"], run.get("ended_at")) == ("running", None)
+    assert (step["status"], step["attempt"]) == ("running", 2)
