@@ -697,6 +697,8 @@ def _normalize(b: BatchBuilder, raw: Any, location: str, prefix: str,
     attrs_key = next((k for k, v in raw.items()
                       if k.endswith("EventAttributes") and isinstance(v, dict)), None)
     etype = event_type(raw.get("eventType"))
+    if etype is None and as_int(raw.get("eventType")) is not None:
+        etype = f"EventType{raw['eventType']}"  # a number newer than EVENT_TYPES: skipped below
     if etype is None and attrs_key:
         etype = attrs_key[0].upper() + attrs_key[1:-len("EventAttributes")]
     eid = as_int(raw.get("eventId"))

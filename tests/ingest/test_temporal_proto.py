@@ -112,3 +112,17 @@ def test_not_a_history_is_one_reject(tmp_path: Path) -> None:
     assert (rows["source"]["records"], rows["source"]["rejected"]) == (1, 1)
     assert rows["rejects"][0]["location"] == "file"
     assert "temporal.api.history.v1.History" in rows["rejects"][0]["reason"]
+
+
+def test_event_type_newer_than_the_descriptor_is_skipped(tmp_path: Path) -> None:
+    future = temporal_proto.HistoryEvent(event_id=17, event_type=0)
+    future.event_time.FromJsonString("2022-01-13T18:46:36Z")
+    raw = bytearray(future.SerializeToString())
+    raw += b"\x18" + _varint(61)  # event_type = 61, unknown to this reader
+    raw += b"\xb2\x04\x02\x08\x01"  # and its attributes in field 70, unknown too
+    path = tmp_path / "future.bin"
+    path.write_bytes(BIN.read_bytes() + _field_1(bytes(raw)))
+    rows = normalized_rows(path)
+    assert (rows["source"]["records"], rows["source"]["loaded"],
+            rows["source"]["skipped"]) == (17, 16, 1)
+    assert _without_source(rows) == _without_source(normalized_rows(BIN))
