@@ -225,10 +225,11 @@ FILE_NAME_EXPLICIT = re.compile(r"^(?P<wf>.+)__(?P<run>[^_].*)$")
 FILE_NAME_CONFIRMED = re.compile(
     r"^(?P<wf>.+)[_.](?P<run>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}"
     r"-[0-9a-fA-F]{12})$")
-#: Extensions and suffixes stripped from a file name before the patterns above are tried.
-FILE_SUFFIXES = re.compile(
-    r"(\.(json|jsonl|ndjson|bin|pb|binpb|proto|gz|history))+$|([_.-](event_?)?history|_events)$",
-    re.I)
+#: ``<workflowId>_event_history``, ``<workflowId>-history``: the name the Temporal docs give
+#: ``temporal workflow show --workflow-id X --output json > X_event_history.json``.
+FILE_NAME_HISTORY = re.compile(r"^(?P<wf>.+?)[_.-](event_?)?history$", re.I)
+#: Extensions stripped from a file name before the patterns above are tried.
+FILE_EXTENSIONS = re.compile(r"(\.(json|jsonl|ndjson|bin|pb|binpb|proto|gz))+$", re.I)
 
 #: Keys the workflow-level fields of a wrapper document may use for its execution.
 WRAPPER_EXECUTION = ("execution", "workflowExecution", "workflow_execution")
@@ -1311,13 +1312,13 @@ def _trace_context_keys(values: dict[str, Any]) -> list[tuple[str, str]]:
 def _ids_from_file_name(name: str, own_run: str | None,
                         first_run: str | None) -> tuple[str | None, str | None]:
     """Workflow id and run id stated by a file name (see ``FILE_NAME_*``)."""
-    stem = PurePath(name).name
-    for _ in range(3):
-        stem = FILE_SUFFIXES.sub("", stem)
+    named = FILE_EXTENSIONS.sub("", PurePath(name).name)
+    history = FILE_NAME_HISTORY.match(named)
+    stem = history["wf"] if history else named
     m = FILE_NAME_EXPLICIT.match(stem)
     if m:
         return m["wf"], m["run"]
     m = FILE_NAME_CONFIRMED.match(stem)
     if m and m["run"].lower() in {r.lower() for r in (own_run, first_run) if r}:
         return m["wf"], m["run"]
-    return None, None
+    return (stem, None) if history else (None, None)

@@ -168,6 +168,11 @@ def test_workflow_id_comes_from_the_started_event_then_the_file_name(tmp_path: P
     confirmed = tmp_path / f"order_43_{run_id}_history.json.gz"
     confirmed.write_bytes(gzip.compress(JAVA_RETRY.read_bytes()))
     assert normalized_rows(confirmed)["runs"][0]["uid"] == f"temporal:run:order_43/{run_id}"
+    # the name the Temporal docs use: `temporal workflow show ... > <workflowId>_event_history.json`
+    documented = tmp_path / "backgroundcheck_workflow_event_history.json"
+    documented.write_bytes(JAVA_RETRY.read_bytes())
+    assert normalized_rows(documented)["runs"][0]["uid"] == (
+        f"temporal:run:backgroundcheck_workflow/{run_id}")
     unconfirmed = tmp_path / "order_44_00000000-1111-2222-3333-444444444444.json"
     unconfirmed.write_bytes(JAVA_RETRY.read_bytes())
     (run,) = normalized_rows(unconfirmed)["runs"]
