@@ -119,10 +119,11 @@ def analyze(store: Store, *, since: datetime | None = None, until: datetime | No
     origins = _blame(store)
     stats = _node_stats(store, window)
     attrs = _attributes(store) if execution is None else {}
-    causes = _rank(store, origins, stats, attrs, failed)
+    silent = _silent(store, window)
+    causes = _rank(store, origins, stats, attrs, failed, silent)
     return FailuresResult(
         window=window, failed_entities=failed, failed_executions=failed_execs,
-        root_causes=causes, propagation=_propagation(store), silent=_silent(store, window),
+        root_causes=causes, propagation=_propagation(store), silent=silent,
         partial=_partial(store), false_completions=false_completions(store, scoped=True))
 
 
@@ -312,17 +313,27 @@ def _attributes(store: Store) -> dict[str, list[Attribute]]:
 # ------------------------------------------------------------------------------------- ranking
 
 def _rank(store: Store, origins: dict[str, int], stats: dict[str, dict[str, Any]],
-          attrs: dict[str, list[Attribute]], failed_total: int) -> list[RootCause]:
-    if not failed_total:
+          attrs: dict[str, list[Attribute]], failed_total: int,
+          silent: list[dict[str, Any]]) -> list[RootCause]:
+    # A message its usual consumer never took is a failure of that consumer, one that left no
+    # failed record behind: it counts with the failed entities.
+    missed: dict[str, int] = defaultdict(int)
+    for s in silent:
+        missed[s["expected_consumer"]] += 1
+    total = failed_total + len(silent)
+    if not total:
         return []
     graph = dependency_graph(store)
     scores: dict[str, float] = {}
     evidence: dict[str, list[str]] = defaultdict(list)
     explains: dict[str, set[str]] = defaultdict(set)
     explained_by: dict[str, str] = {}
+    for node, n in missed.items():
+        scores[node] = n / total + 0.3
+        evidence[node].append(f"stopped consuming: {n} messages of the window never reached it")
     for node, n in origins.items():
         s = stats.get(node, {})
-        scores[node] = n / failed_total
+        scores[node] = scores.get(node, 0.0) + n / total
         evidence[node].append(f"origin of {n} of {failed_total} failures in the window")
         rate = s.get("failed", 0) / s["n"] if s.get("n") else 0.0
         base = s.get("base_failed", 0) / s["base_n"] if s.get("base_n") else 0.0

@@ -1,10 +1,15 @@
 """Hidden dependencies: what really depends on what, against what anyone declared.
 
 Observed dependencies are the component edges of kinds that express a dependency between
-components (``emits``, ``triggers``, ``consumes``, ``calls``, ``signals``, ``reads``, ``writes``).
-Structure a source states about itself (``contains``, ``child``, ``precedes``, ``retry_of``,
-``follows_from``) counts as declared by that source: a workflow's own activities, a parent's
-child workflows, a DAG's tasks.
+components (``emits``, ``triggers``, ``consumes``, ``calls``, ``signals``), plus jobs that
+depend on each other through a dataset (job A writes what job B reads, A and B in different
+runs' components: ``kind = "dataset"``, ``via`` the dataset).
+
+Structure a source states about itself counts as declared by that source: ``contains``,
+``child``, ``precedes``, ``retry_of``, ``follows_from`` (a workflow's own activities, a
+parent's child workflows, a DAG's tasks), lineage's own ``reads``/``writes`` of datasets, and a
+worker's span scheduling a step of the workflow it runs (an activity, timer or child workflow:
+the workflow's history already says the workflow does that).
 
 An observed edge is *explained* when a declaration links the same two components (either
 direction, any kind), or a declaration names it through a channel: ``X -> channel`` and
@@ -30,7 +35,9 @@ from tracemap.model import split_component
 from tracemap.store import Store
 
 #: Edge kinds that are observed dependencies between components.
-DEPENDENCY_KINDS = ("emits", "triggers", "consumes", "calls", "signals", "reads", "writes")
+DEPENDENCY_KINDS = ("emits", "triggers", "consumes", "calls", "signals")
+#: Edge kinds a source states about its own structure.
+STATED_KINDS = ("contains", "child", "precedes", "retry_of", "follows_from", "reads", "writes")
 MAX_CYCLE_LENGTH = 6
 MAX_EXAMPLES = 3
 
@@ -46,6 +53,7 @@ class HiddenEdge:
     confidence: float | None
     why: str
     examples: list[str]
+    via: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +81,12 @@ def analyze(store: Store, *, declarations: list[Declaration] | None = None) -> H
         FROM component_edges WHERE kind IN {DEPENDENCY_KINDS}
         ORDER BY source, target, kind""")
     pairs = {frozenset((d.src, d.dst)) for d in declared}
+    datasets = _dataset_dependencies(store, pairs)
+    observed += [
+        {"source": d["writer_run"], "target": d["reader_run"], "kind": "dataset",
+         "count": d["count"], "first_seen": d["first_seen"], "last_seen": d["last_seen"],
+         "confidence": 1.0, "via": d["dataset"]}
+        for d in _by_runs(datasets) if d["writer_run"] != d["reader_run"]]
     hidden = []
     for edge in observed:
         if frozenset((edge["source"], edge["target"])) in pairs:
@@ -81,7 +95,7 @@ def analyze(store: Store, *, declarations: list[Declaration] | None = None) -> H
             source=edge["source"], target=edge["target"], kind=edge["kind"], count=edge["count"],
             first_seen=_iso(edge["first_seen"]), last_seen=_iso(edge["last_seen"]),
             confidence=None if edge["confidence"] is None else round(edge["confidence"], 3),
-            why=_why(edge, declared), examples=_examples(store, edge)))
+            why=_why(edge, declared), examples=_examples(store, edge), via=edge.get("via")))
     observed_pairs = {frozenset((e["source"], e["target"])) for e in store.rows(
         "SELECT source, target FROM component_edges")}
     unobserved = [
@@ -91,7 +105,7 @@ def analyze(store: Store, *, declarations: list[Declaration] | None = None) -> H
     notes = [f"declared name '{n}' matches no observed component" for n in unresolved]
     return HiddenResult(
         hidden=hidden, declared_unobserved=_dedupe(unobserved), fan_out=_fan_out(store),
-        cycles=_cycles(observed), dataset_dependencies=_dataset_dependencies(store, pairs),
+        cycles=_cycles(observed), dataset_dependencies=datasets,
         false_completions=false_completions(store), declarations=len(declared),
         observed=len(observed), notes=sorted(set(notes)))
 
@@ -102,12 +116,23 @@ def _declared(store: Store, files: list[Declaration], nodes: list[str]) -> list[
               for r in store.rows("SELECT src, dst, kind, evidence FROM declared")]
     # What sources state about themselves counts as declared.
     stored += [Declaration(r["source"], r["target"], r["kind"], "stated by the source")
-               for r in store.rows(
-                   "SELECT source, target, kind FROM component_edges "
-                   "WHERE kind IN ('contains', 'child', 'precedes', 'retry_of', 'follows_from')")]
+               for r in store.rows(f"SELECT source, target, kind FROM component_edges "
+                                   f"WHERE kind IN {STATED_KINDS}")]
+    stored += [Declaration(r["source"], r["target"], r["kind"], "the workflow's own work")
+               for r in store.rows(_WORKER_SQL)]
     out = [Declaration(resolve_name(d.src, nodes), resolve_name(d.dst, nodes), d.kind, d.evidence)
            for d in [*stored, *files]]
     return sorted(set(out), key=lambda d: (d.src, d.dst, d.kind, d.evidence))
+
+
+#: A span of another system starting a workflow step, or a child run, is the workflow's worker.
+_WORKER_SQL = f"""
+SELECT DISTINCT s.node AS source, d.node AS target, e.kind
+FROM edges e JOIN entities s ON s.uid = e.src JOIN entities d ON d.uid = e.dst
+WHERE e.kind IN {DEPENDENCY_KINDS} AND s.system <> d.system AND s.kind = 'step'
+  AND (d.kind = 'step' OR (d.kind = 'run' AND d.parent_uid IS NOT NULL))
+  AND d.system NOT IN ('otel', 'kafka', 'rabbitmq', 'sqs', 'sns', 'eventbridge', 'cloudevents')
+"""
 
 
 def resolve_name(name: str, nodes: list[str]) -> str:
@@ -128,7 +153,8 @@ def resolve_name(name: str, nodes: list[str]) -> str:
 def _why(edge: dict[str, Any], declared: list[Declaration]) -> str:
     mentioned = {d.src for d in declared} | {d.dst for d in declared}
     src, dst, kind = edge["source"], edge["target"], edge["kind"]
-    what = {"emits": f"{src} publishes to {dst}", "triggers": f"{dst} consumes {src}",
+    what = {"emits": f"{src} publishes to {dst}", "triggers": f"{src} triggers {dst}",
+            "dataset": f"{dst} reads {edge.get('via')}, which {src} writes",
             "consumes": f"{dst} consumes {src}", "calls": f"{src} calls {dst}",
             "signals": f"{src} signals {dst}", "reads": f"{dst} reads {src}",
             "writes": f"{src} writes {dst}"}.get(kind, f"{src} -> {dst}")
@@ -138,6 +164,8 @@ def _why(edge: dict[str, Any], declared: list[Declaration]) -> str:
 
 
 def _examples(store: Store, edge: dict[str, Any]) -> list[str]:
+    if edge["kind"] == "dataset":
+        return []
     rows = store.sql("""
         SELECT DISTINCT e.execution_id FROM edges e
         JOIN entities s ON s.uid = e.src JOIN entities d ON d.uid = e.dst
@@ -174,18 +202,53 @@ def _cycles(observed: list[dict[str, Any]]) -> list[list[str]]:
     return sorted(found, key=lambda c: (len(c), c))
 
 
+_DATASET_SQL = """
+WITH w AS (
+    SELECT e.dst AS dataset, s.node AS writer, coalesce(r.node, s.node) AS writer_run,
+           s.started_at
+    FROM edges e JOIN entities s ON s.uid = e.src LEFT JOIN entities r ON r.uid = s.run_uid
+    WHERE e.kind = 'writes'),
+rd AS (
+    SELECT e.src AS dataset, d.node AS reader, coalesce(r.node, d.node) AS reader_run,
+           d.started_at
+    FROM edges e JOIN entities d ON d.uid = e.dst LEFT JOIN entities r ON r.uid = d.run_uid
+    WHERE e.kind = 'reads')
+SELECT w.writer, w.writer_run, ds.node AS dataset, rd.reader, rd.reader_run,
+       count(*) AS count, min(rd.started_at) AS first_seen, max(rd.started_at) AS last_seen
+FROM w JOIN rd USING (dataset) JOIN entities ds ON ds.uid = w.dataset
+WHERE w.writer <> rd.reader
+GROUP BY ALL ORDER BY w.writer_run, rd.reader_run, w.writer, rd.reader, dataset
+"""
+
+
 def _dataset_dependencies(store: Store,
                           declared_pairs: set[frozenset[str]]) -> list[dict[str, Any]]:
-    """Job A writes what job B reads: A → B through the dataset, declared or not."""
-    rows = store.rows("""
-        SELECT w.source AS writer, w.target AS dataset, r.target AS reader,
-               least(w.count, r.count) AS count
-        FROM component_edges w JOIN component_edges r ON r.source = w.target
-        WHERE w.kind = 'writes' AND r.kind = 'reads' AND w.source <> r.target
-        ORDER BY writer, reader, dataset""")
+    """Job A writes what job B reads: A → B through the dataset, declared or not.
+
+    Jobs of one run's component (tasks of one DAG) count as declared by it.
+    """
+    rows = store.rows(_DATASET_SQL)
     for r in rows:
-        r["declared"] = frozenset((r["writer"], r["reader"])) in declared_pairs
+        r["declared"] = (r["writer_run"] == r["reader_run"]
+                         or frozenset((r["writer"], r["reader"])) in declared_pairs
+                         or frozenset((r["writer_run"], r["reader_run"])) in declared_pairs)
+        for k in ("first_seen", "last_seen"):
+            r[k] = _iso(r[k])
     return rows
+
+
+def _by_runs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Undeclared dataset dependencies rolled up to the runs' components (DAG → DAG)."""
+    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in rows:
+        if r["declared"]:
+            continue
+        key = (r["writer_run"], r["reader_run"], r["dataset"])
+        if key in out:
+            out[key]["count"] += r["count"]
+        else:
+            out[key] = dict(r)
+    return list(out.values())
 
 
 def _dedupe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -199,4 +262,4 @@ def _dedupe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
+    return value.isoformat() if hasattr(value, "isoformat") else value

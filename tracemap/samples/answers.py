@@ -157,10 +157,17 @@ def dataset_dependencies() -> list[dict[str, Any]]:
 
 
 def impact(target: str) -> dict[str, Any]:
-    """Everything downstream of ``target`` over the observed edges, by hop (BFS)."""
+    """Everything that depends on ``target`` over the observed edges, by hop (BFS).
+
+    The rule tracemap documents for ``impact``: a change flows to whoever depends on the
+    changed component, so along data flow (emits, triggers, consumes, starts, child, reads,
+    writes) but from callee to caller for ``calls``: a callee's change reaches its callers,
+    a caller's change does not reach what it calls.
+    """
     graph: dict[str, list[str]] = {}
     for e in L.OBSERVED:
-        graph.setdefault(e.src, []).append(e.dst)
+        src, dst = (e.dst, e.src) if e.kind == "calls" else (e.src, e.dst)
+        graph.setdefault(src, []).append(dst)
     hops: dict[str, int] = {target: 0}
     queue = deque([target])
     while queue:
