@@ -225,9 +225,10 @@ FILE_NAME_EXPLICIT = re.compile(r"^(?P<wf>.+)__(?P<run>[^_].*)$")
 FILE_NAME_CONFIRMED = re.compile(
     r"^(?P<wf>.+)[_.](?P<run>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}"
     r"-[0-9a-fA-F]{12})$")
-#: ``<workflowId>_event_history``, ``<workflowId>-history``: the name the Temporal docs give
-#: ``temporal workflow show --workflow-id X --output json > X_event_history.json``.
-FILE_NAME_HISTORY = re.compile(r"^(?P<wf>.+?)[_.-](event_?)?history$", re.I)
+#: ``<workflowId>_event_history``: the name the Temporal docs give ``temporal workflow show
+#: --workflow-id X --output json > X_event_history.json``. A bare ``_history`` suffix is not
+#: enough: replay test files are named ``cancel_fake_progress_history.json``.
+FILE_NAME_HISTORY = re.compile(r"^(?P<wf>.+?)[_.-]event[_-]?history$", re.I)
 #: Extensions stripped from a file name before the patterns above are tried.
 FILE_EXTENSIONS = re.compile(r"(\.(json|jsonl|ndjson|bin|pb|binpb|proto|gz))+$", re.I)
 

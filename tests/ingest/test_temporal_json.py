@@ -165,7 +165,7 @@ def test_workflow_id_comes_from_the_started_event_then_the_file_name(tmp_path: P
     assert run["uid"] == f"temporal:run:order-42/{run_id}"
     assert (run["name"], run["detail"]["workflow_id_from"]) == ("order-42", "file_name")
     # <workflowId>_<runId> only counts when the history confirms the run id
-    confirmed = tmp_path / f"order_43_{run_id}_history.json.gz"
+    confirmed = tmp_path / f"order_43_{run_id}_event_history.json.gz"
     confirmed.write_bytes(gzip.compress(JAVA_RETRY.read_bytes()))
     assert normalized_rows(confirmed)["runs"][0]["uid"] == f"temporal:run:order_43/{run_id}"
     # the name the Temporal docs use: `temporal workflow show ... > <workflowId>_event_history.json`
