@@ -46,7 +46,9 @@ def test_silent_consumer_lists_exactly_the_unconsumed_messages(scenario) -> None
     assert sorted(s["message"] for s in result.silent) == sorted(in_window)
     assert {(s["channel"], s["expected_consumer"]) for s in result.silent} == {
         ("kafka:topic:orders", "otel:service:notifier")}
-    assert result.root_causes == []
+    (cause,) = result.root_causes
+    assert cause.component == "otel:service:notifier"
+    assert cause.evidence == ["stopped consuming: 60 messages of the window never reached it"]
 
 
 def test_healthy_landscape_has_nothing_to_report(scenario) -> None:
