@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -21,7 +22,8 @@ from tracemap.errors import TracemapError
 from tracemap.render import json as render_json
 from tracemap.render import text as render_text
 
-out = Console(highlight=False, soft_wrap=False)
+# Piped output (CI logs, files) gets room for component names; a terminal keeps its width.
+out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # errors stay one line
 
 
@@ -270,6 +272,47 @@ def report_cmd(
     """One self-contained HTML report: graph, hidden dependencies, failures, impacts."""
     path = tracemap.open(db).report(output, declared=declared or [])
     out.print(render_text.cell(f"report written to {path}"))
+
+
+@app.command("demo")
+def demo_cmd(
+    db: Annotated[str | None, typer.Option(
+        "--db", help="Store file (default: a new temporary file).", show_default=False)] = None,
+    output: Annotated[str, typer.Option("-o", "--output", help="Where to write the HTML "
+                                        "report.")] = "tracemap-demo.html",
+    as_json: JsonOption = False,
+) -> None:
+    """A guided tour on the bundled Acme Shop landscape: every analysis, checked against the
+    planted answers."""
+    import tempfile
+
+    from tracemap.demo import Demo
+
+    path = db or str(Path(tempfile.mkdtemp(prefix="tracemap-demo-")) / "demo.duckdb")
+    demo = Demo(path)
+    show = render_text.DemoView(out, quiet=as_json)
+    show.step("Ingest", f"{demo.samples / 'exports'} into {path}")
+    if err.is_terminal and not as_json:
+        with render_text.IngestProgress(err) as progress:
+            show.ingest(demo.ingest(progress))
+    else:
+        show.ingest(demo.ingest())
+    show.step("Correlate", "stitch records of all systems into executions")
+    show.correlation(demo.correlate())
+    show.step("Hidden dependencies", "observed, against the landscape's AsyncAPI documents")
+    show.analysis(demo.hidden(), demo.result.hidden_checks)
+    for incident in demo.incidents():
+        show.step(f"Incident: {incident.title}", incident.story)
+        show.analysis(incident.result, incident.checks)
+    show.step("Change impact", f"what depends on {demo.answers['impact']['target']}")
+    show.analysis(demo.impact(), demo.result.impact_checks)
+    show.step("Report", "one self-contained HTML file")
+    report = demo.report(Path(output))
+    show.summary(demo.result.checks, report)
+    if as_json:
+        _print_json(demo.result)
+    if not all(c.ok for c in demo.result.checks):
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -156,3 +156,55 @@ def sections_view(result: Any) -> RenderableType:
             table.add_row(*(cell(c, style) for c in row))
         parts.append(table)
     return Group(*parts)
+
+
+class DemoView:
+    """How ``tracemap demo`` shows each step of its tour."""
+
+    def __init__(self, console: Console, quiet: bool = False) -> None:
+        self.console = console
+        self.quiet = quiet
+        self.number = 0
+
+    def _print(self, *items: RenderableType) -> None:
+        if not self.quiet:
+            self.console.print(*items)
+
+    def step(self, title: str, text: str = "") -> None:
+        from rich.rule import Rule
+
+        self.number += 1
+        self._print(Text(""), Rule(Text(f"{self.number}. {clean(title)}", style="bold cyan"),
+                                   align="left"))
+        if text:
+            self._print(Text(clean(text), style="dim"))
+
+    def ingest(self, result: Any) -> None:
+        totals = result.totals
+        by_format: dict[str, int] = {}
+        for s in result.sources:
+            by_format[s.format or "?"] = by_format.get(s.format or "?", 0) + s.records
+        self._print(Text(f"{len(result.sources)} files, {totals['records']:,} records, "
+                         f"{totals['rejected']} rejected: " + ", ".join(
+                             f"{clean(k)} {v:,}" for k, v in sorted(by_format.items()))))
+
+    def correlation(self, stats: dict[str, Any]) -> None:
+        rules = ", ".join(f"{k} {v:,}" for k, v in sorted(stats.get("edges_by_rule", {}).items()))
+        self._print(Text(f"{stats['executions']:,} executions "
+                         f"({stats['multi_system_executions']:,} span several systems), "
+                         f"{stats['edges']:,} edges ({rules}), "
+                         f"{stats['component_edges']:,} component edges, "
+                         f"in {stats['seconds']:.1f} s"))
+
+    def analysis(self, result: Any, checks: list[Any]) -> None:
+        self._print(sections_view(result))
+        for c in checks:
+            mark = Text("✓ ", style="bold green") if c.ok else Text("✗ ", style="bold red")
+            self._print(mark + cell(f"{c.what}: found {c.found!r}"
+                                    + ("" if c.ok else f", planted {c.expected!r}")))
+
+    def summary(self, checks: list[Any], report: Any) -> None:
+        ok = sum(1 for c in checks if c.ok)
+        style = "bold green" if ok == len(checks) else "bold red"
+        self._print(Text(""), Text(f"{ok} of {len(checks)} planted answers found.", style=style),
+                    cell(f"HTML report: {report}"))

@@ -1,0 +1,150 @@
+"""The demo: the bundled Acme Shop landscape through every analysis, checked against its answers.
+
+``run()`` ingests ``sample_traces/exports``, correlates, and runs hidden dependencies (with the
+landscape's AsyncAPI declarations), the root-cause analysis of each planted incident, one impact
+report and the HTML report. Each finding is compared with ``sample_traces/answers.json``, which
+the generator derived from the landscape's definition, so the demo shows what tracemap found
+and whether that is the planted answer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tracemap.analyze.failures import FailuresResult
+from tracemap.analyze.hidden import HiddenResult
+from tracemap.analyze.impact import ImpactResult
+from tracemap.api import Tracemap
+from tracemap.errors import TracemapError
+from tracemap.load import IngestResult, Progress
+
+
+def sample_dir() -> Path:
+    """Where the bundled sample landscape is: inside an installed wheel, or in the checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_sample_traces", here.parent / "sample_traces"):
+        if (candidate / "answers.json").is_file():
+            return candidate
+    raise TracemapError("the bundled sample_traces/ is missing from this installation; "
+                        "reinstall tracemap, or run from a clone of its repository")
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One planted answer and whether tracemap found it."""
+
+    what: str
+    expected: Any
+    found: Any
+    ok: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentFinding:
+    id: str
+    title: str
+    story: str
+    result: FailuresResult
+    checks: list[Check]
+
+
+@dataclass(slots=True)
+class DemoResult:
+    db: str
+    ingest: IngestResult | None = None
+    correlation: dict[str, Any] = field(default_factory=dict)
+    hidden: HiddenResult | None = None
+    hidden_checks: list[Check] = field(default_factory=list)
+    incidents: list[IncidentFinding] = field(default_factory=list)
+    impact: ImpactResult | None = None
+    impact_checks: list[Check] = field(default_factory=list)
+    trace_id: str | None = None
+    report: Path | None = None
+
+    @property
+    def checks(self) -> list[Check]:
+        return [*self.hidden_checks, *(c for i in self.incidents for c in i.checks),
+                *self.impact_checks]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "db": self.db, "report": str(self.report) if self.report else None,
+            "correlation": self.correlation, "trace_id": self.trace_id,
+            "checks": [{"what": c.what, "expected": c.expected, "found": c.found, "ok": c.ok}
+                       for c in self.checks],
+        }
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class Demo:
+    """The tour, one step at a time, so the CLI can show each as it completes."""
+
+    def __init__(self, db: str, samples: Path | None = None) -> None:
+        self.samples = samples or sample_dir()
+        self.answers = json.loads((self.samples / "answers.json").read_text())
+        self.tm = Tracemap(db)
+        self.result = DemoResult(db=db)
+
+    def ingest(self, progress: Progress | None = None) -> IngestResult:
+        self.result.ingest = self.tm.ingest([str(self.samples / "exports")], progress=progress)
+        return self.result.ingest
+
+    def correlate(self) -> dict[str, Any]:
+        self.result.correlation = self.tm.correlate().to_dict()
+        return self.result.correlation
+
+    def hidden(self) -> HiddenResult:
+        declared = sorted(str(p) for p in (self.samples / "declared").rglob("*.yaml"))
+        found = self.tm.hidden(declared)
+        seen = {(h.source, h.target) for h in found.hidden}
+        for want in self.answers["hidden_dependencies"]:
+            pair = (want["source"], want["target"])
+            self.result.hidden_checks.append(Check(
+                f"hidden dependency {pair[0]} → {pair[1]}", list(pair),
+                list(pair) if pair in seen else None, pair in seen))
+        flagged = [d for d in self.answers.get("declared_dependencies", [])
+                   if (d["source"], d["target"]) in seen]
+        self.result.hidden_checks.append(Check(
+            "no declared dependency flagged as hidden", [], flagged, not flagged))
+        self.result.hidden = found
+        return found
+
+    def incidents(self) -> list[IncidentFinding]:
+        for incident in self.answers["incidents"]:
+            window = incident["window"]
+            found = self.tm.failures(since=_time(window["since"]), until=_time(window["until"]))
+            checks = []
+            top = found.root_causes[0].component if found.root_causes else None
+            checks.append(Check(f"{incident['id']}: root cause ranked first",
+                                incident["root_cause"], top, top in incident["root_cause"]))
+            if incident.get("silent"):
+                want = sorted(s["message"] for s in incident["silent"])
+                got = sorted(s["message"] for s in found.silent)
+                checks.append(Check(f"{incident['id']}: silent failures", len(want), len(got),
+                                    want == got))
+            self.result.incidents.append(IncidentFinding(
+                incident["id"], incident["title"], incident.get("story", ""), found, checks))
+        return self.result.incidents
+
+    def impact(self) -> ImpactResult:
+        planted = self.answers["impact"]
+        found = self.tm.impact(planted["target"])
+        got = sorted(i.component for i in found.impacted)
+        self.result.impact_checks.append(Check(
+            f"impact of {planted['target']}", planted["components"], got,
+            got == sorted(planted["components"])))
+        self.result.impact = found
+        return found
+
+    def report(self, path: Path) -> Path:
+        declared = sorted(str(p) for p in (self.samples / "declared").rglob("*.yaml"))
+        self.result.report = self.tm.report(path, declared=declared,
+                                            title="tracemap demo: Acme Shop")
+        return self.result.report
