@@ -55,3 +55,20 @@ def test_healthy_landscape_has_nothing_to_report(scenario) -> None:
     tm, _ = scenario()
     result = tm.failures(**WINDOW)
     assert (result.failed_entities, result.root_causes, result.silent) == (0, [], [])
+
+
+def test_retrying_activity_that_fails_its_workflow(tmp_path) -> None:
+    import tracemap
+    from tests.analyze import workflows
+
+    failing = workflows.write(tmp_path / "histories")
+    tm = tracemap.open(tmp_path / "s.duckdb")
+    assert tm.ingest([str(tmp_path / "histories")]).totals["rejected"] == 0
+    result = tm.failures(since=workflows.INCIDENT_START, until=workflows.INCIDENT_END)
+    first = result.root_causes[0]
+    assert first.component == "temporal:activity:ChargePayment"
+    assert first.explains == ["temporal:workflow:OrderWorkflow"]
+    assert any("retried attempts" in e for e in first.evidence)
+    assert result.failed_executions == len(failing) == 6
+    assert {(p["from"], p["to"], p["via"]) for p in result.propagation} == {
+        ("temporal:activity:ChargePayment", "temporal:workflow:OrderWorkflow", "contains")}
