@@ -21,8 +21,12 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
 
 
+#: Multi-format correlation scenarios (tests/fixtures/scenarios/<name>/), not one format's fixtures.
+SCENARIOS = FIXTURES / "scenarios"
+
+
 def fixture_files(fmt: str | None = None) -> list[Path]:
-    """Fixture inputs under tests/fixtures/<format>/ (provenance notes excluded)."""
+    """Fixture inputs under tests/fixtures/<format>/ (provenance notes and scenarios excluded)."""
     root = FIXTURES / fmt if fmt else FIXTURES
     return sorted(p for p in root.rglob("*") if p.is_file() and p.name != "PROVENANCE.md"
-                  and not p.name.startswith("."))
+                  and not p.name.startswith(".") and SCENARIOS not in p.parents)

@@ -1,0 +1,906 @@
+"""Correlation: the only code that decides which records belong together, in DuckDB SQL.
+
+``correlate(store)`` reads the model tables (runs, steps, messages, datasets, keys, links) and
+replaces the correlated tables below in one transaction, so a reader sees either the previous
+correlation or the new one, never half of it. Every statement is set-based SQL over the store
+(no Python loop over entities, no Python UDF); Python only drives the fixpoint loops.
+
+Tables written (the contract analyzers read; extra columns may be added, none removed):
+
+``entities``: one row per distinct uid across runs/steps/messages/datasets, plus the messages
+    inferred from producer/consumer spans (``inferred``). The same uid from two sources is one
+    entity: the row of the lowest ``source_id`` wins (then location).
+    ``uid, id, kind (run|step|message|dataset), system, component, node, status, started_at,
+    ended_at, run_uid, parent_uid, attempt, error, name, span_kind, source_id, location,
+    inferred, execution_id``. ``node`` is the component-graph node: ``otel:service:<service>``
+    for spans, the channel for messages, the own component otherwise. Messages have
+    ``started_at = ended_at = produced_at``. ``id`` is the rank of the uid (internal join key).
+``executions``: ``execution_id, entities, systems (list), started_at, ended_at, status
+    (failed if any entity failed or timed out, else running if any runs, else ok/unknown),
+    root_uid (earliest run, else earliest entity), keys (up to 3 example key values)``.
+    ``execution_id`` is ``x`` + 16 hex digits of md5(smallest uid in the group): stable across
+    re-correlation of the same data.
+``edges``: ``src, dst, kind, rule, confidence, execution_id, latency_ms, evidence (JSON),
+    src_id, dst_id``. Edges point downstream (producer -> message -> consumer, caller ->
+    callee, parent -> child, writer -> dataset -> reader, run -> step, earlier attempt ->
+    retry); link kinds stated the other way by a source (``consumes`` from consumer to message,
+    ``retry_of`` from the retry, ``reads`` from job to dataset) are turned round. One edge per
+    (src, dst): the strongest rule wins (``explain`` shows every piece of evidence).
+    ``evidence`` = ``{"rule", "link": {"kind", "evidence"} | "key": {"kind", "value"} |
+    "field", "records": [{"path", "location"}], ...}``. ``latency_ms`` = dst start - src start.
+``component_edges``: ``source, target, kind, count, first_seen, last_seen, latency_p50_ms,
+    latency_p95_ms, failures (target failed), source_failures, failure_coupling (share of hops
+    whose target failed among hops whose source failed; null if the source never failed),
+    confidence (mean)``: ``edges`` aggregated on the entities' ``node`` (self-loops dropped).
+``component_nodes``: ``component, system, kind, count, failures, first_seen, last_seen``.
+``ignored_keys``: ``kind, value, entities``: key values over the fanout threshold.
+``meta``: ``correlated_version`` (= ``data_version`` correlated), ``correlate_params``,
+    ``correlate_stats`` (iterations, counts, seconds per stage).
+
+Executions are the connected components of the graph whose vertices are entities and whose
+edges are shared key values and explicit references (links, ``run_uid``, ``parent_uid``).
+Union-find runs as min-label hooking with pointer jumping (``_union_find``), converging in a
+few rounds. Rules:
+
+- Keys of kind ``channel`` never merge (they only orient edges). A key value held by more than
+  ``max_key_fanout`` entities (a constant header) is reported in ``ignored_keys`` and ignored.
+- ``message_key`` merges only within one channel: the value is scoped by the message's channel
+  (or a span's channel key), because a Kafka key is an entity id reused on many topics and over
+  an entity's whole life; an entity with a message key and no channel does not merge by it.
+- Entities sharing nothing stay alone: time never merges executions.
+
+Edges, strongest rule first (``rule``, confidence):
+
+1. ``link`` 1.0: explicit links from the sources, kinds as given (oriented downstream).
+2. ``run_step`` 1.0 (contains): ``steps.run_uid``; ``step_parent`` 1.0: ``steps.parent_uid``.
+3. ``parent_run`` 1.0 (child): ``runs.parent_uid``, unless the parent already reaches a step of
+   that run (a span's client -> server link already says it).
+4. ``traceparent`` 0.95: an entity carrying ``span_id`` + ``trace_id`` keys naming the OTel span
+   ``otel:span:<trace>/<span>`` (not itself): span -> it, ``emits`` for a message (a Kafka
+   record's traceparent header), ``triggers`` otherwise (a Temporal run's ``_tracer-data``).
+5. ``message_id`` 0.9: a message and a span sharing a ``message_id`` key: producer/client span
+   ``emits``, consumer/server span is ``triggered``.
+6. ``producer_span`` 0.9: a producer (or client) span with a channel key and no message in the
+   store gets an inferred message on that channel (``inferred:msg:<span uid>``), so traces
+   alone still show service -> topic -> service. ``span_hop`` 0.9: a link from a span that
+   emitted a message to a consumer span becomes message -> consumer (``triggers``; the direct
+   span -> span link is superseded, its evidence kept). ``consumer_span`` 0.9: a consumer span
+   with a channel key still without a message gets an inferred one it was triggered by.
+7. ``time_order`` (inferred direction): inside one execution, between *islands* (groups joined
+   by rules 1-6) of different systems. A message without producer is ``emitted`` by the
+   innermost run/step of another system running when it was produced (within ``skew``); the
+   root of another island that starts after the message (within ``skew``) is ``triggered`` by
+   the nearest preceding message. Confidence 0.8 with a channel-key match, 0.6 on time only,
+   lowered by the distance outside the running interval, by long gaps (0.1 per decade of
+   seconds past 1 s) and by ties (0.1 per rival); nothing under ``min_confidence`` is kept.
+   Executions over ``time_cap`` entities are left to the explicit rules (counted in stats).
+
+After the rules, an edge entering a span that is its service's local root (the run's only
+step whose parent lies outside the run) from outside that run enters the run instead, so a
+trace reads caller -> service run -> its spans.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracemap.errors import AnalysisError
+from tracemap.model import NON_IDENTITY_KEYS
+from tracemap.store import Store
+
+#: Tables correlation writes (everything else it creates is a TEMP table dropped at the end).
+CORRELATED_TABLES = ("entities", "executions", "edges", "component_edges", "component_nodes",
+                     "ignored_keys")
+
+#: Span kinds as steps carry them in ``step_type`` (OTel/Jaeger/Zipkin spans).
+SPAN_KINDS = ("server", "client", "producer", "consumer", "internal", "unspecified")
+
+#: Statuses that count as a failure (model.FAILURE_STATUSES, as SQL).
+_FAILED = "('failed', 'timed_out')"
+
+#: Rule name -> (priority, confidence); lower priority number wins a (src, dst) pair.
+RULES: dict[str, tuple[int, float]] = {
+    "link": (1, 1.0),
+    "run_step": (2, 1.0),
+    "step_parent": (3, 1.0),
+    "parent_run": (4, 1.0),
+    "traceparent": (5, 0.95),
+    "message_id": (6, 0.9),
+    "producer_span": (7, 0.9),
+    "span_hop": (8, 0.9),
+    "consumer_span": (9, 0.9),
+    "time_order": (10, 0.8),
+}
+
+#: Systems whose steps are spans: their graph node is the service, not the operation.
+SPAN_SYSTEMS = ("otel", "jaeger", "zipkin")
+
+#: Key kinds shown as examples of an execution, most telling first.
+EXAMPLE_KEY_ORDER = ("business:", "correlation_id", "workflow_id", "execution_arn",
+                     "job_run_id", "message_id", "causation_id", "trace_id", "run_id")
+
+
+@dataclass(frozen=True, slots=True)
+class CorrelateResult:
+    """What a correlation produced: counts, ignored keys, iterations and time per stage."""
+
+    executions: int
+    entities: int
+    edges: int
+    component_edges: int
+    ignored_keys: int
+    multi_system_executions: int
+    iterations: dict[str, int]
+    seconds: float
+    stages: dict[str, float] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    edges_by_rule: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "executions": self.executions, "entities": self.entities, "edges": self.edges,
+            "component_edges": self.component_edges, "ignored_keys": self.ignored_keys,
+            "multi_system_executions": self.multi_system_executions,
+            "edges_by_rule": self.edges_by_rule, "iterations": self.iterations,
+            "seconds": round(self.seconds, 3), "params": self.params,
+            "stages": {k: round(v, 3) for k, v in self.stages.items()},
+        }
+
+
+def is_stale(store: Store) -> bool:
+    """True when the input rows changed since the last correlation (or there was none)."""
+    if not store.has_table("edges"):
+        return True
+    return store.meta("correlated_version") != store.meta("data_version")
+
+
+def correlate(store: Store, *, skew_seconds: float = 2.0, min_confidence: float = 0.5,
+              max_key_fanout: int = 1000, time_cap: int = 10_000,
+              memory_limit_mb: int | None = 2048) -> CorrelateResult:
+    """Rebuild entities, executions, edges and component edges from the model tables.
+
+    Args:
+        store: a writable store.
+        skew_seconds: clock-skew tolerance when ordering records of different systems by time.
+        min_confidence: edges below this confidence are not kept.
+        max_key_fanout: a key value shared by more entities than this is ignored (and reported).
+        time_cap: executions larger than this get no time-order inference (explicit rules only).
+        memory_limit_mb: DuckDB's memory limit while correlating (it spills to disk past it);
+            None keeps the connection's.
+    """
+    started = time.perf_counter()
+    if skew_seconds < 0 or not 0 <= min_confidence <= 1 or max_key_fanout < 1:
+        raise AnalysisError(
+            f"correlate: skew must be >= 0 (got {skew_seconds}), min confidence in [0, 1] "
+            f"(got {min_confidence}) and max key fanout >= 1 (got {max_key_fanout})")
+    params = {"skew_seconds": float(skew_seconds), "min_confidence": float(min_confidence),
+              "max_key_fanout": int(max_key_fanout), "time_cap": int(time_cap)}
+    run = _Run(store)
+    for name, value in (("tm_skew_us", int(skew_seconds * 1_000_000)),
+                        ("tm_min_conf", float(min_confidence)),
+                        ("tm_fanout", int(max_key_fanout)), ("tm_time_cap", int(time_cap))):
+        store.sql(f"SET VARIABLE {name} = ?", [value])
+    settings = {"preserve_insertion_order": "false", "enable_progress_bar": "false"}
+    if memory_limit_mb:
+        settings["memory_limit"] = f"{int(memory_limit_mb)}MB"
+    saved = {name: store.sql("SELECT current_setting(?)", [name]).fetchone()[0]
+             for name in settings}
+    for name, value in settings.items():
+        store.sql(f"SET {name} = '{value}'")
+    version = store.meta("data_version")
+    store.begin()
+    try:
+        iterations = _correlate(run)
+        stats = _stats(store)
+        stats.update(iterations=iterations, stages=run.stages)
+        store.set_meta("correlated_version", version or "0")
+        store.set_meta("correlate_params", json.dumps(params, sort_keys=True))
+        store.set_meta("correlate_stats", json.dumps(stats, sort_keys=True, default=str))
+        store.commit()
+    except BaseException:
+        store.rollback()
+        raise
+    finally:
+        for table in _TEMP_TABLES:
+            store.sql(f"DROP TABLE IF EXISTS {table}")
+        store.sql("DROP MACRO IF EXISTS tm_id")
+        for name, value in saved.items():
+            store.sql(f"SET {name} = '{value}'")
+    return CorrelateResult(
+        executions=stats["executions"], entities=stats["entities"], edges=stats["edges"],
+        component_edges=stats["component_edges"], ignored_keys=stats["ignored_keys"],
+        multi_system_executions=stats["multi_system_executions"], iterations=iterations,
+        seconds=time.perf_counter() - started, stages=run.stages, params=params,
+        edges_by_rule=stats["edges_by_rule"])
+
+
+class _Run:
+    """Executes named statements and keeps the time spent per stage."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.stages: dict[str, float] = {}
+
+    def __call__(self, stage: str, *statements: str) -> None:
+        t0 = time.perf_counter()
+        for sql in statements:
+            self.store.sql(sql)
+        self.stages[stage] = self.stages.get(stage, 0.0) + time.perf_counter() - t0
+
+    def scalar(self, sql: str) -> Any:
+        return self.store.sql(sql).fetchone()[0]
+
+
+def _stats(store: Store) -> dict[str, Any]:
+    one = lambda sql: store.sql(sql).fetchone()[0]  # noqa: E731
+    return {
+        "entities": one("SELECT count(*) FROM entities"),
+        "executions": one("SELECT count(*) FROM executions"),
+        "multi_system_executions": one(
+            "SELECT count(*) FROM executions WHERE len(systems) > 1"),
+        "edges": one("SELECT count(*) FROM edges"),
+        "component_edges": one("SELECT count(*) FROM component_edges"),
+        "ignored_keys": one("SELECT count(*) FROM ignored_keys"),
+        "edges_by_rule": dict(store.sql(
+            "SELECT rule, count(*) FROM edges GROUP BY 1 ORDER BY 1").fetchall()),
+    }
+
+
+# ------------------------------------------------------------------------------------------
+# The statements, in order. Every intermediate is a TEMP table prefixed _tm_.
+#
+# Internal ids are 63-bit md5 hashes of the uid (``tm_id``), so a reference by uid (run_uid,
+# parent_uid, a link's ends, a key's entity) becomes an id without a join on strings. A
+# collision between two entities is detected and the hash re-salted. A uid referenced but not
+# ingested (a "phantom": the parent span that was not exported) is a vertex too, so two
+# children of a missing parent still belong together.
+
+_TEMP_TABLES = ("_tm_raw", "_tm_dup", "_tm_ent", "_tm_chan", "_tm_kv", "_tm_kg", "_tm_uf_in",
+                "_tm_uf_e", "_tm_uf_m", "_tm_uf_f", "_tm_exec", "_tm_e", "_tm_island",
+                "_tm_root_step", "_tm_tm", "_tm_prod", "_tm_cons", "_tm_edges")
+
+_NON_IDENTITY = ", ".join(f"'{k}'" for k in sorted(NON_IDENTITY_KEYS))
+_SPAN_KINDS = ", ".join(f"'{k}'" for k in SPAN_KINDS)
+_SPAN_SYSTEMS = ", ".join(f"'{k}'" for k in SPAN_SYSTEMS)
+
+#: ``{salt}`` is an internal constant ('', '#1', ...), never input. md5, not ``hash()``:
+#: DuckDB's string hash collides on structured ids (zero-padded counters, offsets).
+ID_MACRO = "CREATE OR REPLACE TEMP MACRO tm_id(u) AS (md5_number('{salt}' || u) >> 65)::BIGINT"
+
+# Every entity row; spans' node is their service, a message's its channel (its component).
+ENTITIES_RAW = f"""
+CREATE OR REPLACE TEMP TABLE _tm_raw AS
+SELECT uid, 'run' AS kind, 1 AS prio, system, component, name, status, started_at, ended_at,
+       attempt, parent_uid, NULL::VARCHAR AS run_uid, error, source_id, location,
+       NULL::VARCHAR AS span_kind, NULL::VARCHAR AS service
+FROM runs
+UNION ALL
+SELECT uid, 'step', 2, system, component, name, status, started_at, ended_at, attempt,
+       parent_uid, run_uid, error, source_id, location,
+       CASE WHEN lower(step_type) IN ({_SPAN_KINDS}) THEN lower(step_type) END,
+       CASE WHEN system IN ({_SPAN_SYSTEMS}) THEN detail->>'service.name' END
+FROM steps
+UNION ALL
+SELECT uid, 'message', 3, system, component, event_type, status, produced_at, produced_at,
+       NULL, NULL, NULL, NULL, source_id, location, NULL, NULL
+FROM messages
+UNION ALL
+SELECT uid, 'dataset', 4, 'dataset', component, name, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       source_id, NULL, NULL, NULL
+FROM datasets
+"""
+
+DUPLICATES = """
+CREATE OR REPLACE TEMP TABLE _tm_dup AS
+SELECT uid FROM _tm_raw GROUP BY uid HAVING count(*) > 1
+"""
+
+# The same uid from several sources (or twice in one): the lowest source_id's row wins.
+ENTITIES = f"""
+CREATE OR REPLACE TEMP TABLE _tm_ent AS
+WITH one AS (
+    SELECT r.* FROM _tm_raw r ANTI JOIN _tm_dup d ON d.uid = r.uid
+    UNION ALL
+    SELECT * FROM (SELECT r.* FROM _tm_raw r SEMI JOIN _tm_dup d ON d.uid = r.uid)
+    QUALIFY row_number() OVER (PARTITION BY uid ORDER BY prio, source_id, location NULLS LAST,
+                               started_at NULLS LAST, ended_at NULLS LAST, status NULLS LAST,
+                               name NULLS LAST, component NULLS LAST) = 1
+)
+SELECT tm_id(uid) AS id, uid, kind, system, component,
+       CASE WHEN kind = 'step' AND service IS NOT NULL AND system IN ({_SPAN_SYSTEMS})
+            THEN 'otel:service:' || service ELSE component END AS node,
+       status, started_at, ended_at, run_uid, parent_uid,
+       CASE WHEN run_uid IS NOT NULL THEN tm_id(run_uid) END AS run_id,
+       CASE WHEN parent_uid IS NOT NULL THEN tm_id(parent_uid) END AS parent_id,
+       attempt, error, name, span_kind, source_id, location, false AS inferred,
+       NULL::BIGINT AS origin
+FROM one
+"""
+
+ID_COLLISIONS = "SELECT count(*) - count(DISTINCT id) FROM _tm_ent"
+
+# Channels each entity is on: a message's own, a span's channel keys.
+CHANNELS = """
+CREATE OR REPLACE TEMP TABLE _tm_chan AS
+SELECT id, component AS channel FROM _tm_ent WHERE kind = 'message' AND component IS NOT NULL
+UNION
+SELECT k.id, k.value
+FROM (SELECT tm_id(entity_uid) AS id, value FROM keys WHERE kind = 'channel') k
+SEMI JOIN _tm_ent e ON e.id = k.id
+"""
+
+# Identity keys per entity; message keys scoped by channel. A key row repeated for one entity
+# is harmless: groups count rows, and recount distinct entities where the threshold is at stake.
+KEY_VALUES = f"""
+CREATE OR REPLACE TEMP TABLE _tm_kv AS
+SELECT k.id, k.kind, k.value
+FROM (SELECT tm_id(entity_uid) AS id, kind, value FROM keys
+      WHERE kind NOT IN ({_NON_IDENTITY}, 'message_key')) k
+SEMI JOIN _tm_ent e ON e.id = k.id
+UNION ALL
+SELECT k.id, k.kind, c.channel || ' ' || k.value
+FROM (SELECT tm_id(entity_uid) AS id, kind, value FROM keys WHERE kind = 'message_key') k
+JOIN _tm_chan c ON c.id = k.id
+"""
+
+KEY_GROUPS = (
+    """
+CREATE OR REPLACE TEMP TABLE _tm_kg AS
+SELECT kind, value, count(*) AS n, min(id) AS root FROM _tm_kv GROUP BY kind, value
+""",
+    """
+UPDATE _tm_kg SET n = d.n
+FROM (SELECT v.kind, v.value, count(DISTINCT v.id) AS n
+      FROM _tm_kv v SEMI JOIN (SELECT kind, value FROM _tm_kg
+                               WHERE n > getvariable('tm_fanout')) g
+                          ON g.kind = v.kind AND g.value = v.value
+      GROUP BY v.kind, v.value) d
+WHERE _tm_kg.kind = d.kind AND _tm_kg.value = d.value
+""",
+)
+
+IGNORED_KEYS = """
+CREATE OR REPLACE TABLE ignored_keys AS
+SELECT kind, value, n AS entities FROM _tm_kg WHERE n > getvariable('tm_fanout')
+ORDER BY n DESC, kind, value
+"""
+
+# Union-find input: each key group as a star on its smallest id, and explicit references.
+UF_INPUT = """
+CREATE OR REPLACE TEMP TABLE _tm_uf_in AS
+SELECT g.root AS a, v.id AS b
+FROM _tm_kv v JOIN _tm_kg g ON g.kind = v.kind AND g.value = v.value
+WHERE g.n BETWEEN 2 AND getvariable('tm_fanout') AND v.id <> g.root
+UNION ALL SELECT tm_id(src_uid), tm_id(dst_uid) FROM links WHERE src_uid <> dst_uid
+UNION ALL SELECT id, run_id FROM _tm_ent WHERE run_id IS NOT NULL
+UNION ALL SELECT id, parent_id FROM _tm_ent WHERE parent_id IS NOT NULL
+"""
+
+ENTITY_EXEC = """
+CREATE OR REPLACE TEMP TABLE _tm_ent AS
+SELECT e.*, coalesce(f.root, e.id) AS exec FROM _tm_ent e LEFT JOIN _tm_uf_f f ON f.x = e.id
+"""
+
+# Execution ids from the smallest uid of each group: stable while the group is.
+EXECUTION_IDS = """
+CREATE OR REPLACE TEMP TABLE _tm_exec AS
+SELECT exec AS root, 'x' || left(md5(min(uid)), 16) AS execution_id, count(*) AS n
+FROM _tm_ent GROUP BY exec
+"""
+
+# Candidate edges in ids: (src, dst, kind, rule, prio, confidence, evidence parts, records).
+EDGES_TABLE = """
+CREATE OR REPLACE TEMP TABLE _tm_e (
+    src BIGINT, dst BIGINT, kind VARCHAR, rule VARCHAR, prio INTEGER, confidence DOUBLE,
+    ev_type VARCHAR, ev_kind VARCHAR, ev_value VARCHAR, gap_ms DOUBLE, rivals INTEGER,
+    s1 INTEGER, l1 VARCHAR, s2 INTEGER, l2 VARCHAR)
+"""
+
+# Which way a stated link points, when the source states it upstream.
+_FLIP = """CASE l.kind
+    WHEN 'emits' THEN s.kind = 'message' AND d.kind <> 'message'
+    WHEN 'triggers' THEN d.kind = 'message' AND s.kind <> 'message'
+    WHEN 'consumes' THEN d.kind = 'message' AND s.kind <> 'message'
+    WHEN 'writes' THEN s.kind = 'dataset' AND d.kind <> 'dataset'
+    WHEN 'reads' THEN d.kind = 'dataset' AND s.kind <> 'dataset'
+    WHEN 'retry_of' THEN true
+    ELSE false END"""
+
+RULE_LINK = f"""
+INSERT INTO _tm_e
+SELECT CASE WHEN flip THEN did ELSE sid END, CASE WHEN flip THEN sid ELSE did END, kind,
+       'link', 1, 1.0, 'link', kind, evidence, NULL, NULL, source_id, location, NULL, NULL
+FROM (SELECT s.id AS sid, d.id AS did, l.kind, l.evidence, l.source_id, l.location,
+             {_FLIP} AS flip
+      FROM links l JOIN _tm_ent s ON s.id = tm_id(l.src_uid)
+      JOIN _tm_ent d ON d.id = tm_id(l.dst_uid)
+      WHERE s.id <> d.id AND s.uid = l.src_uid AND d.uid = l.dst_uid)
+"""
+
+RULE_RUN_STEP = """
+INSERT INTO _tm_e
+SELECT r.id, s.id, 'contains', 'run_step', 2, 1.0, 'field', 'steps.run_uid', s.run_uid,
+       NULL, NULL, s.source_id, s.location, NULL, NULL
+FROM _tm_ent s JOIN _tm_ent r ON r.id = s.run_id
+WHERE s.kind = 'step' AND r.id <> s.id AND r.uid = s.run_uid
+"""
+
+RULE_STEP_PARENT = """
+INSERT INTO _tm_e
+SELECT p.id, s.id, 'contains', 'step_parent', 3, 1.0, 'field', 'steps.parent_uid',
+       s.parent_uid, NULL, NULL, s.source_id, s.location, NULL, NULL
+FROM _tm_ent s JOIN _tm_ent p ON p.id = s.parent_id
+WHERE s.kind = 'step' AND p.id <> s.id AND p.uid = s.parent_uid
+"""
+
+RULE_PARENT_RUN = """
+INSERT INTO _tm_e
+SELECT p.id, r.id, 'child', 'parent_run', 4, 1.0, 'field', 'runs.parent_uid', r.parent_uid,
+       NULL, NULL, r.source_id, r.location, NULL, NULL
+FROM _tm_ent r JOIN _tm_ent p ON p.id = r.parent_id
+ANTI JOIN (SELECT e.src, s.run_id FROM _tm_e e JOIN _tm_ent s ON s.id = e.dst
+           WHERE s.run_id IS NOT NULL) reach ON reach.src = p.id AND reach.run_id = r.id
+WHERE r.kind = 'run' AND p.id <> r.id AND p.uid = r.parent_uid
+"""
+
+# A span named by another entity's traceparent keys (trace id + span id) started it.
+RULE_TRACEPARENT = """
+INSERT INTO _tm_e
+SELECT sp.id, x.id, CASE WHEN x.kind = 'message' THEN 'emits' ELSE 'triggers' END,
+       'traceparent', 5, 0.95, 'key', 'span_id', x.span, NULL, NULL,
+       x.source_id, x.location, sp.source_id, sp.location
+FROM (SELECT x.id, x.kind, x.exec, x.source_id, x.location, ks.value AS span,
+             'otel:span:' || kt.value || '/' || ks.value AS span_uid
+      FROM _tm_ent x
+      JOIN _tm_kv ks ON ks.id = x.id AND ks.kind = 'span_id'
+      JOIN _tm_kv kt ON kt.id = x.id AND kt.kind = 'trace_id'
+      WHERE NOT (x.kind = 'step' AND x.span_kind IS NOT NULL)) x
+JOIN _tm_ent sp ON sp.id = tm_id(x.span_uid)
+WHERE sp.uid = x.span_uid AND sp.id <> x.id AND sp.exec = x.exec
+"""
+
+RULE_MESSAGE_ID = """
+INSERT INTO _tm_e
+SELECT CASE WHEN s.span_kind IN ('producer', 'client') THEN s.id ELSE m.id END,
+       CASE WHEN s.span_kind IN ('producer', 'client') THEN m.id ELSE s.id END,
+       CASE WHEN s.span_kind IN ('producer', 'client') THEN 'emits' ELSE 'triggers' END,
+       'message_id', 6, 0.9, 'key', 'message_id', km.value, NULL, NULL,
+       m.source_id, m.location, s.source_id, s.location
+FROM _tm_kv km
+JOIN _tm_ent m ON m.id = km.id AND m.kind = 'message'
+JOIN _tm_kv ks ON ks.kind = 'message_id' AND ks.value = km.value AND ks.id <> km.id
+JOIN _tm_ent s ON s.id = ks.id AND s.kind IN ('run', 'step') AND s.system <> m.system
+WHERE km.kind = 'message_id' AND s.exec = m.exec
+  AND s.span_kind IN ('producer', 'client', 'consumer', 'server')
+"""
+
+# Islands: what the rules so far hold together. Time order only links different islands, in
+# executions holding a message of the store (inferred ones always have their span).
+ISLAND_INPUT = """
+CREATE OR REPLACE TEMP TABLE _tm_uf_in AS
+SELECT e.src AS a, e.dst AS b
+FROM _tm_e e JOIN _tm_ent s ON s.id = e.src
+SEMI JOIN (SELECT x.root FROM _tm_exec x
+           SEMI JOIN _tm_ent m ON m.exec = x.root AND m.kind = 'message'
+           WHERE x.n <= getvariable('tm_time_cap')) x ON x.root = s.exec
+"""
+
+ISLANDS = """
+CREATE OR REPLACE TEMP TABLE _tm_island AS
+SELECT e.id, e.exec, coalesce(f.root, e.id) AS island
+FROM _tm_ent e LEFT JOIN _tm_uf_f f ON f.x = e.id
+SEMI JOIN (SELECT x.root FROM _tm_exec x
+           SEMI JOIN _tm_ent m ON m.exec = x.root AND m.kind = 'message'
+           WHERE x.n > 1 AND x.n <= getvariable('tm_time_cap')) x ON x.root = e.exec
+"""
+
+# Producer by time: the innermost run/step of another system and island running when the
+# message was produced (within skew); channel-key match first.
+TIME_PRODUCERS = """
+CREATE OR REPLACE TEMP TABLE _tm_prod AS
+WITH msg AS (
+    SELECT m.id, i.exec, i.island, m.system, m.node, epoch_us(m.started_at) AS m_at
+    FROM _tm_ent m JOIN _tm_island i ON i.id = m.id
+    ANTI JOIN _tm_e fed ON fed.dst = m.id
+    WHERE m.kind = 'message' AND NOT m.inferred AND m.started_at IS NOT NULL
+), act AS (
+    SELECT e.id, i.exec, i.island, e.system, epoch_us(e.started_at) AS s,
+           epoch_us(coalesce(e.ended_at, e.started_at)) AS e
+    FROM _tm_ent e JOIN _tm_island i ON i.id = e.id
+    WHERE e.kind IN ('run', 'step') AND NOT e.inferred AND e.started_at IS NOT NULL
+      AND e.span_kind IS DISTINCT FROM 'consumer'
+), cand AS (
+    SELECT m.id AS m, p.id AS p, p.system AS psys, ch.id IS NOT NULL AS chan,
+           greatest(p.s - m.m_at, m.m_at - p.e, 0) AS outside_us, p.s
+    FROM msg m
+    JOIN act p ON p.exec = m.exec AND p.island <> m.island AND p.system <> m.system
+    LEFT JOIN _tm_chan ch ON ch.id = p.id AND ch.channel = m.node
+    WHERE p.s - getvariable('tm_skew_us') <= m.m_at AND m.m_at <= p.e + getvariable('tm_skew_us')
+), best AS (
+    SELECT m, arg_min(p, (NOT chan, outside_us, -s, p)) AS p,
+           bool_or(chan) AS chan,
+           count(DISTINCT psys) FILTER (WHERE chan) AS sys_chan,
+           count(DISTINCT psys) FILTER (WHERE NOT chan) AS sys_time
+    FROM cand GROUP BY m
+)
+SELECT b.m, b.p, pi.island AS p_island, pe.started_at AS p_start, b.chan,
+       c.outside_us / 1000.0 AS outside_ms, pe.source_id AS ps, pe.location AS pl,
+       me.source_id AS ms, me.location AS ml, me.node AS channel,
+       CASE WHEN b.chan THEN sys_chan ELSE sys_time END - 1 AS rivals,
+       (CASE WHEN b.chan THEN 0.8 ELSE 0.6 END
+        - 0.1 * least(c.outside_us / greatest(getvariable('tm_skew_us'), 1), 1.0)
+        - 0.1 * least(CASE WHEN b.chan THEN sys_chan ELSE sys_time END - 1, 3)) AS confidence
+FROM best b JOIN cand c ON c.m = b.m AND c.p = b.p
+JOIN _tm_ent pe ON pe.id = b.p JOIN _tm_island pi ON pi.id = b.p
+JOIN _tm_ent me ON me.id = b.m
+"""
+
+# Consumer by time: the root of another island, starting after the message (within skew, and
+# not before its producer started, within skew; 0.1 less if it seems to), takes the nearest
+# preceding message of the execution; channel-key match first. One trigger per island.
+TIME_CONSUMERS = """
+CREATE OR REPLACE TEMP TABLE _tm_cons AS
+WITH roots AS (
+    SELECT i.id, i.exec, i.island, e.system, epoch_us(e.started_at) AS s
+    FROM _tm_island i JOIN _tm_ent e ON e.id = i.id
+    ANTI JOIN _tm_e fed ON fed.dst = i.id
+    WHERE e.kind IN ('run', 'step') AND NOT e.inferred AND e.started_at IS NOT NULL
+      AND coalesce(e.span_kind, '') NOT IN ('producer', 'client')
+), msg AS (
+    SELECT m.id, i.exec, i.island, m.system, m.node, epoch_us(m.started_at) AS m_at,
+           pr.p_island, epoch_us(pr.p_start) AS p_start
+    FROM _tm_ent m JOIN _tm_island i ON i.id = m.id
+    LEFT JOIN _tm_prod pr ON pr.m = m.id AND pr.confidence >= getvariable('tm_min_conf')
+    WHERE m.kind = 'message' AND NOT m.inferred AND m.started_at IS NOT NULL
+), cand AS (
+    SELECT m.id AS m, r.id AS c, r.island, ch.id IS NOT NULL AS chan, r.s - m.m_at AS gap_us,
+           m.m_at, coalesce(r.s < m.p_start, false) AS before_producer
+    FROM msg m
+    JOIN roots r ON r.exec = m.exec AND r.island <> m.island AND r.system <> m.system
+    LEFT JOIN _tm_chan ch ON ch.id = r.id AND ch.channel = m.node
+    WHERE r.island IS DISTINCT FROM m.p_island
+      AND r.s >= m.m_at - getvariable('tm_skew_us')
+      AND (m.p_start IS NULL OR r.s >= m.p_start - getvariable('tm_skew_us'))
+), best AS (
+    SELECT island, arg_min({'m': m, 'c': c}, (NOT chan, gap_us < 0, -m_at, c, m)) AS b,
+           count(*) FILTER (WHERE chan AND abs(gap_us) <= getvariable('tm_skew_us'))
+               AS near_chan,
+           count(*) FILTER (WHERE NOT chan AND abs(gap_us) <= getvariable('tm_skew_us'))
+               AS near_time
+    FROM cand GROUP BY island
+), picked AS (
+    SELECT c.*, CASE WHEN c.chan THEN near_chan ELSE near_time END AS near
+    FROM best b JOIN cand c ON c.m = b.b.m AND c.c = b.b.c
+)
+SELECT p.m, p.c, p.chan, p.gap_us / 1000.0 AS gap_ms, me.source_id AS ms, me.location AS ml,
+       me.node AS channel, greatest(p.near - 1, 0) AS rivals,
+       (CASE WHEN p.chan THEN 0.8 ELSE 0.6 END
+        - CASE WHEN p.gap_us < 0
+               THEN 0.1 * least(-p.gap_us / greatest(getvariable('tm_skew_us'), 1), 1.0)
+               WHEN p.gap_us > 1000000 THEN 0.1 * log10(p.gap_us / 1000000.0)
+               ELSE 0 END
+        - CASE WHEN p.before_producer THEN 0.1 ELSE 0 END
+        - 0.1 * least(greatest(p.near - 1, 0), 2)) AS confidence
+FROM picked p JOIN _tm_ent me ON me.id = p.m
+"""
+
+RULE_TIME = (
+    """
+INSERT INTO _tm_e
+SELECT p.p, p.m, 'emits', 'time_order', 10, p.confidence, 'key',
+       CASE WHEN p.chan THEN 'channel' END, CASE WHEN p.chan THEN p.channel END,
+       p.outside_ms, p.rivals, p.ps, p.pl, p.ms, p.ml
+FROM _tm_prod p WHERE p.confidence >= getvariable('tm_min_conf')
+""",
+    """
+INSERT INTO _tm_e
+SELECT c.m, c.c, 'triggers', 'time_order', 10, c.confidence, 'key',
+       CASE WHEN c.chan THEN 'channel' END, CASE WHEN c.chan THEN c.channel END,
+       c.gap_ms, c.rivals, c.ms, c.ml, e.source_id, e.location
+FROM _tm_cons c JOIN _tm_ent e ON e.id = c.c
+WHERE c.confidence >= getvariable('tm_min_conf')
+""",
+)
+
+# Producer spans with a channel and no message of theirs in the store: an inferred message.
+INFERRED_PRODUCED = """
+INSERT INTO _tm_ent (id, uid, kind, system, component, node, status, started_at, ended_at,
+                     name, source_id, location, inferred, origin, exec)
+SELECT tm_id('inferred:msg:' || p.uid), 'inferred:msg:' || p.uid, 'message',
+       split_part(c.channel, ':', 1), c.channel, c.channel, p.status, p.started_at,
+       p.started_at, p.name, p.source_id, p.location, true, p.id, p.exec
+FROM _tm_ent p
+JOIN (SELECT id, min(channel) AS channel FROM _tm_chan GROUP BY id) c ON c.id = p.id
+ANTI JOIN (SELECT e.src FROM _tm_e e JOIN _tm_ent m ON m.id = e.dst
+           WHERE m.kind = 'message') em ON em.src = p.id
+WHERE p.kind = 'step' AND p.span_kind IN ('producer', 'client')
+"""
+
+RULE_PRODUCER_SPAN = """
+INSERT INTO _tm_e
+SELECT p.id, m.id, 'emits', 'producer_span', 7, 0.9, 'key', 'channel', m.component, NULL, NULL,
+       p.source_id, p.location, NULL, NULL
+FROM _tm_ent m JOIN _tm_ent p ON p.id = m.origin
+WHERE m.inferred AND p.span_kind IN ('producer', 'client')
+"""
+
+# A link from a span that emitted messages to a consumer span: the hop went through one of
+# those messages (the one on the consumer's channel, else the nearest in time).
+SPAN_HOP = """
+CREATE OR REPLACE TEMP TABLE _tm_tm AS
+WITH emit AS (
+    SELECT e.src AS p, m.id AS m, m.node AS channel, m.started_at AS m_at,
+           m.source_id AS ms, m.location AS ml
+    FROM _tm_e e JOIN _tm_ent m ON m.id = e.dst
+    WHERE e.kind = 'emits' AND m.kind = 'message'
+), hop AS (
+    SELECT l.src AS p, l.dst AS c, l.ev_kind, l.ev_value, l.s1, l.l1, c.span_kind,
+           c.started_at AS c_at, ch.channel AS c_channel,
+           count(ch.channel) OVER (PARTITION BY l.src, l.dst) AS c_channels
+    FROM _tm_e l JOIN _tm_ent c ON c.id = l.dst
+    SEMI JOIN emit ON emit.p = l.src
+    LEFT JOIN _tm_chan ch ON ch.id = l.dst
+    WHERE l.rule = 'link' AND l.kind IN ('calls', 'child', 'contains', 'follows_from')
+      AND c.kind IN ('step', 'run')
+), pairs AS (
+    SELECT h.p, h.c, arg_min({'m': em.m, 'ev_kind': h.ev_kind, 'ev_value': h.ev_value,
+                              's1': h.s1, 'l1': h.l1, 'ms': em.ms, 'ml': em.ml},
+                             (NOT coalesce(h.c_channel = em.channel, false),
+                              abs(epoch_us(h.c_at) - epoch_us(em.m_at)), em.m)) AS b
+    FROM hop h JOIN emit em ON em.p = h.p
+    WHERE h.c_channel = em.channel OR (h.c_channels = 0 AND h.span_kind = 'consumer')
+    GROUP BY h.p, h.c
+)
+SELECT p, c, b.m, b.ev_kind, b.ev_value, b.s1, b.l1, b.ms, b.ml FROM pairs
+"""
+
+SPAN_HOP_APPLY = (
+    """
+INSERT INTO _tm_e
+SELECT m, c, 'triggers', 'span_hop', 8, 0.9, 'link', ev_kind, ev_value, NULL, NULL,
+       s1, l1, ms, ml
+FROM _tm_tm
+""",
+    """
+DELETE FROM _tm_e WHERE rule IN ('link', 'step_parent', 'parent_run')
+                   AND (src, dst) IN (SELECT p, c FROM _tm_tm)
+""",
+)
+
+# A span that is its service's local root: edges into it from outside its run enter the run.
+ROOT_STEPS = f"""
+CREATE OR REPLACE TEMP TABLE _tm_root_step AS
+SELECT r.id AS run, any_value(s.id) AS step
+FROM _tm_ent s JOIN _tm_ent r ON r.id = s.run_id
+LEFT JOIN _tm_ent p ON p.id = s.parent_id
+WHERE s.kind = 'step' AND r.kind = 'run' AND s.span_kind IS NOT NULL
+  AND s.system IN ({_SPAN_SYSTEMS}) AND p.run_id IS DISTINCT FROM r.id
+GROUP BY r.id HAVING count(*) = 1
+"""
+
+# Consumer spans with a channel still fed by no message: the message they say they consumed.
+INFERRED_CONSUMED = """
+INSERT INTO _tm_ent (id, uid, kind, system, component, node, status, started_at, ended_at,
+                     name, source_id, location, inferred, origin, exec)
+SELECT tm_id('inferred:msg:' || c.uid), 'inferred:msg:' || c.uid, 'message',
+       split_part(ch.channel, ':', 1), ch.channel, ch.channel, 'ok', c.started_at,
+       c.started_at, c.name, c.source_id, c.location, true, c.id, c.exec
+FROM _tm_ent c
+JOIN (SELECT id, min(channel) AS channel FROM _tm_chan GROUP BY id) ch ON ch.id = c.id
+ANTI JOIN (SELECT e.dst AS id FROM _tm_e e JOIN _tm_ent m ON m.id = e.src
+           WHERE m.kind = 'message'
+           UNION ALL
+           SELECT rs.step FROM _tm_e e JOIN _tm_ent m ON m.id = e.src
+           JOIN _tm_root_step rs ON rs.run = e.dst WHERE m.kind = 'message'
+           UNION ALL
+           SELECT origin FROM _tm_ent WHERE origin IS NOT NULL) fed ON fed.id = c.id
+WHERE c.kind = 'step' AND c.span_kind = 'consumer' AND NOT c.inferred
+"""
+
+RULE_CONSUMER_SPAN = """
+INSERT INTO _tm_e
+SELECT m.id, c.id, 'triggers', 'consumer_span', 9, 0.9, 'key', 'channel', m.component,
+       NULL, NULL, c.source_id, c.location, NULL, NULL
+FROM _tm_ent m JOIN _tm_ent c ON c.id = m.origin
+WHERE m.inferred AND c.span_kind = 'consumer'
+"""
+
+REDIRECT_TO_RUN = """
+UPDATE _tm_e SET dst = rs.run
+FROM _tm_root_step rs, _tm_ent s
+WHERE _tm_e.dst = rs.step AND s.id = _tm_e.src AND s.id <> rs.run
+  AND s.run_id IS DISTINCT FROM rs.run
+"""
+
+# One edge per (src, dst): the strongest rule; nothing under min_confidence. Most pairs have
+# one candidate, so only repeated pairs are ranked.
+EDGES_BEST = """
+CREATE OR REPLACE TEMP TABLE _tm_edges AS
+WITH kept AS (
+    SELECT * FROM _tm_e WHERE src <> dst AND confidence >= getvariable('tm_min_conf')
+), rep AS (
+    SELECT src, dst FROM kept GROUP BY src, dst HAVING count(*) > 1
+)
+SELECT k.* EXCLUDE (prio) FROM kept k ANTI JOIN rep r ON r.src = k.src AND r.dst = k.dst
+UNION ALL
+SELECT * EXCLUDE (prio) FROM (SELECT k.* FROM kept k SEMI JOIN rep r
+                              ON r.src = k.src AND r.dst = k.dst)
+QUALIFY row_number() OVER (PARTITION BY src, dst
+                           ORDER BY prio, kind, s1 NULLS LAST, l1 NULLS LAST, s2 NULLS LAST,
+                                    l2 NULLS LAST) = 1
+"""
+
+FINAL_ENTITIES = """
+CREATE OR REPLACE TABLE entities AS
+SELECT e.uid, e.id, e.kind, e.system, e.component, e.node, e.status, e.started_at, e.ended_at,
+       e.run_uid, e.parent_uid, e.attempt, e.error, e.name, e.span_kind, e.source_id,
+       e.location, e.inferred, x.execution_id
+FROM _tm_ent e JOIN _tm_exec x ON x.root = e.exec
+"""
+
+FINAL_EDGES = """
+CREATE OR REPLACE TABLE edges AS
+SELECT s.uid AS src, d.uid AS dst, e.kind, e.rule, round(e.confidence, 3) AS confidence,
+       s.execution_id,
+       (epoch_us(d.started_at) - epoch_us(s.started_at)) / 1000.0 AS latency_ms,
+       json_object(
+           'rule', e.rule,
+           e.ev_type, CASE e.ev_type
+               WHEN 'link' THEN json_object('kind', e.ev_kind, 'evidence', e.ev_value)
+               WHEN 'key' THEN CASE WHEN e.ev_kind IS NOT NULL
+                                    THEN json_object('kind', e.ev_kind, 'value', e.ev_value) END
+               ELSE to_json(e.ev_kind) END,
+           'records', to_json(list_filter(
+               [CASE WHEN e.s1 IS NOT NULL THEN {'path': p1.path, 'location': e.l1} END,
+                CASE WHEN e.s2 IS NOT NULL THEN {'path': p2.path, 'location': e.l2} END],
+               lambda r: r IS NOT NULL)),
+           'gap_ms', e.gap_ms, 'rivals', e.rivals) AS evidence,
+       e.src AS src_id, e.dst AS dst_id
+FROM _tm_edges e JOIN entities s ON s.id = e.src JOIN entities d ON d.id = e.dst
+LEFT JOIN sources p1 ON p1.id = e.s1 LEFT JOIN sources p2 ON p2.id = e.s2
+"""
+
+FINAL_EXECUTIONS = """
+CREATE OR REPLACE TABLE executions AS
+WITH agg AS (
+    SELECT e.execution_id, count(*) AS entities,
+           list(DISTINCT e.system ORDER BY e.system) FILTER (WHERE e.system IS NOT NULL)
+               AS systems,
+           min(e.started_at) AS started_at, max(coalesce(e.ended_at, e.started_at)) AS ended_at,
+           CASE WHEN bool_or(e.status IN ('failed', 'timed_out')) THEN 'failed'
+                WHEN bool_or(e.status = 'running') THEN 'running'
+                WHEN bool_or(e.status = 'ok') THEN 'ok' ELSE 'unknown' END AS status,
+           coalesce(arg_min(e.uid, (e.started_at, e.uid)) FILTER (WHERE e.kind = 'run'),
+                    arg_min(e.uid, (e.started_at, e.uid))) AS root_uid
+    FROM entities e GROUP BY e.execution_id
+), keyed AS (
+    SELECT execution_id, list(kind || '=' || value ORDER BY prio, kind, value)[1:3] AS keys
+    FROM (SELECT DISTINCT x.execution_id, v.kind, v.value,
+                 CASE WHEN v.kind LIKE 'business:%' THEN 0 WHEN v.kind = 'correlation_id' THEN 1
+                      WHEN v.kind = 'workflow_id' THEN 2 WHEN v.kind = 'execution_arn' THEN 3
+                      WHEN v.kind = 'job_run_id' THEN 4 WHEN v.kind = 'message_id' THEN 5
+                      WHEN v.kind = 'causation_id' THEN 6 WHEN v.kind = 'trace_id' THEN 7
+                      ELSE 9 END AS prio
+          FROM _tm_kv v JOIN _tm_kg g ON g.kind = v.kind AND g.value = v.value
+          JOIN entities x ON x.id = v.id
+          WHERE v.kind NOT IN ('span_id', 'run_id')
+            AND g.n BETWEEN 2 AND getvariable('tm_fanout'))
+    GROUP BY execution_id
+)
+SELECT a.execution_id, a.entities, coalesce(a.systems, []) AS systems, a.started_at, a.ended_at,
+       a.status, a.root_uid, coalesce(k.keys, []) AS keys
+FROM agg a LEFT JOIN keyed k USING (execution_id)
+ORDER BY a.started_at NULLS LAST, a.execution_id
+"""
+
+FINAL_COMPONENT_EDGES = f"""
+CREATE OR REPLACE TABLE component_edges AS
+SELECT s.node AS source, d.node AS target, e.kind, count(*) AS count,
+       min(coalesce(d.started_at, s.started_at)) AS first_seen,
+       max(coalesce(d.started_at, s.started_at)) AS last_seen,
+       quantile_cont(e.latency_ms, 0.5) AS latency_p50_ms,
+       quantile_cont(e.latency_ms, 0.95) AS latency_p95_ms,
+       count(*) FILTER (WHERE d.status IN {_FAILED}) AS failures,
+       count(*) FILTER (WHERE s.status IN {_FAILED}) AS source_failures,
+       CASE WHEN count(*) FILTER (WHERE s.status IN {_FAILED}) > 0
+            THEN (count(*) FILTER (WHERE s.status IN {_FAILED} AND d.status IN {_FAILED}))
+                 / (count(*) FILTER (WHERE s.status IN {_FAILED}))::DOUBLE END
+           AS failure_coupling,
+       round(avg(e.confidence), 3) AS confidence
+FROM edges e JOIN entities s ON s.id = e.src_id JOIN entities d ON d.id = e.dst_id
+WHERE s.node <> d.node
+GROUP BY ALL
+ORDER BY source, target, kind
+"""
+
+FINAL_COMPONENT_NODES = f"""
+CREATE OR REPLACE TABLE component_nodes AS
+SELECT node AS component, split_part(node, ':', 1) AS system,
+       CASE WHEN split_part(node, ':', 1) = 'dataset' THEN 'dataset'
+            ELSE split_part(node, ':', 2) END AS kind,
+       count(*) AS count, count(*) FILTER (WHERE status IN {_FAILED}) AS failures,
+       min(started_at) AS first_seen, max(started_at) AS last_seen
+FROM entities WHERE node IS NOT NULL
+GROUP BY node ORDER BY node
+"""
+
+#: Salts tried in turn should two entity uids hash to the same id (about 1 in 10^6 at 5M).
+_SALTS = ("", "#1", "#2", "#3")
+
+
+def _correlate(run: _Run) -> dict[str, int]:
+    run("entities", ENTITIES_RAW, DUPLICATES)
+    for salt in _SALTS:
+        run("entities", ID_MACRO.format(salt=salt), ENTITIES)
+        if not run.scalar(ID_COLLISIONS):
+            break
+    else:
+        raise RuntimeError("uid hash collisions under every salt; this is a bug")
+    run("entities", "DROP TABLE _tm_raw")
+    run("keys", CHANNELS, KEY_VALUES, *KEY_GROUPS, IGNORED_KEYS, UF_INPUT)
+    iterations = {"executions": _union_find(run, "union_find")}
+    run("executions", ENTITY_EXEC, EXECUTION_IDS)
+    run("explicit_rules", EDGES_TABLE, RULE_LINK, RULE_RUN_STEP, RULE_STEP_PARENT,
+        RULE_PARENT_RUN, RULE_TRACEPARENT, RULE_MESSAGE_ID)
+    run("islands", ISLAND_INPUT)
+    iterations["islands"] = _union_find(run, "islands")
+    run("time_order", ISLANDS, TIME_PRODUCERS, TIME_CONSUMERS, *RULE_TIME)
+    run("span_rules", INFERRED_PRODUCED, RULE_PRODUCER_SPAN, SPAN_HOP, *SPAN_HOP_APPLY,
+        ROOT_STEPS, INFERRED_CONSUMED, RULE_CONSUMER_SPAN)
+    run("redirect", REDIRECT_TO_RUN, EDGES_BEST)
+    run("write", FINAL_ENTITIES, FINAL_EDGES, FINAL_EXECUTIONS, FINAL_COMPONENT_EDGES,
+        FINAL_COMPONENT_NODES)
+    return iterations
+
+
+def _union_find(run: _Run, stage: str, max_rounds: int = 64) -> int:
+    """Connected components of ``_tm_uf_in(a, b)`` into ``_tm_uf_f(x, root)``.
+
+    Each round hooks every vertex to its smallest neighbour, flattens the hooks by pointer
+    jumping (so chains collapse in log steps) and contracts the edge list onto the new labels;
+    a round at least removes every vertex that has a smaller neighbour. ``_tm_uf_f`` keeps, for
+    every vertex that stopped being a label, the label it joined; resolving that forest gives
+    each vertex its component's smallest vertex. Returns the number of rounds (hooks + jumps).
+    """
+    run(stage,
+        """CREATE OR REPLACE TEMP TABLE _tm_uf_e AS
+           SELECT DISTINCT least(a, b) AS lo, greatest(a, b) AS hi FROM _tm_uf_in
+           WHERE a <> b AND a IS NOT NULL AND b IS NOT NULL""",
+        "CREATE OR REPLACE TEMP TABLE _tm_uf_f (x BIGINT, root BIGINT)")
+    steps = 0
+    for _ in range(max_rounds):
+        if not run.scalar("SELECT count(*) FROM (SELECT 1 FROM _tm_uf_e LIMIT 1)"):
+            break
+        steps += 1
+        run(stage, """CREATE OR REPLACE TEMP TABLE _tm_uf_m AS
+                      SELECT hi AS x, min(lo) AS m FROM _tm_uf_e GROUP BY hi""")
+        steps += _jump(run, stage, "_tm_uf_m", "x", "m")
+        run(stage,
+            "INSERT INTO _tm_uf_f SELECT x, m FROM _tm_uf_m",
+            """CREATE OR REPLACE TEMP TABLE _tm_uf_e AS
+               SELECT DISTINCT least(a, b) AS lo, greatest(a, b) AS hi FROM (
+                   SELECT coalesce(ma.m, e.lo) AS a, coalesce(mb.m, e.hi) AS b
+                   FROM _tm_uf_e e LEFT JOIN _tm_uf_m ma ON ma.x = e.lo
+                   LEFT JOIN _tm_uf_m mb ON mb.x = e.hi)
+               WHERE a <> b""")
+    else:
+        raise RuntimeError(f"union-find did not converge in {max_rounds} rounds")
+    steps += _jump(run, stage, "_tm_uf_f", "x", "root")
+    return steps
+
+
+def _jump(run: _Run, stage: str, table: str, x: str, parent: str) -> int:
+    """Pointer jumping on ``table(x, parent)`` until every parent is a root; returns jumps."""
+    jumps = 0
+    while True:
+        changed = run.scalar(
+            f"SELECT count(*) FROM {table} t JOIN {table} p ON p.{x} = t.{parent}")
+        if not changed:
+            return jumps
+        jumps += 1
+        run(stage, f"""CREATE OR REPLACE TEMP TABLE {table} AS
+                       SELECT t.{x}, coalesce(p.{parent}, t.{parent}) AS {parent}
+                       FROM {table} t LEFT JOIN {table} p ON p.{x} = t.{parent}""")
