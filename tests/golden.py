@@ -51,8 +51,13 @@ def _canonical(row: dict[str, Any]) -> dict[str, Any]:
 
 def check_golden(name: str, actual: dict[str, Any], update: bool) -> None:
     """Compare with tests/golden/<name>.json, or rewrite it when ``update`` is set."""
-    path = GOLDEN / f"{name}.json"
     text = json.dumps(actual, indent=1, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+    check_golden_text(f"{name}.json", text, update)
+
+
+def check_golden_text(name: str, text: str, update: bool) -> None:
+    """Compare text with tests/golden/<name>, or rewrite it when ``update`` is set."""
+    path = GOLDEN / name
     if update or not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)

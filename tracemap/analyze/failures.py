@@ -365,9 +365,8 @@ def _rank(store: Store, origins: dict[str, int], stats: dict[str, dict[str, Any]
             gain = scores[node] * (best.failed_share - best.healthy_share)
             scores[upstream] = max(scores.get(upstream, 0.0), scores[node] + gain)
             evidence[upstream].append(
-                f"upstream of {node}, whose failures come with {best.name}={best.value} "
-                f"({best.failed_share:.0%} of failed executions vs {best.healthy_share:.0%} "
-                "of healthy ones)")
+                f"upstream of {node}, whose failed executions carry its attribute values "
+                "below far more often than healthy ones")
             explains[upstream].add(node)
             explained_by.setdefault(node, upstream)
     for node, by in explained_by.items():
