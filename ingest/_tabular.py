@@ -29,7 +29,7 @@ from typing import Any
 
 import polars as pl
 
-from ingest.base import SNIFF_BYTES, Source, b64_text, us_from_iso
+from ingest.base import SNIFF_BYTES, Source, b64_text, loads, us_from_iso
 from tracemap.errors import IngestError
 
 #: The fields a column can be mapped to (``--map COLUMN=FIELD``), with what each holds.
@@ -110,6 +110,15 @@ DURATION_WORDS: dict[str, str] = {
 #: semantic conventions): such columns go to the run's detail as well as the span's.
 RESOURCE_PREFIXES = ("service.", "host.", "k8s.", "container.", "process.", "telemetry.",
                      "cloud.", "deployment.", "os.", "faas.", "device.")
+
+#: Columns holding many attributes at once (normalized names), flattened to one attribute
+#: each: ClickHouse ``SpanAttributes``/``LogAttributes``/``ResourceAttributes`` maps, Grafana
+#: and Jaeger ``tags``/``serviceTags`` arrays of ``{key, value}``, JSON objects. Resource bags
+#: describe the process, so their attributes go on the service run too.
+SPAN_BAGS = frozenset({"spanattributes", "logattributes", "attributes", "attrs", "tags",
+                       "spantags", "labels"})
+RESOURCE_BAGS = frozenset({"resourceattributes", "resource", "servicetags", "processtags",
+                           "resourcetags"})
 
 #: Texts that mean "no id" in an id column.
 NONE_IDS = frozenset({"", "root", "(root)", "null", "none", "nil", "-", "undefined", "nan"})
@@ -727,6 +736,107 @@ def durations_us(s: pl.Series, unit: str) -> tuple[pl.Series, pl.Series]:
         .otherwise((f * num / den).round(0).cast(pl.Int64)).alias("us"))["us"]
     bad = text.is_not_null() & out.is_null()
     return out.alias(s.name), bad
+
+
+def extra_columns(df: pl.DataFrame, names: list[str]
+                  ) -> tuple[dict[str, pl.Series], set[str]]:
+    """The extra columns as JSON-ready attributes (bag columns flattened, a column's own
+    name winning over a bag's key), and which of them describe the resource."""
+    out: dict[str, pl.Series] = {}
+    resource: set[str] = set()
+    bags: list[tuple[str, bool]] = []
+    for name in names:
+        kind = _bag_kind(name, df[name].dtype)
+        if kind:
+            bags.append((name, kind == "resource"))
+        else:
+            out[name] = jsonable(df[name])
+            if name.startswith(RESOURCE_PREFIXES):
+                resource.add(name)
+    for name, is_resource in bags:
+        for col in expand_bag(df[name]).iter_columns():
+            if col.name not in out:
+                out[col.name] = jsonable(col)
+                if is_resource or col.name.startswith(RESOURCE_PREFIXES):
+                    resource.add(col.name)
+    return out, resource
+
+
+def _bag_kind(name: str, dtype: pl.DataType) -> str | None:
+    low = norm_name(name)
+    if low in RESOURCE_BAGS:
+        return "resource"
+    if low in SPAN_BAGS or isinstance(dtype, pl.Map | pl.Struct):
+        return "span"
+    return None
+
+
+def expand_bag(s: pl.Series) -> pl.DataFrame:
+    """One column per attribute of a bag column. A cell that is no bag (text that is not a
+    JSON object, a ``{key, value}`` array or a ClickHouse map) stays whole, under the
+    column's own name."""
+    rows = []
+    for value in s.to_list():
+        bag = _bag(value)
+        rows.append(bag if bag is not None else {s.name: value})
+    if not any(rows):
+        return pl.DataFrame()
+    return pl.from_dicts(rows, infer_schema_length=None, strict=False)
+
+
+_CH_PAIR = re.compile(r"'((?:[^'\\]|\\.)*)':('(?:[^'\\]|\\.)*'|[^,}]*)")
+_CH_ESC = re.compile(r"\\(.)")
+
+
+def _bag(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {str(k): v for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        pairs = [p for p in value if isinstance(p, dict) and "key" in p]
+        if len(pairs) == len(value):
+            return {str(p["key"]): p.get("value") for p in pairs if p.get("value") is not None}
+        return None
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text:
+        return {}
+    if text[0] in "{[":
+        try:
+            return _bag(loads(text))
+        except ValueError:
+            pass
+    if text.startswith("{") and text.endswith("}") and "'" in text:
+        # ClickHouse's text form of Map(String, String): {'k':'v','k2':'it\'s'}
+        return {_CH_ESC.sub(r"\1", k): _CH_ESC.sub(r"\1", v[1:-1] if v.startswith("'") else v)
+                for k, v in _CH_PAIR.findall(text)}
+    return None
+
+
+_CH_STRING = re.compile(r"'((?:[^'\\]|\\.)*)'")
+_CH_MAP = re.compile(r"\{(?:[^{}'\\]|'(?:[^'\\]|\\.)*')*\}")
+
+
+def array_cell(value: Any) -> list[Any]:
+    """The elements of an array cell: a Parquet list, JSON array text, or ClickHouse array
+    text (``['a','b']``, ``[{'k':'v'}]``); anything else is no elements."""
+    if isinstance(value, list):
+        return value
+    if not isinstance(value, str):
+        return []
+    text = value.strip()
+    if not text.startswith("[") or text == "[]":
+        return []
+    try:
+        out = loads(text)
+        return out if isinstance(out, list) else []
+    except ValueError:
+        pass
+    if text[1:].lstrip().startswith("{"):
+        return [_bag(m) or {} for m in _CH_MAP.findall(text)]
+    return [_CH_ESC.sub(r"\1", m) for m in _CH_STRING.findall(text)]
 
 
 def service_from_pod(pod: pl.Expr) -> pl.Expr:

@@ -49,6 +49,8 @@ LEVELS: dict[str, str] = {
     **dict.fromkeys(("fatal", "critical", "crit", "alert", "emergency", "emerg", "panic", "f",
                      "ftl"), Severity.FATAL),
 }
+#: Columns holding an OTel SeverityNumber (normalized names).
+NUMBER_COLUMNS = frozenset({"severitynumber", "severitynum"})
 #: pino/bunyan numeric levels.
 PINO_LEVELS: dict[int, str] = {10: Severity.TRACE, 20: Severity.DEBUG, 30: Severity.INFO,
                                40: Severity.WARN, 50: Severity.ERROR, 60: Severity.FATAL}
@@ -144,12 +146,16 @@ def _rows(chunk: tab.Chunk, cols: tab.Columns, trace: tab.IdColumn, span: tab.Id
                  f"time, got {df[tcol][i]!r}", chunk.raw(int(df[tab.ROW][i])))
     keep = ~(rejected | hit)
     b.loaded(int(keep.sum()))
+    number_col = next((c for c in cols.extras if tab.norm_name(c) in NUMBER_COLUMNS), None)
+    d = d.with_columns(
+        (tab.as_text(df[number_col]).str.to_integer(strict=False) if number_col
+         else _nulls(n, pl.Int64)).alias("sevnum"))
     sev = _severity(d)
     d = d.hstack(sev).with_columns(
         pl.Series("tid", tid), pl.Series("sid", sid), pl.Series("time", time),
         pl.coalesce("service", tab.service_from_pod(pl.col("pod"))).alias("service"),
     )
-    extras = {c: tab.jsonable(df[c]) for c in cols.extras}
+    extras, _ = tab.extra_columns(df, [c for c in cols.extras if c != number_col])
     kept = {"k8s.pod.name": d["pod"], "stream": d["stream"], "severity_text": d["sev_text"],
             "severity_source": d["sev_source"]}
     if get("trace_id"):
@@ -202,12 +208,21 @@ def _severity(d: pl.DataFrame) -> pl.DataFrame:
                  .then(tok_num.replace_strict(PINO_LEVELS, default=None, return_dtype=pl.String))
                  .otherwise(token.str.to_lowercase().replace_strict(
                      LEVELS, default=None, return_dtype=pl.String)))
+    # An OTel SeverityNumber column (ClickHouse otel_logs) decides first, as otlp_logs_json
+    # folds severity; then the level column; then the text.
+    otel = pl.col("sevnum")
+    otel_ok = ((otel >= 1) & (otel <= 24)).fill_null(False)
+    by_number = ((otel - 1) // 4).replace_strict(dict(enumerate(NUMBER_LEVELS)), default=None,
+                                                 return_dtype=pl.String)
     use_column = col.is_not_null()
     return d.select(
-        pl.when(use_column).then(from_column.fill_null(Severity.UNKNOWN.value))
+        pl.when(otel_ok).then(by_number)
+        .when(use_column).then(from_column.fill_null(Severity.UNKNOWN.value))
         .otherwise(from_text.fill_null(Severity.UNKNOWN.value)).alias("severity"),
-        pl.when(use_column & (num >= 1) & (num <= 24) & ~num.is_in(list(PINO_LEVELS)))
+        pl.when(otel_ok).then(otel)
+        .when(use_column & (num >= 1) & (num <= 24) & ~num.is_in(list(PINO_LEVELS)))
         .then(num).cast(pl.Int32).alias("severity_number"),
         pl.when(use_column).then(col).otherwise(token).alias("sev_text"),
-        pl.when(~use_column & token.is_not_null()).then(pl.lit("message")).alias("sev_source"),
+        pl.when(~use_column & ~otel_ok & token.is_not_null()).then(pl.lit("message"))
+        .alias("sev_source"),
     )

@@ -58,6 +58,10 @@ WANTED = frozenset({"trace_id", "span_id", "parent_span_id", "service", "pod", "
                     "kind", "status", "status_message", "scope", "start", "end", "duration"})
 #: Fields of the logs format that mean a spans field here.
 SYNONYMS = {"time": "start"}
+#: Columns holding span links and events (normalized names): ClickHouse ``otel_traces``
+#: Nested columns (arrays, one element per link/event), or a JSON array of OTLP-shaped links.
+NESTED = frozenset({"linkstraceid", "linksspanid", "links", "eventsname", "eventsattributes"})
+LINKS = pl.List(pl.Struct({"tid": pl.String, "sid": pl.String}))
 
 #: Span kinds by spelling (lowercased, ``span_kind_``/``spankind.`` prefixes cut).
 KINDS: dict[str, str] = {
@@ -100,6 +104,8 @@ class _State:
     span: tab.IdColumn = field(default_factory=lambda: tab.IdColumn(8))
     duration_unit: str | None = None
     start_unit: str | None = None
+    #: Span-link and span-event columns (ClickHouse ``Links.*``/``Events.*``, ``links``).
+    nested: dict[str, str] = field(default_factory=dict)
 
 
 def parse(src: Source) -> Iterator[Batch]:
@@ -114,6 +120,9 @@ def parse(src: Source) -> Iterator[Batch]:
                 f"{', '.join(tab.ALIASES[need])}, any case/punctuation) among: "
                 f"{', '.join(names)}. Name it with --map COLUMN={need}.")
     state = _State(cols)
+    state.nested = {tab.norm_name(c): c for c in cols.extras
+                    if tab.norm_name(c) in NESTED or c.lower().startswith(("events.", "links."))}
+    cols.extras = [c for c in cols.extras if c not in state.nested.values()]
     build = _reference if src.options.get("reference_path") else _fast
     behind: deque[pl.DataFrame] = deque()  # id -> service of finished rows, newest last
     pending: deque[tuple[pl.DataFrame, BatchBuilder]] = deque()
@@ -218,7 +227,74 @@ def _normalize(chunk: tab.Chunk, state: _State, b: BatchBuilder) -> pl.DataFrame
     keep = ~rejected
     df, out = df.filter(keep), out.filter(keep)
     tid_src, sid_src = tid_src.filter(keep), sid_src.filter(keep)
-    return out.hstack(_describe(df, cols, tid_src, sid_src))
+    described = _describe(df, cols, tid_src, sid_src)
+    events = _event_errors(df, state)
+    if events is not None:
+        described = described.with_columns(pl.col("error").fill_null(events))
+    return out.hstack(described).with_columns(_links(df, state))
+
+
+def _busy(s: pl.Series) -> list[int]:
+    """Rows whose array cell has something in it (``[]`` and nulls skip the Python)."""
+    if s.dtype == pl.String:
+        t = s.str.strip_chars()
+        return (t.is_not_null() & (t != "[]") & (t != "")).arg_true().to_list()
+    return s.is_not_null().arg_true().to_list()
+
+
+def _link_id(value: Any, nbytes: int, decimal: bool | None) -> str | None:
+    if value is None:
+        return None
+    out = tab.slow_id(str(value).strip(), nbytes, bool(decimal))
+    return None if out is None or set(out) == {"0"} else out
+
+
+def _links(df: pl.DataFrame, state: _State) -> pl.Series:
+    """Each row's span links as ``[{tid, sid}]``, ids read as the span ids are."""
+    n = state.nested
+    out: list[list[dict[str, str]] | None] = [None] * df.height
+    pairs: dict[int, list[tuple[Any, Any]]] = {}
+    if "linkstraceid" in n and "linksspanid" in n:
+        tids, sids = df[n["linkstraceid"]], df[n["linksspanid"]]
+        for i in _busy(tids):
+            pairs.setdefault(i, []).extend(zip(tab.array_cell(tids[i]), tab.array_cell(sids[i]),
+                                               strict=False))
+    if "links" in n:
+        col = df[n["links"]]
+        for i in _busy(col):
+            for link in tab.array_cell(col[i]):
+                if isinstance(link, dict):
+                    pairs.setdefault(i, []).append((
+                        link.get("traceId", link.get("traceID", link.get("trace_id"))),
+                        link.get("spanId", link.get("spanID", link.get("span_id")))))
+    for i, found in pairs.items():
+        links = [{"tid": t, "sid": s} for t, s in (
+            (_link_id(t, 16, state.trace.decimal), _link_id(s, 8, state.span.decimal))
+            for t, s in found) if t and s]
+        out[i] = links or None
+    return pl.Series("links", out, dtype=LINKS)
+
+
+def _event_errors(df: pl.DataFrame, state: _State) -> pl.Series | None:
+    """The error an ``exception`` span event names (message, else type), as OTLP reads it."""
+    n = state.nested
+    if "eventsname" not in n:
+        return None
+    names = df[n["eventsname"]]
+    attrs = df[n["eventsattributes"]] if "eventsattributes" in n else None
+    out: list[str | None] = [None] * df.height
+    for i in _busy(names):
+        events = tab.array_cell(names[i])
+        bags = tab.array_cell(attrs[i]) if attrs is not None else []
+        for j, name in enumerate(events):
+            if name != "exception":
+                continue
+            ev = bags[j] if j < len(bags) and isinstance(bags[j], dict) else {}
+            text = str(ev.get("exception.message") or ev.get("exception.type") or "")
+            if text:
+                out[i] = text
+                break
+    return pl.Series("events", out, dtype=pl.String)
 
 
 def _nulls(n: int, dtype: pl.DataType) -> pl.Series:
@@ -302,6 +378,11 @@ def _describe(df: pl.DataFrame, cols: tab.Columns, tid_src: pl.Series, sid_src: 
     text = {f: tab.as_text(df[get(f)]) if get(f) else _nulls(n, pl.String)
             for f in ("service", "pod", "operation", "kind", "status", "status_message",
                       "scope")}
+    extras, resource = tab.extra_columns(df, cols.extras)
+    # A resource bag's service.name names the service when no column does.
+    bag_service = extras.get("service.name") if "service.name" in resource else None
+    text["bag_service"] = (tab.as_text(bag_service) if bag_service is not None
+                           else _nulls(n, pl.String))
     d = pl.DataFrame(text)
     pod = tab.service_from_pod(pl.col("pod"))
     kind = (pl.col("kind").str.to_lowercase()
@@ -309,7 +390,8 @@ def _describe(df: pl.DataFrame, cols: tab.Columns, tid_src: pl.Series, sid_src: 
     status = _status(pl.col("status"), cols.flag_status,
                      df[get("status")].dtype if get("status") else pl.String)
     out = d.select(
-        pl.coalesce(pl.col("service"), pod, pl.lit("unknown_service")).alias("service"),
+        pl.coalesce(pl.col("service"), pod, pl.col("bag_service"), pl.lit("unknown_service"))
+        .alias("service"),
         pl.col("operation").fill_null("").alias("name"),
         kind.replace_strict(KINDS, default="unspecified", return_dtype=pl.String)
         .fill_null("unspecified").alias("kind"),
@@ -325,12 +407,13 @@ def _describe(df: pl.DataFrame, cols: tab.Columns, tid_src: pl.Series, sid_src: 
     kept[get("span_id")] = sid_src  # type: ignore[index]
     if get("pod"):
         kept["k8s.pod.name"] = df[get("pod")]
-    extras = {c: tab.jsonable(df[c]) for c in cols.extras if c not in _FIXED_DETAIL}
+        resource.add("k8s.pod.name")
     for name, s in kept.items():
-        if name not in extras and name not in _FIXED_DETAIL:
-            extras[name] = tab.jsonable(s)
-    ex = pl.DataFrame(extras) if extras else pl.DataFrame()
-    ex = ex.rename({c: f"x:{c}" for c in ex.columns})
+        extras.setdefault(name, tab.jsonable(s))
+    # Attributes as columns ``x:<name>``, resource attributes ``r:<name>`` (both paths read
+    # these prefixes); the members add_spans writes itself are left out.
+    ex = pl.DataFrame({f"{'r' if name in resource else 'x'}:{name}": s
+                       for name, s in extras.items() if name not in _FIXED_DETAIL})
     return out.hstack(ex) if ex.width else out
 
 
@@ -355,16 +438,12 @@ def _status(s: pl.Expr, flag: bool, dtype: pl.DataType) -> pl.Expr:
             .otherwise(pl.lit(Status.UNKNOWN.value)))
 
 
-def _resource_extra(name: str) -> bool:
-    return name.startswith(tab.RESOURCE_PREFIXES)
-
-
 # --------------------------------------------------------------------------------------------
 # Fast path: the OTLP ingestor's rows, built column-wise
 
 
 def _extra_names(df: pl.DataFrame) -> list[str]:
-    return [c for c in df.columns if c.startswith("x:")]
+    return [c for c in df.columns if c.startswith(("x:", "r:"))]
 
 
 def _fast(good: pl.DataFrame, services: pl.DataFrame, src: Source, b: BatchBuilder
@@ -374,7 +453,7 @@ def _fast(good: pl.DataFrame, services: pl.DataFrame, src: Source, b: BatchBuild
     if not good.height:
         return {}
     extras = _extra_names(good)
-    resource = [c for c in extras if _resource_extra(c[2:])]
+    resource = [c for c in extras if c.startswith("r:")]
     attrs = [c for c in extras if c not in resource]
     ren = {c: c[2:] for c in extras}
     df = (good.join(services.rename({"sid": "parent", "service": "parent_service"}),
@@ -434,6 +513,12 @@ def _fast(good: pl.DataFrame, services: pl.DataFrame, src: Source, b: BatchBuild
             .otherwise(pl.lit(EdgeKind.CALLS.value))
             .alias("kind"), pl.lit("parentSpanId").alias("evidence"), where.alias("location")),
     ]
+    span_links = (df.select("uid", "links", where.alias("location")).explode("links")
+                  .drop_nulls("links").unnest("links"))
+    links.append(span_links.select(
+        (pl.lit("otel:span:") + pl.col("tid") + "/" + pl.col("sid")).alias("src_uid"),
+        pl.col("uid").alias("dst_uid"), pl.lit(EdgeKind.FOLLOWS_FROM.value).alias("kind"),
+        pl.lit("span link").alias("evidence"), "location"))
     keys = [
         roots.select(pl.col("run_uid").alias("entity_uid"),
                      pl.lit(KeyKind.TRACE_ID.value).alias("kind"), pl.col("tid").alias("value")),
@@ -546,9 +631,9 @@ def to_otlp(row: dict[str, Any]) -> tuple[str, dict[str, Any], str, dict[str, An
     resource: dict[str, Any] = {"service.name": row["service"]}
     attrs: list[dict[str, Any]] = []
     for name, value in row.items():
-        if not name.startswith("x:") or value is None:
+        if not name.startswith(("x:", "r:")) or value is None:
             continue
-        if _resource_extra(name[2:]):
+        if name.startswith("r:"):
             resource[name[2:]] = value
         else:
             attrs.append({"key": name[2:], "value": any_value(value)})
@@ -560,6 +645,7 @@ def to_otlp(row: dict[str, Any]) -> tuple[str, dict[str, Any], str, dict[str, An
         "endTimeUnixNano": None if row["end"] is None else str(row["end"] * 1000),
         "status": {"code": _CODES.get(status, 0), "message": row["error"]},
         "attributes": attrs,
+        "links": [{"traceId": link["tid"], "spanId": link["sid"]} for link in row["links"] or ()],
     }
     return row[tab.LOC], span, row["service"], resource, row["scope"]
 

@@ -112,3 +112,22 @@ def test_map_names_message_and_level(tmp_path: Path) -> None:
     assert (log["time"], log["severity"], log["body"]) == (
         "2024-06-03T16:00:00.123456+00:00", "error", "boom, again")
     assert json.dumps(log["detail"]) == '{"severity_text": "error"}'
+
+
+def test_clickhouse_otel_logs(tmp_path: Path) -> None:
+    # SELECT ... FROM otel_logs FORMAT CSVWithNames (collector clickhouse exporter).
+    path = tmp_path / "otel_logs.csv"
+    path.write_text(
+        '"Timestamp","TraceId","SpanId","SeverityText","SeverityNumber","ServiceName","Body",'
+        '"ResourceAttributes","LogAttributes"\n'
+        '"2024-06-03 16:05:01.215801003","a8f1c7e2b9d04e6f8a1b2c3d4e5f6071","5e6f708192a3b4c5",'
+        '"fail",18,"accounting","Order processing failed",'
+        '"{\'service.name\':\'accounting\',\'k8s.pod.name\':\'accounting-0\'}",'
+        '"{\'order.id\':\'order-7c1e\',\'exception.type\':\'Npgsql.PostgresException\'}"\n')
+    log = normalized_rows(path)["logs"][0]
+    assert (log["severity"], log["severity_number"], log["service"]) == ("error", 18, "accounting")
+    assert log["entity_uid"] == ("otel:span:a8f1c7e2b9d04e6f8a1b2c3d4e5f6071/"
+                                 "5e6f708192a3b4c5")
+    assert log["time"] == "2024-06-03T16:05:01.215801+00:00"
+    assert (log["detail"]["order.id"], log["detail"]["k8s.pod.name"]) == (
+        "order-7c1e", "accounting-0")  # the maps, flattened

@@ -296,3 +296,50 @@ def test_parquet_is_sniffed_from_its_footer() -> None:
     assert head.startswith(b"PAR1")
     assert tabular_spans.sniff(head, str(LAKE))
     assert not tabular_spans.sniff(b"PAR1" + b"\0" * 100, "/nonexistent.parquet")
+
+
+CLICKHOUSE = FIXTURES / "tabular_spans" / "clickhouse_otel_traces.csv"
+
+
+def test_clickhouse_attribute_maps_links_and_events(tmp_path: Path) -> None:
+    rows = normalized_rows(CLICKHOUSE)
+    t = "a8f1c7e2b9d04e6f8a1b2c3d4e5f6071"
+    keys = {(k["entity_uid"][-16:], k["kind"], k["value"]) for k in rows["keys"]}
+    # SpanAttributes are attributes: the key rules and messaging keys see inside the map.
+    assert ("4d5e6f708192a3b4", "message_id", "order-7c1e/0/52341") in keys
+    assert ("4d5e6f708192a3b4", "channel", "kafka:topic:orders") in keys
+    run = [r for r in rows["runs"] if r["uid"].endswith("/1a2b3c4d5e6f7081")][0]
+    assert run["detail"]["service.version"] == "1.12.0"  # ResourceAttributes go on the run
+    assert {(link["src_uid"], link["dst_uid"], link["kind"]) for link in rows["links"]
+            if link["evidence"] == "span link"} == {
+        (f"otel:span:{t}/4d5e6f708192a3b4",
+         "otel:span:0c9e4b1d2f3a45b6c7d8e9f0a1b2c3d4/6f708192a3b4c5d6", "follows_from")}
+    assert not any(k.startswith(("Events.", "Links.")) for s in rows["steps"]
+                   for k in s["detail"])
+    # With no status message, the exception event names the error (as OTLP reads events).
+    text = CLICKHOUSE.read_text().replace('"Npgsql.PostgresException: 53300: sorry, too many '
+                                          'clients already"', '""')
+    rows = normalized_rows(_write(tmp_path, "ch.csv", text))
+    failed = [s for s in rows["steps"] if s["status"] == "failed"]
+    assert [s["error"] for s in failed] == ["53300: sorry, too many clients already"]
+
+
+def test_parquet_map_columns_are_attributes(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "m.parquet"
+    pq.write_table(pa.table({
+        "TraceId": ["4bf92f3577b34da6a3ce929d0e0e4736"], "SpanId": ["00f067aa0ba902b7"],
+        "ParentSpanId": [""], "Timestamp": pa.array([1717430400_000000], pa.timestamp("us")),
+        "Duration": [5_000_000],
+        "ResourceAttributes": pa.array([[("service.name", "cart")]],
+                                       pa.map_(pa.string(), pa.string())),
+        "SpanAttributes": pa.array([[("messaging.message.id", "m-1")]],
+                                   pa.map_(pa.string(), pa.string())),
+    }), path)
+    rows = normalized_rows(path)
+    step = rows["steps"][0]
+    assert step["component"] == "otel:operation:cart/"  # service.name from the resource map
+    assert ("message_id", "m-1") in {(k["kind"], k["value"]) for k in rows["keys"]}
+    assert step["ended_at"] == "2024-06-03T16:00:00.005000+00:00"  # ns: ISO start, big ints
