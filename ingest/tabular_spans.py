@@ -5,10 +5,11 @@ What teams export when they pull spans out of their trace store by hand or by pi
 - Grafana Explore/Tempo "Download CSV" of a trace data frame: ``traceID``, ``spanID``,
   ``parentSpanID``, ``operationName``, ``serviceName``, ``startTime`` (epoch ms, float),
   ``duration`` (ms); some data sources write 64-bit ids as decimal text.
-- ClickHouse ``otel_traces`` (collector ``clickhouse`` exporter, 2023+) as CSV/Parquet:
+- ClickHouse ``otel_traces`` (collector ``clickhouse`` exporter) as CSV/Parquet:
   ``Timestamp`` (DateTime64(9) text), ``TraceId``, ``SpanId``, ``ParentSpanId``, ``SpanName``,
-  ``SpanKind`` (``SPAN_KIND_SERVER`` before v0.86, ``Server`` after), ``ServiceName``,
-  ``Duration`` (ns), ``StatusCode`` (``STATUS_CODE_ERROR`` / ``Error``), ``StatusMessage``.
+  ``SpanKind`` (``SPAN_KIND_SERVER`` in older exporter versions, ``Server`` in newer),
+  ``ServiceName``, ``Duration`` (ns), ``StatusCode`` (``STATUS_CODE_ERROR`` / ``Error``),
+  ``StatusMessage``, ``ResourceAttributes``/``SpanAttributes`` maps, ``Events.*``/``Links.*``.
 - Honeycomb/Datadog CSV exports (``trace.trace_id``, ``trace.parent_id``, ``duration_ms``;
   Datadog's decimal 64-bit ids), Parquet tables from a data lake, public microservice trace
   datasets (``TraceID``/``SpanID``/``ParentID`` with ``root``, ``PodName``, ms times).
@@ -18,7 +19,10 @@ Each row gives the same rows the OTLP ingestor gives for that span (``otlp_json.
 step ``otel:span:<trace>/<span>``, run ``otel:run:...`` of ``otel:service:<service>`` for local
 roots, parent links, trace/span keys; columns not used as fields become span attributes (OTel
 resource-style names such as ``host.name``, ``k8s.pod.name`` also go to the run) and pass
-through the correlation-key rules. Ids that are not hex become stable hex (decimal ids are
+through the correlation-key rules. Attribute maps (ClickHouse ``{'k':'v'}`` text, Parquet
+maps, ``tags`` arrays of ``{key, value}``) are flattened into attributes; ``Links.TraceId``/
+``Links.SpanId`` (or a JSON ``links`` column) become span links and an ``exception`` event
+the error, as OTLP reads them. Ids that are not hex become stable hex (decimal ids are
 converted, other text hashed; the original stays in ``detail`` under its column name).
 
 Quirks: a parent's service is looked up among the 64k rows before and after a span (the OTLP
@@ -425,7 +429,9 @@ def _status(s: pl.Expr, flag: bool, dtype: pl.DataType) -> pl.Expr:
     low = (s.str.to_lowercase()
            .str.replace(r"^(status_code_|statuscode\.|statuscode_|status_)", ""))
     words = {**STATUS_WORDS, **(FLAG_WORDS if flag or dtype == pl.Boolean else {})}
-    num = s.str.to_integer(strict=False)
+    # pandas writes an int column holding blanks as floats: 500.0 is HTTP 500.
+    num = pl.coalesce(s.str.to_integer(strict=False),
+                      s.cast(pl.Float64, strict=False).cast(pl.Int64, strict=False))
     by_number = (pl.when(num.is_in([0, 1])).then(pl.lit(Status.OK.value))
                  .when(num == 2).then(pl.lit(Status.FAILED.value))
                  .when((num >= 100) & (num < 500)).then(pl.lit(Status.OK.value))
