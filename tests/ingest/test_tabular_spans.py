@@ -343,3 +343,17 @@ def test_parquet_map_columns_are_attributes(tmp_path: Path) -> None:
     assert step["component"] == "otel:operation:cart/"  # service.name from the resource map
     assert ("message_id", "m-1") in {(k["kind"], k["value"]) for k in rows["keys"]}
     assert step["ended_at"] == "2024-06-03T16:00:00.005000+00:00"  # ns: ISO start, big ints
+
+
+def test_parquet_rejects_name_the_row(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(LAKE)
+    spans = table["span_id"].to_pylist()
+    spans[2] = None  # row 3 lost its span id
+    path = tmp_path / "broken.parquet"
+    pq.write_table(table.set_column(1, "span_id", pl.Series(spans).to_arrow()), path)
+    rows = normalized_rows(path)
+    assert rows["rejects"] == [{"location": "row 3", "reason": "column 'span_id': expected a "
+                                "non-empty, non-zero span id, got ''"}]
+    assert (rows["source"]["records"], rows["source"]["loaded"]) == (9, 8)
