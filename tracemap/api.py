@@ -164,8 +164,9 @@ class Tracemap:
 def _source_status(row: dict[str, Any]) -> dict[str, Any]:
     detail = row.get("detail")
     failed = isinstance(detail, str) and '"error"' in detail
+    status = ("interrupted" if row["state"] == "loading" else "failed" if failed else "ingested")
     return {
-        "path": row["path"], "format": row["format"], "status": "failed" if failed else "ingested",
+        "path": row["path"], "format": row["format"], "status": status,
         "records": row["records"], "loaded": row["loaded"], "rejected": row["rejected"],
         "skipped": row["skipped"], "sha256": row["sha256"], "chosen_by": row["chosen_by"],
         "ingested_at": row["ingested_at"].isoformat() if row["ingested_at"] else None,

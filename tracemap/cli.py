@@ -111,6 +111,8 @@ def ingest_cmd(
         _print_json(result)
     else:
         out.print(render_text.ingest_table(result))
+        for source in result.failed:
+            err.print(render_text.cell(source.message, "red"))
     hard_failures = [s for s in result.failed if s.explicit]
     if hard_failures or (strict and result.totals["rejected"]):
         raise typer.Exit(1)

@@ -12,6 +12,7 @@ import hashlib
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -181,24 +182,40 @@ def _ingest_one(store: Store, src: Source, forced: Any, force: bool, progress: P
         progress.advance(stat.st_size)
         return SourceResult(src.display, None, "failed", message=str(exc))
     replaced = [s for s in {previous, same} if s is not None]
-    store.begin()
-    try:
+    # The source row goes in first, marked loading, and its batches are committed one by one:
+    # a transaction per file would hold the whole file in DuckDB's memory. A kill leaves the
+    # marker, and the next writer to open the store drops the half-loaded rows (Store.recover).
+    with _transaction(store):
         for old in replaced:
             store.drop_source(old.id)
         source_id = store.add_source(path=key_path, sha256=sha, size=stat.st_size,
                                      mtime_ns=stat.st_mtime_ns, fmt=module.NAME,
                                      chosen_by="forced" if forced else "detected")
-        counts, detail = _load(store, source_id, module, src, progress, debug)
-        store.finish_source(source_id, detail=dumps(detail), **counts)
         store.bump_data_version()
-        store.commit()
+    try:
+        counts, detail = _load(store, source_id, module, src, progress, debug)
+        with _transaction(store):
+            store.finish_source(source_id, detail=dumps(detail), **counts)
+            store.bump_data_version()
     except BaseException:
-        store.rollback()
+        with _transaction(store):
+            store.drop_source(source_id)
         raise
     progress.advance(stat.st_size - src.position())
     status = "replaced" if replaced else "new"
     return SourceResult(src.display, module.NAME, status,
                         chosen_by="forced" if forced else "detected", **counts)
+
+
+@contextmanager
+def _transaction(store: Store) -> Iterator[None]:
+    store.begin()
+    try:
+        yield
+    except BaseException:
+        store.rollback()
+        raise
+    store.commit()
 
 
 def _unchanged(store: Store, row: Any, display: str) -> SourceResult:
@@ -216,14 +233,15 @@ def _load(store: Store, source_id: int, module: Any, src: Source, progress: Prog
     seen = 0
     try:
         for batch in module.parse(src):
-            for table, df in batch.tables.items():
-                if df.height:
-                    store.insert(table, df, source_id)
             # Over-long lines were rejected below the ingestor: records it never saw.
             oversized = [(loc, why, raw.decode("utf-8", "replace"))
                          for loc, why, raw in src.oversized]
             src.oversized.clear()
-            store.insert_rejects(source_id, batch.rejects + oversized)
+            with _transaction(store):
+                for table, df in batch.tables.items():
+                    if df.height:
+                        store.insert(table, df, source_id)
+                store.insert_rejects(source_id, batch.rejects + oversized)
             counts["records"] += batch.records + len(oversized)
             counts["loaded"] += batch.loaded
             counts["rejected"] += len(batch.rejects) + len(oversized)
@@ -237,9 +255,10 @@ def _load(store: Store, source_id: int, module: Any, src: Source, progress: Prog
         if debug:
             raise
         # The file as a whole could not be read: its rows so far go, one reject says why.
-        store.clear_source(source_id)
         reason = _file_error(module.NAME, exc)
-        store.insert_rejects(source_id, [("file", reason, None)])
+        with _transaction(store):
+            store.clear_source(source_id)
+            store.insert_rejects(source_id, [("file", reason, None)])
         return {"records": 1, "loaded": 0, "rejected": 1, "skipped": 0}, {"error": reason}
     if counts["records"] != counts["loaded"] + counts["rejected"] + counts["skipped"]:
         raise ReconcileError(

@@ -18,7 +18,10 @@ CREATE TABLE IF NOT EXISTS sources (
     rejected     BIGINT NOT NULL DEFAULT 0,
     skipped      BIGINT NOT NULL DEFAULT 0,
     ingested_at  TIMESTAMPTZ NOT NULL,
-    detail       JSON                   -- ingestor notes: skipped types, where ids came from
+    detail       JSON,                  -- ingestor notes: skipped types, where ids came from
+    -- loading while its batches are committed one by one; done once counts are final. A source
+    -- still loading when a writer opens the store was interrupted: its rows are dropped.
+    state        VARCHAR NOT NULL DEFAULT 'loading'
 );
 
 CREATE TABLE IF NOT EXISTS runs (

@@ -69,6 +69,7 @@ class Store:
         self.conn.execute("SET TimeZone = 'UTC'")
         if not read_only:
             self.conn.execute(files("tracemap").joinpath("schema.sql").read_text())
+            self.recover()
 
     def close(self) -> None:
         self.conn.close()
@@ -128,8 +129,20 @@ class Store:
     def finish_source(self, source_id: int, *, records: int, loaded: int, rejected: int,
                       skipped: int, detail: str) -> None:
         self.sql(
-            "UPDATE sources SET records = ?, loaded = ?, rejected = ?, skipped = ?, detail = ? "
-            "WHERE id = ?", [records, loaded, rejected, skipped, detail, source_id])
+            "UPDATE sources SET records = ?, loaded = ?, rejected = ?, skipped = ?, detail = ?, "
+            "state = 'done' WHERE id = ?", [records, loaded, rejected, skipped, detail, source_id])
+
+    def recover(self) -> list[str]:
+        """Drop sources an interrupted ingest left half-loaded; returns their paths."""
+        stale = self.sql("SELECT id, path FROM sources WHERE state = 'loading' ORDER BY id"
+                         ).fetchall()
+        if stale:
+            self.begin()
+            for source_id, _ in stale:
+                self.drop_source(source_id)
+            self.bump_data_version()
+            self.commit()
+        return [path for _, path in stale]
 
     def clear_source(self, source_id: int) -> None:
         """Remove every row that came from a source, keeping the source itself."""
@@ -208,7 +221,7 @@ class Store:
     def sources(self) -> list[dict[str, Any]]:
         return self.rows(
             "SELECT id, path, sha256, format, chosen_by, records, loaded, rejected, skipped, "
-            "ingested_at, detail FROM sources ORDER BY id")
+            "ingested_at, detail, state FROM sources ORDER BY id")
 
     def rejects(self, limit: int | None = None) -> list[dict[str, Any]]:
         query = ("SELECT s.path, r.location, r.reason, r.raw FROM rejects r "

@@ -57,9 +57,7 @@ def ingest_table(result: Any) -> RenderableType:
     table.add_section()
     table.add_row(cell("total", "bold"), cell(""), cell(""),
                   *(cell(totals[c], "bold") for c in ("records", "loaded", "rejected", "skipped")))
-    notes = [Text(clean(s.message), style="red")
-             for s in result.sources if s.message]
-    return Group(table, *notes)
+    return table
 
 
 def status_table(result: Any) -> RenderableType:
