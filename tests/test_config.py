@@ -123,3 +123,25 @@ def test_mistakes_are_clear_errors(tmp_path: Path, text: str, message: str) -> N
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert str(err.value).startswith(f"{path}{message}")
+
+
+def test_cli_picks_up_tracemap_toml_in_the_working_directory(tmp_path, monkeypatch) -> None:
+    import json as _json
+
+    from typer.testing import CliRunner
+
+    from tracemap.cli import app
+    from tracemap.store import Store
+
+    (tmp_path / "tracemap.toml").write_text('[correlation.headers]\n"req" = "business:request"\n')
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text(_json.dumps({"topic": "t", "partition": 0, "offset": 1, "ts": 1637230546039,
+                                 "tstype": "create", "headers": ["req", "r-42"], "key": None,
+                                 "payload": None}) + "\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TRACEMAP_CONFIG", raising=False)
+    r = CliRunner().invoke(app, ["ingest", str(dump), "--db", str(tmp_path / "s.duckdb")])
+    assert r.exit_code == 0, r.output
+    with Store(tmp_path / "s.duckdb", read_only=True) as store:
+        assert store.rows("SELECT kind, value FROM keys WHERE kind LIKE 'business:%'") == [
+            {"kind": "business:request", "value": "r-42"}]

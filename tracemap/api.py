@@ -24,6 +24,7 @@ from tracemap.analyze import diff as diff_analysis
 from tracemap.analyze import failures as failures_analysis
 from tracemap.analyze import hidden as hidden_analysis
 from tracemap.analyze import impact as impact_analysis
+from tracemap.config import Config, load_config
 from tracemap.load import IngestResult, Progress, ingest_paths
 from tracemap.store import Store, default_path
 
@@ -175,6 +176,11 @@ def _source_status(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def open(db: str | os.PathLike[str] | None = None, *,  # noqa: A001 - mirrors builtins' idiom
-         rules: KeyRules | None = None) -> Tracemap:
-    """Open (or name, for creation on first write) a tracemap store."""
-    return Tracemap(db, rules=rules)
+         config: Config | str | os.PathLike[str] | None = None) -> Tracemap:
+    """Open (or name, for creation on first write) a tracemap store.
+
+    ``config`` is a ``Config`` or the path of a ``tracemap.toml``; by default
+    ``$TRACEMAP_CONFIG`` or ``./tracemap.toml`` when there is one (see ``tracemap.config``).
+    """
+    settings = config if isinstance(config, Config) else load_config(config)
+    return Tracemap(db, rules=settings.rules, correlate_params=settings.correlate_params)

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.base import KeyRules
-from tracemap.errors import TracemapError
+from tracemap.errors import ConfigError
 from tracemap.model import KeyKind
 
 #: The default file, looked for in the working directory.
@@ -53,9 +53,6 @@ SECTIONS = {"correlation": (*RULE_TABLES, *SETTINGS)}
 
 _BUSINESS = re.compile(r"^business:[A-Za-z0-9_.\-]+$")
 
-
-class ConfigError(TracemapError):
-    """``tracemap.toml`` cannot be used as written; the message says where and why."""
 
 
 @dataclass(frozen=True, slots=True)

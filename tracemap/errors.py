@@ -5,6 +5,7 @@ TracemapError
  │    ├── UnknownFormatError   no ingestor recognised a file, or --format names none
  │    ├── RecordError          one input record is unusable (becomes a reject, not a crash)
  │    └── ReconcileError       records != loaded + rejected + skipped: a bug, stops loudly
+ ├── ConfigError              tracemap.toml cannot be used as written
  ├── StoreError
  │    └── StoreBusyError       another process holds the store for writing
  ├── AnalysisError
@@ -42,6 +43,10 @@ class RecordError(IngestError):
 
 class ReconcileError(IngestError):
     """An ingestor's counters do not add up; this is a bug in tracemap, never bad input."""
+
+
+class ConfigError(TracemapError):
+    """``tracemap.toml`` cannot be used as written; the message says where and why."""
 
 
 class StoreError(TracemapError):
