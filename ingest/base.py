@@ -10,6 +10,10 @@ An ingestor is a module with three names (the registry in ``ingest/__init__.py``
   (``BatchBuilder.reject`` with location and reason) or skipped (well-formed but of no use,
   counted by type). The loader checks ``records == loaded + rejected + skipped``.
 
+``Source``'s readers raise ``UnreadableFile`` when the file as a whole cannot be read (a cut or
+corrupt .gz, a document over the size limit); ``parse`` lets it through and the loader records
+the file as one rejected record. Anything else escaping ``parse`` is a bug in the ingestor.
+
 The first line of a module's docstring is what ``tracemap formats`` prints.
 """
 
@@ -19,7 +23,9 @@ import base64
 import binascii
 import gzip
 import json
+import math
 import re
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -47,6 +53,11 @@ MAX_JSON_DEPTH = 1024
 BATCH_ROWS = 50_000
 #: A reject keeps at most this much of the offending input.
 RAW_CAP = 2048
+#: What handling a record of an unexpected shape raises (a list where a string was, a string
+#: where an object was, a number out of range). An ingestor catches these around one record,
+#: ``restore``s the builder to before it and rejects it: the record, not the file, is lost.
+SHAPE_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, ArithmeticError,
+                RecursionError)
 
 
 class Ingestor(Protocol):
@@ -209,23 +220,33 @@ class Source:
             return 0
 
     def open(self) -> IO[bytes]:
-        """The file's bytes, gunzipped when the file is gzip (by magic, not by name)."""
+        """The file's bytes, gunzipped when the file is gzip (by magic, not by name).
+
+        Reading a cut or corrupt gzip stream raises ``UnreadableFile``.
+        """
         with open(self.path, "rb") as probe:
             gzipped = probe.read(2) == b"\x1f\x8b"
         if gzipped:
-            gz = gzip.GzipFile(self.path, "rb")
+            gz = _GzipReader(self.path, "rb")
             self._raw = gz.fileobj  # the compressed file: its position drives progress
             return gz  # type: ignore[return-value]
         raw = self._raw = open(self.path, "rb")  # noqa: SIM115 - returned to the caller
         return raw
 
     def head(self, size: int = SNIFF_BYTES) -> bytes:
-        """The first ``size`` bytes after gunzip; empty on any read error."""
+        """The first ``size`` bytes after gunzip (what there is, if the gzip stream breaks off
+        sooner); empty if the file cannot be opened."""
+        data = bytearray()
         try:
             with self.open() as fh:
-                return fh.read(size)
-        except (OSError, EOFError, gzip.BadGzipFile):
-            return b""
+                while len(data) < size:
+                    chunk = fh.read1(size - len(data))
+                    if not chunk:
+                        break
+                    data += chunk
+        except (OSError, EOFError, UnreadableFile):
+            pass
+        return bytes(data)
 
     def read_document(self) -> bytes:
         """The whole (gunzipped) file, for single-document formats; refuses huge ones."""
@@ -242,17 +263,26 @@ class Source:
         """``(line number, line)`` for each non-blank line, 1-based, newline stripped.
 
         A line over ``MAX_LINE_BYTES`` is never held whole: it is read past in chunks and put
-        in ``oversized`` as a reject the loader records (the ingestor never sees it).
+        in ``oversized`` as a reject the loader records (the ingestor never sees it). So is a
+        gzip stream that breaks off: the lines before it load.
         """
         with self.open() as fh:
             number = 0
             while True:
-                line = fh.readline(MAX_LINE_BYTES)
+                try:
+                    line = fh.readline(MAX_LINE_BYTES)
+                except UnreadableFile as exc:
+                    self.oversized.append((f"line {number + 1}", str(exc), b""))
+                    return
                 if not line:
                     return
                 number += 1
                 if len(line) == MAX_LINE_BYTES and not line.endswith(b"\n"):
-                    size = len(line) + _skip_line(fh)
+                    try:
+                        size = len(line) + _skip_line(fh)
+                    except UnreadableFile as exc:
+                        self.oversized.append((f"line {number}", str(exc), line[:RAW_CAP]))
+                        return
                     self.oversized.append((
                         f"line {number}",
                         f"line of {size:,} bytes is over the {MAX_LINE_BYTES >> 20} MiB limit "
@@ -278,15 +308,30 @@ def is_json_lines(src: Source) -> bool:
     """Whether a JSON file is JSON lines: its first line alone is a complete JSON value.
 
     A pretty-printed document opens with a line (``{``) that is not. The first line is read
-    whole (up to ``MAX_LINE_BYTES``): exporters write lines far longer than a sniff head.
+    whole (up to ``MAX_LINE_BYTES``): exporters write lines far longer than a sniff head. A
+    first line that is not JSON (a record cut or garbled) still makes JSON lines when the next
+    two lines (or the only next one) are each a whole object or array: no pretty-printed
+    document has such lines, and reading the file as one document would lose every record.
     """
-    with src.open() as fh:
-        while True:
-            line = fh.readline(MAX_LINE_BYTES)
-            if not line:
-                return False
-            if line.strip():
-                break
+    lines: list[bytes] = []
+    try:
+        with src.open() as fh:
+            while len(lines) < 3:
+                line = fh.readline(MAX_LINE_BYTES)
+                if not line:
+                    break
+                if line.strip():
+                    lines.append(line)
+                    if len(lines) == 1 and _is_json(line):
+                        return True
+    except UnreadableFile:
+        pass
+    rest = lines[1:]
+    return bool(rest) and all(line.lstrip()[:1] in (b"{", b"[") and _is_json(line)
+                              for line in rest)
+
+
+def _is_json(line: bytes) -> bool:
     try:
         loads(line)
     except ValueError:
@@ -294,7 +339,38 @@ def is_json_lines(src: Source) -> bool:
     return True
 
 
-class DocumentTooLarge(ValueError):
+class UnreadableFile(ValueError):
+    """The file as a whole cannot be read: the loader records it as one rejected record."""
+
+
+class _GzipReader(gzip.GzipFile):
+    """A GzipFile whose read errors (cut stream, bad CRC, corrupt data) say what to do."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            return super().read(size)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise UnreadableFile(_gzip_reason(exc)) from None
+
+    def read1(self, size: int = -1) -> bytes:
+        try:
+            return super().read1(size)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise UnreadableFile(_gzip_reason(exc)) from None
+
+    def readline(self, size: int | None = -1) -> bytes:
+        try:
+            return super().readline(size)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise UnreadableFile(_gzip_reason(exc)) from None
+
+
+def _gzip_reason(exc: BaseException) -> str:
+    return (f"gzip stream broken off or corrupt ({exc or type(exc).__name__}); the file was "
+            "cut short or damaged in transit: copy or export it again")
+
+
+class DocumentTooLarge(UnreadableFile):
     """A single-document file is too large to read whole."""
 
 
@@ -322,7 +398,12 @@ def frame(table: str, rows: list[dict[str, Any]]) -> pl.DataFrame:
         name: (pl.Int64 if isinstance(dtype, pl.Datetime) else dtype)
         for name, dtype in schema.items()
     }
-    df = pl.DataFrame(rows, schema=raw_schema)
+    try:
+        df = pl.DataFrame(rows, schema=raw_schema)
+    except UnicodeEncodeError:
+        # A lone surrogate (a JSON ``\ud800`` escape, YAML alike) is text Arrow cannot hold.
+        df = pl.DataFrame([{k: _valid_text(v) if isinstance(v, str) else v
+                            for k, v in row.items()} for row in rows], schema=raw_schema)
     casts = [pl.col(n).cast(d) for n, d in schema.items() if isinstance(d, pl.Datetime)]
     return df.with_columns(casts) if casts else df
 
@@ -358,8 +439,29 @@ class BatchBuilder:
         if isinstance(raw, bytes):
             raw = raw[:RAW_CAP].decode("utf-8", "replace")
         elif isinstance(raw, str):
-            raw = raw[:RAW_CAP]
-        self.batch.rejects.append((location, reason, raw))
+            raw = _valid_text(raw[:RAW_CAP])
+        self.batch.rejects.append((_valid_text(location), _valid_text(reason), raw))
+
+    def mark(self) -> tuple[Any, ...]:
+        """Where the builder is now: ``restore`` goes back here if a record fails half-way."""
+        batch = self.batch
+        return (batch, batch.records, batch.loaded, batch.skipped, len(batch.rejects),
+                Counter(batch.skipped_types), {t: len(r) for t, r in self.rows.items()})
+
+    def restore(self, mark: tuple[Any, ...]) -> None:
+        """Forget the rows and counts added since ``mark`` (taken in the same batch).
+
+        For a record that raised half-way: the ingestor restores, then calls ``read()`` and
+        ``reject()`` for it, so none of its rows load and the counts still add up.
+        """
+        batch, records, loaded, skipped, rejects, types, sizes = mark
+        if batch is not self.batch:
+            raise RuntimeError("BatchBuilder.restore: the batch was taken since mark()")
+        batch.records, batch.loaded, batch.skipped = records, loaded, skipped
+        del batch.rejects[rejects:]
+        batch.skipped_types = types
+        for table, size in sizes.items():
+            del self.rows[table][size:]
 
     def note(self, name: str, value: Any) -> None:
         """Record something about the whole source (kept in ``sources.detail``)."""
@@ -422,11 +524,15 @@ class BatchBuilder:
 # Values: JSON, ids, times
 
 
+_SURROGATE = re.compile(r"[\ud800-\udfff]|\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
 def loads(data: bytes | str) -> Any:
     """Parse JSON fast; fall back to the stdlib for what orjson refuses (NaN, >64-bit ints).
 
     Raises ValueError for anything that is not JSON, including nesting deeper than
-    ``MAX_JSON_DEPTH`` (never RecursionError).
+    ``MAX_JSON_DEPTH`` (never RecursionError), invalid UTF-8 and lone surrogates (the stdlib
+    would let those through as text no column can store).
     """
     try:
         return orjson.loads(data)
@@ -434,16 +540,55 @@ def loads(data: bytes | str) -> Any:
         if "recursion" in str(exc).lower():
             raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
         try:
-            return json.loads(data)
+            text = bytes(data).decode("utf-8") if not isinstance(data, str) else data
+            value = json.loads(text)
+            if _SURROGATE.search(text):
+                json.dumps(value, ensure_ascii=False).encode("utf-8")
+            return value
         except RecursionError:
             raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeError):
             raise exc from None
 
 
 def dumps(value: Any) -> str:
     """Compact JSON text for ``detail``/``headers``/``payload`` columns."""
-    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    try:
+        return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        pass
+    # What orjson refuses: integers past 64 bits and lone surrogates (from the stdlib fallback
+    # of ``loads``, or YAML), nesting past 255. Big integers are kept as text.
+    try:
+        return json.dumps(_storable(value), ensure_ascii=False, separators=(",", ":"),
+                          default=str)
+    except RecursionError:
+        return '"(a value nested too deep to store)"'
+
+
+def _storable(value: Any) -> Any:
+    """``value`` with what orjson cannot write turned into what the stdlib writes as JSON."""
+    if isinstance(value, dict):
+        return {(_valid_text(k) if isinstance(k, str) else str(k)): _storable(v)
+                for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    if isinstance(value, str):
+        return _valid_text(value)
+    if isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value < 2**64:
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _valid_text(text: str) -> str:
+    """``text`` with lone surrogates replaced, so it can be written as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def cap_payload(value: Any) -> tuple[str | None, bool]:
@@ -525,20 +670,39 @@ def traceparent_keys(value: str) -> list[tuple[str, str]]:
     return [(KeyKind.TRACE_ID, parsed[0]), (KeyKind.SPAN_ID, parsed[1])]
 
 
+#: Epoch µs of 10000-01-01: later "times" are garbage (and past what a timestamp column holds).
+MAX_US = 253_402_300_800_000_000
+
+
+def _in_range(us: int, value: Any) -> int:
+    if us >= MAX_US:
+        raise ValueError(f"time {str(value)[:40]!r} is after the year 9999")
+    return us
+
+
 def us_from_ns(value: Any) -> int | None:
-    """Epoch µs from epoch ns given as int or numeric string (no float on the way)."""
+    """Epoch µs from epoch ns given as int or numeric string (no float on the way).
+
+    Raises ValueError for what is not a number, or is after the year 9999.
+    """
     if value is None or value == "":
         return None
-    n = int(value)
-    return None if n <= 0 else n // 1000
+    try:
+        n = int(value)
+    except OverflowError:  # float infinity
+        raise ValueError(f"time {str(value)[:40]!r} is not a finite number") from None
+    return None if n <= 0 else _in_range(n // 1000, value)
 
 
 def us_from_ms(value: Any) -> int | None:
-    """Epoch µs from epoch ms (int, float or numeric string)."""
+    """Epoch µs from epoch ms (int, float or numeric string); None for non-numeric text.
+
+    Raises ValueError for NaN, infinity and times after the year 9999.
+    """
     if value is None or value == "":
         return None
     d = _decimal(value)
-    return None if d is None or d <= 0 else int(d * 1000)
+    return None if d is None or d <= 0 else _in_range(int(d * 1000), value)
 
 
 def us_from_s(value: Any) -> int | None:
@@ -546,14 +710,20 @@ def us_from_s(value: Any) -> int | None:
     if value is None or value == "":
         return None
     d = _decimal(value)
-    return None if d is None or d <= 0 else int(d * 1_000_000)
+    return None if d is None or d <= 0 else _in_range(int(d * 1_000_000), value)
 
 
 def _decimal(value: Any) -> Decimal | None:
+    """A number as Decimal; None for what is not one; ValueError for NaN and infinity."""
     try:
-        return Decimal(str(value))
+        d = Decimal(str(value))
     except InvalidOperation:
         return None
+    if not d.is_finite():
+        raise ValueError(f"time {str(value)[:40]!r} is not a finite number")
+    if d.adjusted() > 30:  # past any unit's year 9999; keeps int() of it cheap
+        raise ValueError(f"time {str(value)[:40]!r} is after the year 9999")
+    return d
 
 
 _FRACTION = re.compile(r"(\.\d{6})\d+")
@@ -589,7 +759,7 @@ def us_auto(value: Any) -> int | None:
         return int(d * 1000)
     if d < Decimal(10) ** 17:
         return int(d)
-    return int(d) // 1000
+    return _in_range(int(d) // 1000, value)
 
 
 def b64_text(value: str) -> bytes | None:

@@ -1,0 +1,144 @@
+"""The shared ingestor helpers on hostile values: cut .gz files, invalid text, huge numbers."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from ingest.base import (
+    BatchBuilder,
+    Source,
+    UnreadableFile,
+    dumps,
+    is_json_lines,
+    loads,
+    us_auto,
+    us_from_ms,
+    us_from_ns,
+    us_from_s,
+)
+from tests.conftest import FIXTURES
+from tracemap.load import ingest_paths
+from tracemap.store import Store
+
+KCAT = FIXTURES / "kafka_kcat" / "kcat_J_kafkasql_journal_dump.jsonl"
+OTLP = FIXTURES / "otlp_json" / "jaeger_fixture_otel_traces_01.otlp.json"
+GZIP_CUT = ("gzip stream broken off or corrupt (Compressed file ended before the end-of-stream "
+            "marker was reached); the file was cut short or damaged in transit: copy or export "
+            "it again")
+
+
+def _ingest(path: Path, fmt: str | None = None) -> tuple[tuple[int, ...], list[tuple[str, str]]]:
+    store = Store(":memory:")
+    try:
+        (src,) = ingest_paths(store, [str(path)], fmt=fmt).sources
+        assert src.status == "new", src.message
+        rejects = store.sql("SELECT location, reason FROM rejects ORDER BY rowid").fetchall()
+        return (src.records, src.loaded, src.rejected, src.skipped), rejects
+    finally:
+        store.close()
+
+
+def test_cut_gzip_of_json_lines_keeps_the_lines_before_the_cut(tmp_path: Path) -> None:
+    packed = gzip.compress(KCAT.read_bytes(), mtime=0)
+    cut = tmp_path / "dump.jsonl.gz"
+    cut.write_bytes(packed[: len(packed) // 2])
+    counts, rejects = _ingest(cut)
+    assert counts == (4, 3, 1, 0)
+    assert rejects == [("line 4", GZIP_CUT)]
+
+
+def test_cut_gzip_of_one_document_is_one_reject_saying_so(tmp_path: Path) -> None:
+    packed = gzip.compress(OTLP.read_bytes(), mtime=0)
+    cut = tmp_path / "traces.json.gz"
+    cut.write_bytes(packed[:-40])  # the whole head is there: sniffed as usual
+    counts, rejects = _ingest(cut)
+    assert counts == (1, 0, 1, 0)
+    assert rejects == [("file", f"not readable as otlp_json: {GZIP_CUT}")]
+
+
+def test_corrupt_gzip_data_raises_unreadable_file(tmp_path: Path) -> None:
+    packed = bytearray(gzip.compress(OTLP.read_bytes(), mtime=0))
+    packed[200:210] = b"\xff" * 10
+    bad = tmp_path / "traces.json.gz"
+    bad.write_bytes(bytes(packed))
+    with pytest.raises(UnreadableFile, match="gzip stream broken off or corrupt"):
+        Source(bad).read_document()
+
+
+def test_json_lines_with_a_garbled_first_line_stay_json_lines(tmp_path: Path) -> None:
+    lines = KCAT.read_bytes().splitlines()
+    dump = tmp_path / "dump.jsonl"
+    dump.write_bytes(b"\n".join([lines[0][:50], *lines[1:]]) + b"\n")
+    assert is_json_lines(Source(dump))
+    counts, rejects = _ingest(dump, fmt="kafka_kcat")
+    assert counts == (12, 11, 1, 0)
+    assert [loc for loc, _ in rejects] == ["line 1"]
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text('{\n  "resourceSpans": [\n    {}\n  ]\n}\n')
+    assert not is_json_lines(Source(pretty))
+
+
+@pytest.mark.parametrize("text", [b'{"a": "\xff"}', b'{"a": "\xed\xa0\x80"}',
+                                  b'{"a": "\\ud800", "n": NaN}'])
+def test_loads_refuses_text_no_column_can_hold(text: bytes) -> None:
+    with pytest.raises(ValueError):
+        loads(text)
+
+
+def test_loads_keeps_what_only_the_stdlib_reads() -> None:
+    assert loads(b'{"n": NaN, "big": 18446744073709551617, "e": "\\ud83d\\ude00"}') == {
+        "n": pytest.approx(float("nan"), nan_ok=True), "big": 2**64 + 1, "e": "\U0001f600"}
+
+
+def test_dumps_writes_what_orjson_refuses() -> None:
+    assert dumps({"big": 2**64 + 1, "nan": float("nan"), "s": "a\ud800b", 7: [2**70]}) == (
+        '{"big":"18446744073709551617","nan":null,"s":"a?b","7":["1180591620717411303424"]}')
+    deep = loads(b"[" * 1000 + b"]" * 1000)
+    assert dumps(deep) == '"(a value nested too deep to store)"'
+    assert dumps(loads(b"[" * 300 + b"]" * 300)) == "[" * 300 + "]" * 300
+
+
+def test_reject_text_is_storable() -> None:
+    b = BatchBuilder()
+    b.read()
+    b.reject("line 1", "bad value 'x\ud800'", "raw \udcff")
+    assert b.take().rejects == [("line 1", "bad value 'x?'", "raw ?")]
+
+
+def test_restore_forgets_a_record_that_failed_half_way() -> None:
+    b = BatchBuilder()
+    b.read()
+    b.run(uid="r1", system="s")
+    b.loaded()
+    mark = b.mark()
+    b.read()
+    b.run(uid="r2", system="s")
+    b.key("r2", "trace_id", "t")
+    b.loaded()
+    b.skip("odd")
+    b.restore(mark)
+    b.read()
+    b.reject("line 2", "half-way failure")
+    batch = b.take()
+    assert (batch.records, batch.loaded, batch.skipped, len(batch.rejects)) == (2, 1, 0, 1)
+    assert batch.tables["runs"]["uid"].to_list() == ["r1"]
+    assert "keys" not in batch.tables and not batch.skipped_types
+
+
+@pytest.mark.parametrize("helper", [us_from_ns, us_from_ms, us_from_s, us_auto])
+@pytest.mark.parametrize("value", [float("inf"), "NaN", "1e400", 10**40])
+def test_time_helpers_refuse_non_times_with_value_error(helper, value) -> None:
+    with pytest.raises(ValueError, match="is not a finite number|is after the year 9999|"
+                                         "invalid literal"):
+        helper(value)
+
+
+def test_time_helpers_keep_real_times() -> None:
+    assert us_from_ns("1700000000123456789") == 1_700_000_000_123_456
+    assert us_from_ms(1700000000123.5) == 1_700_000_000_123_500
+    assert us_from_s("1.7e9") == 1_700_000_000_000_000
+    assert us_auto(1_700_000_000_123) == 1_700_000_000_123_000
+    assert us_from_ms("not a time") is None
