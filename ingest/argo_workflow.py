@@ -43,7 +43,16 @@ from typing import Any
 
 import yaml
 
-from ingest.base import Batch, BatchBuilder, Source, dumps, first_json_value, loads, us_from_iso
+from ingest.base import (
+    SHAPE_ERRORS,
+    Batch,
+    BatchBuilder,
+    Source,
+    dumps,
+    first_json_value,
+    loads,
+    us_from_iso,
+)
 from tracemap.model import EdgeKind, KeyKind, Status, component
 
 NAME = "argo_workflow"
@@ -173,9 +182,11 @@ def _object(b: BatchBuilder, src: Source, obj: Any, where: str) -> str | None:
     if kind not in WORKFLOW_KINDS:
         b.skip(f"{kind} object")
         return None
+    mark = b.mark()
     try:
         _workflow(b, src, obj, meta, where)
-    except (TypeError, ValueError, AttributeError) as exc:
+    except SHAPE_ERRORS as exc:
+        b.restore(mark)  # its node records and rows go with it
         return f"a field has the wrong type: {exc}"
     return None
 
@@ -284,7 +295,7 @@ def _add_nodes(b: BatchBuilder, src: Source, nodes: dict[str, Any], run: str, na
     attempts: dict[str, tuple[int, str, bool]] = {}  # attempt id -> (n, retry id, last)
     for node_id, node in good.items():
         if node.get("type") == RETRY_TYPE:
-            kids = [c for c in node.get("children") or [] if c in good]
+            kids = [c for c in _children(node) if c in good]
             for n, kid in enumerate(kids, start=1):
                 attempts[kid] = (n, node_id, n == len(kids))
 
@@ -295,18 +306,22 @@ def _add_nodes(b: BatchBuilder, src: Source, nodes: dict[str, Any], run: str, na
             return []
         kind = node.get("type")
         if kind in GROUP_TYPES:
-            return [e for c in node.get("children") or [] for e in entries(c, seen | {node_id})]
+            return [e for c in _children(node) for e in entries(c, seen | {node_id})]
         if kind == RETRY_TYPE:
-            kids = [c for c in node.get("children") or [] if c in good]
+            kids = [c for c in _children(node) if c in good]
             return entries(kids[0], seen | {node_id}) if kids else []
         return [node_id]
 
-    for node_id, node in good.items():
-        here = f"{where} status.nodes.{node_id}"
+    def add_node(node_id: str, node: dict[str, Any], here: str) -> None:
         kind = node.get("type") or ""
+        for name, value in (("type", kind), ("phase", node.get("phase"))):
+            if value is not None and not isinstance(value, str):
+                b.reject(here, f"field '{name}': expected a string, got {dumps(value)[:60]}",
+                         dumps(node)[:300])
+                return
         if kind in GROUP_TYPES or kind == RETRY_TYPE:
             b.loaded()  # structure only: folded into the links of its members
-            continue
+            return
         n, retry_id, last = attempts.get(node_id, (1, None, True))
         retry = good.get(retry_id) if retry_id else None
         phase = node.get("phase") or ""
@@ -333,9 +348,9 @@ def _add_nodes(b: BatchBuilder, src: Source, nodes: dict[str, Any], run: str, na
         b.link(container, uid(node_id), EdgeKind.CONTAINS,
                "boundaryID" if container != run else "workflow", here)
         if retry is not None and n > 1:
-            previous = [c for c in retry.get("children") or [] if c in good][n - 2]
+            previous = [c for c in _children(retry) if c in good][n - 2]
             b.link(uid(node_id), uid(previous), EdgeKind.RETRY_OF, "Retry node children", here)
-        for child in node.get("children") or []:
+        for child in _children(node):
             target = good.get(child)
             if target is None or target.get("boundaryID") == node_id:
                 continue  # a node's first inner nodes: contained, not preceded
@@ -346,6 +361,20 @@ def _add_nodes(b: BatchBuilder, src: Source, nodes: dict[str, Any], run: str, na
         inputs = node.get("inputs") if isinstance(node.get("inputs"), dict) else {}
         b.keys(uid(node_id), src.rules.payload(parameters(inputs)))
         b.loaded()
+
+    for node_id, node in good.items():
+        here = f"{where} status.nodes.{node_id}"
+        mark = b.mark()
+        try:
+            add_node(node_id, node, here)
+        except SHAPE_ERRORS as exc:
+            b.restore(mark)  # one node of an odd shape costs that node, not the workflow
+            b.reject(here, f"a field has the wrong type: {exc}", dumps(node)[:300])
+
+
+def _children(node: dict[str, Any]) -> list[str]:
+    children = node.get("children")
+    return [c for c in children if isinstance(c, str)] if isinstance(children, list) else []
 
 
 def _lift(node_id: str, boundary: Any, good: dict[str, dict[str, Any]]) -> str:

@@ -152,3 +152,21 @@ def test_sniff_reads_the_objects_own_kind() -> None:
                      "app.yaml")  # Argo CD shares the API group
     assert sniff(b'{"metadata": {"name": "wf", "ownerReferences": [{"kind": "CronWorkflow"}], '
                  b'"labels": {"workflows.argoproj.io/phase": "Running"}}}', "wf.json")
+
+
+def test_a_node_of_the_wrong_shape_costs_that_node_only(tmp_path: Path) -> None:
+    doc = json.loads((HERE / "argo_get_o_json_dag_depends_running_exit_handler.json").read_text())
+    nodes = doc["status"]["nodes"]
+    nodes["order-pipeline-x7k2p-2897436105"]["type"] = 7
+    nodes["order-pipeline-x7k2p-4264553871"]["outputs"] = {"exitCode": {"x": 1}}
+    nodes["order-pipeline-x7k2p-1082951270"]["children"] = [["not", "a", "name"]]
+    bad = tmp_path / "wf.json"
+    bad.write_text(json.dumps(doc))
+    rows = normalized_rows(bad)
+    assert {k: rows["source"][k] for k in ("records", "loaded", "rejected")} == {
+        "records": 9, "loaded": 8, "rejected": 1}
+    assert rows["rejects"] == [{
+        "location": "document status.nodes.order-pipeline-x7k2p-2897436105",
+        "reason": "field 'type': expected a string, got 7"}]
+    assert "argo:step:pipelines/order-pipeline-x7k2p/order-pipeline-x7k2p-4264553871" in {
+        s["uid"] for s in rows["steps"]}
