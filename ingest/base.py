@@ -391,8 +391,15 @@ class Batch:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
-def frame(table: str, rows: list[dict[str, Any]]) -> pl.DataFrame:
-    """Rows (dicts; times as epoch µs) as a DataFrame in the model's schema for ``table``."""
+def frame(table: str, rows: list[dict[str, Any]],
+          coerced: Counter[str] | None = None) -> pl.DataFrame:
+    """Rows (dicts; times as epoch µs) as a DataFrame in the model's schema for ``table``.
+
+    A value that does not fit its column (an object where text belongs, a number past the
+    column's range, a lone surrogate) is made to fit (text) or dropped (numbers), and counted
+    in ``coerced`` by ``table.column``: a batch is never lost to one odd value, and the count
+    (kept in the source's detail) shows an ingestor that should have checked it.
+    """
     schema = TABLES[table]
     raw_schema = {
         name: (pl.Int64 if isinstance(dtype, pl.Datetime) else dtype)
@@ -400,12 +407,47 @@ def frame(table: str, rows: list[dict[str, Any]]) -> pl.DataFrame:
     }
     try:
         df = pl.DataFrame(rows, schema=raw_schema)
-    except UnicodeEncodeError:
-        # A lone surrogate (a JSON ``\ud800`` escape, YAML alike) is text Arrow cannot hold.
-        df = pl.DataFrame([{k: _valid_text(v) if isinstance(v, str) else v
-                            for k, v in row.items()} for row in rows], schema=raw_schema)
+    except Exception:  # noqa: BLE001 - some value does not fit its column: find and fix it
+        counts = coerced if coerced is not None else Counter()
+        df = pl.DataFrame([_fit_row(table, row, raw_schema, counts) for row in rows],
+                          schema=raw_schema)
     casts = [pl.col(n).cast(d) for n, d in schema.items() if isinstance(d, pl.Datetime)]
     return df.with_columns(casts) if casts else df
+
+
+_INT_RANGES = {pl.Int32: 2**31, pl.Int64: 2**63}
+
+
+def _fit_row(table: str, row: dict[str, Any], schema: dict[str, Any],
+             counts: Counter[str]) -> dict[str, Any]:
+    out = {}
+    for name, value in row.items():
+        dtype = schema.get(name)
+        fitted = value
+        if value is None or dtype is None:
+            pass
+        elif dtype == pl.String:
+            if isinstance(value, dict | list | tuple):
+                fitted = dumps(value)
+            elif isinstance(value, bytes):
+                fitted = value.decode("utf-8", "replace")
+            elif isinstance(value, str):
+                fitted = _valid_text(value)
+            elif isinstance(value, int) and not -2**63 <= value < 2**64:
+                fitted = str(value)
+        elif dtype in _INT_RANGES:
+            limit = _INT_RANGES[dtype]
+            if isinstance(value, bool) or not isinstance(value, int) or not -limit <= value < limit:
+                fitted = None
+        elif dtype == pl.Float64:
+            fitted = float(value) if isinstance(value, int | float) and not isinstance(
+                value, bool) and abs(value) < 2**1023 else None
+        elif dtype == pl.Boolean and not isinstance(value, bool):
+            fitted = None
+        if fitted is not value and fitted != value:
+            counts[f"{table}.{name}"] += 1
+        out[name] = fitted
+    return out
 
 
 class BatchBuilder:
@@ -515,7 +557,10 @@ class BatchBuilder:
 
     def take(self) -> Batch:
         batch = self.batch
-        batch.tables = {t: frame(t, rows) for t, rows in self.rows.items() if rows}
+        coerced: Counter[str] = Counter()
+        batch.tables = {t: frame(t, rows, coerced) for t, rows in self.rows.items() if rows}
+        if coerced:
+            batch.notes["coerced_values"] = dict(coerced)
         self._reset()
         return batch
 

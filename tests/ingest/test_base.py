@@ -142,3 +142,16 @@ def test_time_helpers_keep_real_times() -> None:
     assert us_from_s("1.7e9") == 1_700_000_000_000_000
     assert us_auto(1_700_000_000_123) == 1_700_000_000_123_000
     assert us_from_ms("not a time") is None
+
+
+def test_a_value_that_does_not_fit_its_column_is_fitted_and_counted() -> None:
+    b = BatchBuilder()
+    b.read(2)
+    b.step(uid="a", name={"odd": 1}, attempt=2**40, error=2**70)
+    b.step(uid="b", name="fine", attempt=3)
+    b.loaded(2)
+    batch = b.take()
+    assert batch.tables["steps"].select("uid", "name", "attempt", "error").rows() == [
+        ("a", '{"odd":1}', None, "1180591620717411303424"), ("b", "fine", 3, None)]
+    assert batch.notes["coerced_values"] == {"steps.name": 1, "steps.attempt": 1,
+                                             "steps.error": 1}
