@@ -39,6 +39,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ingest.base import (
+    SHAPE_ERRORS,
     Batch,
     BatchBuilder,
     Source,
@@ -144,7 +145,13 @@ def parse(src: Source) -> Iterator[Batch]:
                  if isinstance(value, list) else [(where or "document", value)])
         for loc, event in items:
             b.read()
-            _add_event(b, src, event, loc)
+            mark = b.mark()
+            try:
+                _add_event(b, src, event, loc)
+            except SHAPE_ERRORS as exc:
+                b.restore(mark)  # none of a half-added event's rows stay
+                b.reject(loc, f"a field has an unexpected type or value: {exc}",
+                         raw_json(event))
             if b.ready():
                 yield b.take()
     yield b.take()
@@ -181,7 +188,7 @@ def _add_event(b: BatchBuilder, src: Source, event: Any, where: str) -> None:
     op = payload.get("op")
     if op is None and ("ddl" in payload or "tableChanges" in payload):
         op = "schema_change"
-    elif op not in OP_NAMES:
+    elif not isinstance(op, str) or op not in OP_NAMES:
         b.reject(where, f"field 'op': expected one of {', '.join(OP_NAMES)}, got {op!r}",
                  raw_json(event))
         return

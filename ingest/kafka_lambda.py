@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ingest.base import (
+    SHAPE_ERRORS,
     Batch,
     BatchBuilder,
     Source,
@@ -98,11 +99,20 @@ def _add_event(b: BatchBuilder, src: Source, event: Any, where: str) -> None:
         for i, rec in enumerate(items):
             b.read()
             loc = at(where, f"records[{group}][{i}]")
-            reason = _add_record(b, src, rec, loc, cluster)
+            mark = b.mark()
+            try:
+                reason = _add_record(b, src, rec, loc, cluster)
+            except SHAPE_ERRORS as exc:
+                b.restore(mark)  # none of a half-added record's rows stay
+                reason = f"a field has an unexpected type or value: {exc}"
             if reason:
                 b.reject(loc, reason, raw_json(rec))
             else:
                 b.loaded()
+
+
+def _timestamp_type(value: Any) -> Any:
+    return TIMESTAMP_TYPES.get(value, value) if isinstance(value, str) else value
 
 
 def _add_record(b: BatchBuilder, src: Source, rec: Any, where: str,
@@ -139,7 +149,7 @@ def _add_record(b: BatchBuilder, src: Source, rec: Any, where: str,
         msg_key=key, produced_at=produced, status=Status.OK, headers=headers, payload=text,
         location=where,
         detail=compact({"partition": partition, "offset": offset,
-                "tstype": TIMESTAMP_TYPES.get(rec.get("timestampType"), rec.get("timestampType")),
+                "tstype": _timestamp_type(rec.get("timestampType")),
                 **cluster, "payload_truncated": cut or None,
                 "key_base64": key_raw if key is not None and "\ufffd" in key else None,
                 "key_format": key_schema.get("dataFormat"),

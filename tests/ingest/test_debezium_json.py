@@ -126,3 +126,15 @@ def test_unknown_op_is_rejected_with_what_was_found(tmp_path: Path) -> None:
     rows = normalized_rows(path)
     assert rows["rejects"] == [{"location": "line 1",
                                 "reason": "field 'op': expected one of c, u, d, r, t, m, got 'x'"}]
+
+
+def test_op_of_another_type_is_rejected_and_the_next_event_loads(tmp_path: Path) -> None:
+    event = json.loads(MYSQL_ENVELOPE.read_text().splitlines()[18])["payload"]
+    odd = {**event, "op": ["c"]}
+    path = tmp_path / "odd_op.jsonl"
+    path.write_text(json.dumps(odd) + "\n" + json.dumps(event) + "\n")
+    rows = normalized_rows(path)
+    assert (rows["source"]["records"], rows["source"]["loaded"]) == (2, 1)
+    assert rows["rejects"] == [{
+        "location": "line 1",
+        "reason": "field 'op': expected one of c, u, d, r, t, m, got ['c']"}]

@@ -110,3 +110,20 @@ def test_gzipped_json_lines_of_events(tmp_path: Path) -> None:
     locations = {m["uid"]: m["location"] for m in rows["messages"]}
     assert locations["kafka:msg:AWSKafkaTopic/0/0"] == "line 1 records[AWSKafkaTopic-0][0]"
     assert locations["kafka:msg:orders.placed/1/7"] == "line 2 records[orders.placed-1][0]"
+
+
+def test_fields_of_another_type_cost_their_record_only(tmp_path: Path) -> None:
+    event = json.loads(SELF_MANAGED.read_text())
+    group = event["records"]["orders.placed-0"]
+    group[0]["timestampType"] = ["CREATE_TIME"]  # kept as found, the record loads
+    group[1]["keySchemaMetadata"] = "avro"  # an object expected
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(event, indent=2))
+    rows = normalized_rows(path)
+    assert (rows["source"]["records"], rows["source"]["loaded"]) == (3, 2)
+    assert rows["rejects"] == [{
+        "location": "records[orders.placed-0][1]",
+        "reason": "a field has an unexpected type or value: 'str' object has no attribute "
+                  "'get'"}]
+    first = _messages(rows)["kafka:msg:orders.placed/0/" + str(group[0]["offset"])]
+    assert first["detail"]["tstype"] == ["CREATE_TIME"]
