@@ -20,10 +20,14 @@ import polars as pl
 from ingest.base import KeyRules
 from tracemap import correlate as correlation
 from tracemap import declarations, report
+from tracemap import graph as graph_views
+from tracemap.analyze import coverage as coverage_analysis
 from tracemap.analyze import diff as diff_analysis
+from tracemap.analyze import explain as explain_analysis
 from tracemap.analyze import failures as failures_analysis
 from tracemap.analyze import hidden as hidden_analysis
 from tracemap.analyze import impact as impact_analysis
+from tracemap.analyze import trace as trace_analysis
 from tracemap.config import Config, load_config
 from tracemap.load import IngestResult, Progress, ingest_paths
 from tracemap.store import Store, default_path
@@ -161,6 +165,29 @@ class Tracemap:
         """Edges that appeared, disappeared or changed between two periods."""
         with self.analysis_store() as store:
             return diff_analysis.analyze(store, before=before, after=after)
+
+    # ------------------------------------------------------------------ stitched views
+    def trace(self, id: str) -> trace_analysis.TraceResult:  # noqa: A002 - the user's word
+        """One execution, named by any key value, entity uid or execution id, as a timeline."""
+        with self.analysis_store() as store:
+            return trace_analysis.analyze(store, id=id)
+
+    def graph(self, *, level: str = "component",
+              execution: str | None = None) -> graph_views.GraphResult:
+        """The component graph, or one execution's instance graph (``execution``: any id)."""
+        with self.analysis_store() as store:
+            return graph_views.graph_result(store, level=level, execution=execution)
+
+    def explain(self, src: str, dst: str) -> explain_analysis.ExplainResult:
+        """Why tracemap believes the edge between two entities or two components."""
+        with self.analysis_store() as store:
+            return explain_analysis.analyze(store, src=src, dst=dst)
+
+    def coverage(self) -> coverage_analysis.CoverageResult:
+        """Where chains break: stitched share by method, unmatched messages, ignored keys."""
+        with self.analysis_store() as store:
+            return coverage_analysis.analyze(store)
+
 
 def _source_status(row: dict[str, Any]) -> dict[str, Any]:
     detail = row.get("detail")

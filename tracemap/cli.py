@@ -317,6 +317,111 @@ def demo_cmd(
         raise typer.Exit(1)
 
 
+@app.command("correlate")
+def correlate_cmd(
+    db: DbOption = None,
+    skew: Annotated[float | None, typer.Option(
+        "--skew", help="Clock-skew tolerance in seconds when ordering systems by time "
+        "(default 2, or tracemap.toml).", show_default=False)] = None,
+    min_confidence: Annotated[float | None, typer.Option(
+        "--min-confidence", help="Keep no derived edge below this confidence (default 0.5).",
+        show_default=False)] = None,
+    max_key_fanout: Annotated[int | None, typer.Option(
+        "--max-key-fanout", help="Ignore a key value shared by more entities than this "
+        "(default 1000).", show_default=False)] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Stitch records of all systems into executions and edges (analyses do it when needed)."""
+    params = {name: value for name, value in (("skew_seconds", skew),
+                                              ("min_confidence", min_confidence),
+                                              ("max_key_fanout", max_key_fanout))
+              if value is not None}
+    result = tracemap.open(db).correlate(**params)
+    if as_json:
+        _print_json(result)
+    else:
+        out.print(render_text.correlate_table(result))
+
+
+@app.command("trace")
+def trace_cmd(
+    id: Annotated[str, typer.Argument(help="Any key value (correlation id, workflow id, trace "
+                                      "id, message id, business id), entity uid or execution "
+                                      "id.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """One stitched execution as a cross-system timeline, with its critical path."""
+    result = tracemap.open(db).trace(id)
+    if as_json:
+        _print_json(result)
+    else:
+        out.print(render_text.trace_tree(result))
+
+
+GRAPH_FORMATS = ("dot", "mermaid", "graphml", "json")
+
+
+@app.command("graph")
+def graph_cmd(
+    db: DbOption = None,
+    level: Annotated[str, typer.Option("--level", help="component (the dependency graph) or "
+                                       "instance (one execution).")] = "component",
+    execution: Annotated[str | None, typer.Option(
+        "--execution", help="The execution to draw at instance level: any id `trace` "
+        "takes.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="dot (Graphviz), mermaid (GitHub "
+                                     "Markdown), graphml (Gephi, yEd) or json.")] = "dot",
+    output: Annotated[str | None, typer.Option("-o", "--output", help="Write to this file "
+                                               "instead of standard output.")] = None,
+) -> None:
+    """The component graph (or one execution) for Graphviz, Markdown, Gephi/yEd or programs."""
+    if fmt not in GRAPH_FORMATS:
+        raise typer.BadParameter(f"expected one of {', '.join(GRAPH_FORMATS)}, got {fmt!r}",
+                                 param_hint="--format")
+    if level not in ("component", "instance"):
+        raise typer.BadParameter(f"expected component or instance, got {level!r}",
+                                 param_hint="--level")
+    from tracemap.render import dot, graphml, mermaid
+
+    result = tracemap.open(db).graph(level=level, execution=execution)
+    renderers = {"dot": dot.render, "mermaid": mermaid.render, "graphml": graphml.render,
+                 "json": lambda r: render_json.render(r) + "\n"}
+    text = renderers[fmt](result)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        err.print(render_text.cell(f"{len(result.nodes)} nodes, {len(result.edges)} edges "
+                                   f"written to {output}"))
+    else:
+        sys.stdout.write(text)
+
+
+@app.command("explain")
+def explain_cmd(
+    src: Annotated[str, typer.Argument(help="Upstream entity uid or component (any "
+                                       "unambiguous end of its name).")],
+    dst: Annotated[str, typer.Argument(help="Downstream entity uid or component.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Why tracemap believes an edge: every piece of evidence and the file it came from."""
+    result = tracemap.open(db).explain(src, dst)
+    if as_json:
+        _print_json(result)
+    else:
+        out.print(render_text.explain_view(result))
+
+
+@app.command("coverage")
+def coverage_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Where chains break and why, with a one-line fix for each."""
+    result = tracemap.open(db).coverage()
+    if as_json:
+        _print_json(result)
+    else:
+        out.print(render_text.coverage_view(result))
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="tracemap")

@@ -24,8 +24,10 @@ Tables written (the contract analyzers read; extra columns may be added, none re
     src_id, dst_id``. Edges point downstream (producer -> message -> consumer, caller ->
     callee, parent -> child, writer -> dataset -> reader, run -> step, earlier attempt ->
     retry); link kinds stated the other way by a source (``consumes`` from consumer to message,
-    ``retry_of`` from the retry, ``reads`` from job to dataset) are turned round. One edge per
-    (src, dst): the strongest rule wins (``explain`` shows every piece of evidence).
+    ``retry_of`` from the retry, ``reads`` from job to dataset) are turned round. Every kind
+    of link a source states between two entities is an edge (a parent starts and signals its
+    child); the other rules only fill pairs no link connects, one edge per pair, the strongest
+    rule winning (``explain`` shows every piece of evidence).
     ``evidence`` = ``{"rule", "link": {"kind", "evidence"} | "key": {"kind", "value"} |
     "field", "records": [{"path", "location"}], ...}``. ``latency_ms`` = dst start - src start.
 ``component_edges``: ``source, target, kind, count, first_seen, last_seen, latency_p50_ms,
@@ -183,7 +185,10 @@ def correlate(store: Store, *, skew_seconds: float = 2.0, min_confidence: float 
                         ("tm_min_conf", float(min_confidence)),
                         ("tm_fanout", int(max_key_fanout)), ("tm_time_cap", int(time_cap))):
         store.sql(f"SET VARIABLE {name} = ?", [value])
-    settings = {"preserve_insertion_order": "false", "enable_progress_bar": "false"}
+    # FSST for every string column: DuckDB's per-column compression analysis costs as much as
+    # the writes themselves, and the correlated tables are rebuilt on every correlation.
+    settings = {"preserve_insertion_order": "false", "enable_progress_bar": "false",
+                "force_compression": "fsst"}
     if memory_limit_mb:
         settings["memory_limit"] = f"{int(memory_limit_mb)}MB"
     saved = {name: store.sql("SELECT current_setting(?)", [name]).fetchone()[0]
@@ -252,15 +257,18 @@ def _stats(store: Store) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------
 # The statements, in order. Every intermediate is a TEMP table prefixed _tm_.
 #
-# Internal ids are 63-bit md5 hashes of the uid (``tm_id``), so a reference by uid (run_uid,
-# parent_uid, a link's ends, a key's entity) becomes an id without a join on strings. A
-# collision between two entities is detected and the hash re-salted. A uid referenced but not
-# ingested (a "phantom": the parent span that was not exported) is a vertex too, so two
-# children of a missing parent still belong together.
+# The working set is narrow: entities are integer ids with a pointer to their source row
+# (``tbl``: 1 runs, 2 steps, 3 messages, 4 datasets, 0 inferred; ``rid``: its rowid), times as
+# epoch µs, and the few short strings the rules test. Wide columns (uid, component, name,
+# location...) are read once, when ``entities`` is written. Ids are 63-bit md5 hashes of the
+# uid (``tm_id``), so a reference by uid (run_uid, parent_uid, a link's ends, a key's entity)
+# is an id without a join on strings; two uids with one id are detected and the hash
+# re-salted. A uid referenced but not ingested (a "phantom": the parent span that was not
+# exported) is a vertex too, so two children of a missing parent still belong together.
 
-_TEMP_TABLES = ("_tm_raw", "_tm_dup", "_tm_ent", "_tm_chan", "_tm_kv", "_tm_kg", "_tm_uf_in",
-                "_tm_uf_e", "_tm_uf_m", "_tm_uf_f", "_tm_exec", "_tm_e", "_tm_island",
-                "_tm_root_step", "_tm_tm", "_tm_prod", "_tm_cons", "_tm_edges")
+_TEMP_TABLES = ("_tm_src", "_tm_dup", "_tm_ent", "_tm_chan", "_tm_kv", "_tm_kg", "_tm_lnk",
+                "_tm_uf_in", "_tm_uf_e", "_tm_uf_m", "_tm_uf_f", "_tm_exec", "_tm_e",
+                "_tm_island", "_tm_root_step", "_tm_tm", "_tm_prod", "_tm_cons", "_tm_edges")
 
 _NON_IDENTITY = ", ".join(f"'{k}'" for k in sorted(NON_IDENTITY_KEYS))
 _SPAN_KINDS = ", ".join(f"'{k}'" for k in SPAN_KINDS)
@@ -270,70 +278,66 @@ _SPAN_SYSTEMS = ", ".join(f"'{k}'" for k in SPAN_SYSTEMS)
 #: DuckDB's string hash collides on structured ids (zero-padded counters, offsets).
 ID_MACRO = "CREATE OR REPLACE TEMP MACRO tm_id(u) AS (md5_number('{salt}' || u) >> 65)::BIGINT"
 
-# Every entity row; spans' node is their service, a message's its channel (its component).
-ENTITIES_RAW = f"""
-CREATE OR REPLACE TEMP TABLE _tm_raw AS
-SELECT uid, 'run' AS kind, 1 AS prio, system, component, name, status, started_at, ended_at,
-       attempt, parent_uid, NULL::VARCHAR AS run_uid, error, source_id, location,
-       NULL::VARCHAR AS span_kind, NULL::VARCHAR AS service
+SOURCE_ROWS = f"""
+CREATE OR REPLACE TEMP TABLE _tm_src AS
+SELECT tm_id(uid) AS id, 1::UTINYINT AS tbl, rowid AS rid, 1 AS prio, source_id,
+       'run' AS kind, system, NULL::VARCHAR AS span_kind, epoch_us(started_at) AS s,
+       epoch_us(ended_at) AS e, NULL::BIGINT AS run_id,
+       CASE WHEN parent_uid IS NOT NULL THEN tm_id(parent_uid) END AS parent_id,
+       NULL::VARCHAR AS channel
 FROM runs
 UNION ALL
-SELECT uid, 'step', 2, system, component, name, status, started_at, ended_at, attempt,
-       parent_uid, run_uid, error, source_id, location,
+SELECT tm_id(uid), 2, rowid, 2, source_id, 'step', system,
        CASE WHEN lower(step_type) IN ({_SPAN_KINDS}) THEN lower(step_type) END,
-       CASE WHEN system IN ({_SPAN_SYSTEMS}) THEN detail->>'service.name' END
+       epoch_us(started_at), epoch_us(ended_at),
+       CASE WHEN run_uid IS NOT NULL THEN tm_id(run_uid) END,
+       CASE WHEN parent_uid IS NOT NULL THEN tm_id(parent_uid) END, NULL
 FROM steps
 UNION ALL
-SELECT uid, 'message', 3, system, component, event_type, status, produced_at, produced_at,
-       NULL, NULL, NULL, NULL, source_id, location, NULL, NULL
+SELECT tm_id(uid), 3, rowid, 3, source_id, 'message', system, NULL, epoch_us(produced_at),
+       epoch_us(produced_at), NULL, NULL, component
 FROM messages
 UNION ALL
-SELECT uid, 'dataset', 4, 'dataset', component, name, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       source_id, NULL, NULL, NULL
+SELECT tm_id(uid), 4, rowid, 4, source_id, 'dataset', 'dataset', NULL, NULL, NULL, NULL, NULL,
+       NULL
 FROM datasets
 """
 
 DUPLICATES = """
-CREATE OR REPLACE TEMP TABLE _tm_dup AS
-SELECT uid FROM _tm_raw GROUP BY uid HAVING count(*) > 1
+CREATE OR REPLACE TEMP TABLE _tm_dup AS SELECT id FROM _tm_src GROUP BY id HAVING count(*) > 1
+"""
+
+# Ids held by rows of different uids (only looked at when some id is repeated).
+ID_COLLISIONS = """
+SELECT count(*) FROM (
+    SELECT s.id, count(DISTINCT coalesce(r.uid, t.uid, m.uid, d.uid)) AS uids
+    FROM (SELECT s.* FROM _tm_src s SEMI JOIN _tm_dup x ON x.id = s.id) s
+    LEFT JOIN runs r ON s.tbl = 1 AND r.rowid = s.rid
+    LEFT JOIN steps t ON s.tbl = 2 AND t.rowid = s.rid
+    LEFT JOIN messages m ON s.tbl = 3 AND m.rowid = s.rid
+    LEFT JOIN datasets d ON s.tbl = 4 AND d.rowid = s.rid
+    GROUP BY s.id) WHERE uids > 1
 """
 
 # The same uid from several sources (or twice in one): the lowest source_id's row wins.
-ENTITIES = f"""
+ENTITIES = """
 CREATE OR REPLACE TEMP TABLE _tm_ent AS
-WITH one AS (
-    SELECT r.* FROM _tm_raw r ANTI JOIN _tm_dup d ON d.uid = r.uid
+SELECT * EXCLUDE (prio), false AS inferred, NULL::BIGINT AS origin FROM (
+    SELECT s.* FROM _tm_src s ANTI JOIN _tm_dup d ON d.id = s.id
     UNION ALL
-    SELECT * FROM (SELECT r.* FROM _tm_raw r SEMI JOIN _tm_dup d ON d.uid = r.uid)
-    QUALIFY row_number() OVER (PARTITION BY uid ORDER BY prio, source_id, location NULLS LAST,
-                               started_at NULLS LAST, ended_at NULLS LAST, status NULLS LAST,
-                               name NULLS LAST, component NULLS LAST) = 1
-)
-SELECT tm_id(uid) AS id, uid, kind, system, component,
-       CASE WHEN kind = 'step' AND service IS NOT NULL AND system IN ({_SPAN_SYSTEMS})
-            THEN 'otel:service:' || service ELSE component END AS node,
-       status, started_at, ended_at, run_uid, parent_uid,
-       CASE WHEN run_uid IS NOT NULL THEN tm_id(run_uid) END AS run_id,
-       CASE WHEN parent_uid IS NOT NULL THEN tm_id(parent_uid) END AS parent_id,
-       attempt, error, name, span_kind, source_id, location, false AS inferred,
-       NULL::BIGINT AS origin
-FROM one
+    SELECT * FROM (SELECT s.* FROM _tm_src s SEMI JOIN _tm_dup d ON d.id = s.id)
+    QUALIFY row_number() OVER (PARTITION BY id ORDER BY prio, source_id, rid) = 1)
 """
 
-ID_COLLISIONS = "SELECT count(*) - count(DISTINCT id) FROM _tm_ent"
-
-# Channels each entity is on: a message's own, a span's channel keys.
+# Channels spans and runs are on (their channel keys); a message's is its own component.
 CHANNELS = """
 CREATE OR REPLACE TEMP TABLE _tm_chan AS
-SELECT id, component AS channel FROM _tm_ent WHERE kind = 'message' AND component IS NOT NULL
-UNION
-SELECT k.id, k.value
+SELECT DISTINCT k.id, k.value AS channel
 FROM (SELECT tm_id(entity_uid) AS id, value FROM keys WHERE kind = 'channel') k
-SEMI JOIN _tm_ent e ON e.id = k.id
+SEMI JOIN _tm_ent e ON e.id = k.id AND e.kind <> 'message'
 """
 
-# Identity keys per entity; message keys scoped by channel. A key row repeated for one entity
-# is harmless: groups count rows, and recount distinct entities where the threshold is at stake.
+# Identity keys per entity; message keys scoped by channel.
 KEY_VALUES = f"""
 CREATE OR REPLACE TEMP TABLE _tm_kv AS
 SELECT k.id, k.kind, k.value
@@ -343,24 +347,19 @@ SEMI JOIN _tm_ent e ON e.id = k.id
 UNION ALL
 SELECT k.id, k.kind, c.channel || ' ' || k.value
 FROM (SELECT tm_id(entity_uid) AS id, kind, value FROM keys WHERE kind = 'message_key') k
-JOIN _tm_chan c ON c.id = k.id
+JOIN (SELECT id, channel FROM _tm_ent WHERE kind = 'message'
+      UNION ALL SELECT id, channel FROM _tm_chan) c ON c.id = k.id
 """
 
-KEY_GROUPS = (
-    """
+# One row per key value with its entities; a key row repeated for one entity counts once where
+# the threshold is at stake.
+KEY_GROUPS = """
 CREATE OR REPLACE TEMP TABLE _tm_kg AS
-SELECT kind, value, count(*) AS n, min(id) AS root FROM _tm_kv GROUP BY kind, value
-""",
-    """
-UPDATE _tm_kg SET n = d.n
-FROM (SELECT v.kind, v.value, count(DISTINCT v.id) AS n
-      FROM _tm_kv v SEMI JOIN (SELECT kind, value FROM _tm_kg
-                               WHERE n > getvariable('tm_fanout')) g
-                          ON g.kind = v.kind AND g.value = v.value
-      GROUP BY v.kind, v.value) d
-WHERE _tm_kg.kind = d.kind AND _tm_kg.value = d.value
-""",
-)
+SELECT kind, value, ids,
+       CASE WHEN len(ids) > getvariable('tm_fanout') THEN len(list_distinct(ids))
+            ELSE len(ids) END AS n
+FROM (SELECT kind, value, list(id) AS ids FROM _tm_kv GROUP BY kind, value)
+"""
 
 IGNORED_KEYS = """
 CREATE OR REPLACE TABLE ignored_keys AS
@@ -368,13 +367,18 @@ SELECT kind, value, n AS entities FROM _tm_kg WHERE n > getvariable('tm_fanout')
 ORDER BY n DESC, kind, value
 """
 
+LINK_IDS = """
+CREATE OR REPLACE TEMP TABLE _tm_lnk AS
+SELECT tm_id(src_uid) AS a, tm_id(dst_uid) AS b, kind, evidence, source_id, location
+FROM links WHERE src_uid <> dst_uid
+"""
+
 # Union-find input: each key group as a star on its smallest id, and explicit references.
 UF_INPUT = """
 CREATE OR REPLACE TEMP TABLE _tm_uf_in AS
-SELECT g.root AS a, v.id AS b
-FROM _tm_kv v JOIN _tm_kg g ON g.kind = v.kind AND g.value = v.value
-WHERE g.n BETWEEN 2 AND getvariable('tm_fanout') AND v.id <> g.root
-UNION ALL SELECT tm_id(src_uid), tm_id(dst_uid) FROM links WHERE src_uid <> dst_uid
+SELECT list_min(ids) AS a, unnest(ids) AS b FROM _tm_kg
+WHERE n BETWEEN 2 AND getvariable('tm_fanout')
+UNION ALL SELECT a, b FROM _tm_lnk
 UNION ALL SELECT id, run_id FROM _tm_ent WHERE run_id IS NOT NULL
 UNION ALL SELECT id, parent_id FROM _tm_ent WHERE parent_id IS NOT NULL
 """
@@ -384,19 +388,21 @@ CREATE OR REPLACE TEMP TABLE _tm_ent AS
 SELECT e.*, coalesce(f.root, e.id) AS exec FROM _tm_ent e LEFT JOIN _tm_uf_f f ON f.x = e.id
 """
 
-# Execution ids from the smallest uid of each group: stable while the group is.
+# Execution ids from the smallest entity id of each group: stable while the group is.
 EXECUTION_IDS = """
 CREATE OR REPLACE TEMP TABLE _tm_exec AS
-SELECT exec AS root, 'x' || left(md5(min(uid)), 16) AS execution_id, count(*) AS n
+SELECT exec AS root, 'x' || lpad(printf('%x', min(id)), 16, '0') AS execution_id,
+       count(*) AS n
 FROM _tm_ent GROUP BY exec
 """
 
-# Candidate edges in ids: (src, dst, kind, rule, prio, confidence, evidence parts, records).
+# Candidate edges: (src, dst, kind, rule, prio, confidence, evidence parts). Evidence records
+# are the link's row (ls, ll) and/or the edge's own ends (rec_src, rec_dst).
 EDGES_TABLE = """
 CREATE OR REPLACE TEMP TABLE _tm_e (
     src BIGINT, dst BIGINT, kind VARCHAR, rule VARCHAR, prio INTEGER, confidence DOUBLE,
     ev_type VARCHAR, ev_kind VARCHAR, ev_value VARCHAR, gap_ms DOUBLE, rivals INTEGER,
-    s1 INTEGER, l1 VARCHAR, s2 INTEGER, l2 VARCHAR)
+    ls INTEGER, ll VARCHAR, rec_src BOOLEAN, rec_dst BOOLEAN)
 """
 
 # Which way a stated link points, when the source states it upstream.
@@ -411,55 +417,52 @@ _FLIP = """CASE l.kind
 
 RULE_LINK = f"""
 INSERT INTO _tm_e
-SELECT CASE WHEN flip THEN did ELSE sid END, CASE WHEN flip THEN sid ELSE did END, kind,
-       'link', 1, 1.0, 'link', kind, evidence, NULL, NULL, source_id, location, NULL, NULL
-FROM (SELECT s.id AS sid, d.id AS did, l.kind, l.evidence, l.source_id, l.location,
-             {_FLIP} AS flip
-      FROM links l JOIN _tm_ent s ON s.id = tm_id(l.src_uid)
-      JOIN _tm_ent d ON d.id = tm_id(l.dst_uid)
-      WHERE s.id <> d.id AND s.uid = l.src_uid AND d.uid = l.dst_uid)
+SELECT CASE WHEN flip THEN b ELSE a END, CASE WHEN flip THEN a ELSE b END, kind, 'link', 1,
+       1.0, 'link', kind, evidence, NULL, NULL, source_id, location, false, false
+FROM (SELECT l.a, l.b, l.kind, l.evidence, l.source_id, l.location, {_FLIP} AS flip
+      FROM _tm_lnk l JOIN _tm_ent s ON s.id = l.a JOIN _tm_ent d ON d.id = l.b
+      WHERE l.a <> l.b)
 """
 
 RULE_RUN_STEP = """
 INSERT INTO _tm_e
-SELECT r.id, s.id, 'contains', 'run_step', 2, 1.0, 'field', 'steps.run_uid', s.run_uid,
-       NULL, NULL, s.source_id, s.location, NULL, NULL
-FROM _tm_ent s JOIN _tm_ent r ON r.id = s.run_id
-WHERE s.kind = 'step' AND r.id <> s.id AND r.uid = s.run_uid
+SELECT s.run_id, s.id, 'contains', 'run_step', 2, 1.0, 'field', 'steps.run_uid', NULL, NULL,
+       NULL, NULL, NULL, false, true
+FROM _tm_ent s SEMI JOIN _tm_ent r ON r.id = s.run_id
+WHERE s.kind = 'step' AND s.run_id <> s.id
 """
 
 RULE_STEP_PARENT = """
 INSERT INTO _tm_e
-SELECT p.id, s.id, 'contains', 'step_parent', 3, 1.0, 'field', 'steps.parent_uid',
-       s.parent_uid, NULL, NULL, s.source_id, s.location, NULL, NULL
-FROM _tm_ent s JOIN _tm_ent p ON p.id = s.parent_id
-WHERE s.kind = 'step' AND p.id <> s.id AND p.uid = s.parent_uid
+SELECT s.parent_id, s.id, 'contains', 'step_parent', 3, 1.0, 'field', 'steps.parent_uid',
+       NULL, NULL, NULL, NULL, NULL, false, true
+FROM _tm_ent s SEMI JOIN _tm_ent p ON p.id = s.parent_id
+WHERE s.kind = 'step' AND s.parent_id <> s.id
 """
 
 RULE_PARENT_RUN = """
 INSERT INTO _tm_e
-SELECT p.id, r.id, 'child', 'parent_run', 4, 1.0, 'field', 'runs.parent_uid', r.parent_uid,
-       NULL, NULL, r.source_id, r.location, NULL, NULL
-FROM _tm_ent r JOIN _tm_ent p ON p.id = r.parent_id
+SELECT r.parent_id, r.id, 'child', 'parent_run', 4, 1.0, 'field', 'runs.parent_uid', NULL,
+       NULL, NULL, NULL, NULL, false, true
+FROM _tm_ent r SEMI JOIN _tm_ent p ON p.id = r.parent_id
 ANTI JOIN (SELECT e.src, s.run_id FROM _tm_e e JOIN _tm_ent s ON s.id = e.dst
-           WHERE s.run_id IS NOT NULL) reach ON reach.src = p.id AND reach.run_id = r.id
-WHERE r.kind = 'run' AND p.id <> r.id AND p.uid = r.parent_uid
+           WHERE s.run_id IS NOT NULL) reach ON reach.src = r.parent_id AND reach.run_id = r.id
+WHERE r.kind = 'run' AND r.parent_id <> r.id
 """
 
 # A span named by another entity's traceparent keys (trace id + span id) started it.
 RULE_TRACEPARENT = """
 INSERT INTO _tm_e
 SELECT sp.id, x.id, CASE WHEN x.kind = 'message' THEN 'emits' ELSE 'triggers' END,
-       'traceparent', 5, 0.95, 'key', 'span_id', x.span, NULL, NULL,
-       x.source_id, x.location, sp.source_id, sp.location
-FROM (SELECT x.id, x.kind, x.exec, x.source_id, x.location, ks.value AS span,
-             'otel:span:' || kt.value || '/' || ks.value AS span_uid
-      FROM _tm_ent x
-      JOIN _tm_kv ks ON ks.id = x.id AND ks.kind = 'span_id'
-      JOIN _tm_kv kt ON kt.id = x.id AND kt.kind = 'trace_id'
-      WHERE NOT (x.kind = 'step' AND x.span_kind IS NOT NULL)) x
-JOIN _tm_ent sp ON sp.id = tm_id(x.span_uid)
-WHERE sp.uid = x.span_uid AND sp.id <> x.id AND sp.exec = x.exec
+       'traceparent', 5, 0.95, 'key', 'span_id', x.span, NULL, NULL, NULL, NULL, true, true
+FROM (SELECT x.id, x.kind, x.exec, ks.value AS span,
+             tm_id('otel:span:' || kt.value || '/' || ks.value) AS span_id
+      FROM _tm_kv ks
+      JOIN _tm_kv kt ON kt.id = ks.id AND kt.kind = 'trace_id'
+      JOIN _tm_ent x ON x.id = ks.id
+      WHERE ks.kind = 'span_id' AND x.span_kind IS NULL) x
+JOIN _tm_ent sp ON sp.id = x.span_id
+WHERE sp.id <> x.id AND sp.exec = x.exec
 """
 
 RULE_MESSAGE_ID = """
@@ -467,8 +470,7 @@ INSERT INTO _tm_e
 SELECT CASE WHEN s.span_kind IN ('producer', 'client') THEN s.id ELSE m.id END,
        CASE WHEN s.span_kind IN ('producer', 'client') THEN m.id ELSE s.id END,
        CASE WHEN s.span_kind IN ('producer', 'client') THEN 'emits' ELSE 'triggers' END,
-       'message_id', 6, 0.9, 'key', 'message_id', km.value, NULL, NULL,
-       m.source_id, m.location, s.source_id, s.location
+       'message_id', 6, 0.9, 'key', 'message_id', km.value, NULL, NULL, NULL, NULL, true, true
 FROM _tm_kv km
 JOIN _tm_ent m ON m.id = km.id AND m.kind = 'message'
 JOIN _tm_kv ks ON ks.kind = 'message_id' AND ks.value = km.value AND ks.id <> km.id
@@ -479,22 +481,25 @@ WHERE km.kind = 'message_id' AND s.exec = m.exec
 
 # Islands: what the rules so far hold together. Time order only links different islands, in
 # executions holding a message of the store (inferred ones always have their span).
-ISLAND_INPUT = """
+_TIMED_EXECS = """(SELECT x.root FROM _tm_exec x
+                   SEMI JOIN _tm_ent m ON m.exec = x.root AND m.kind = 'message'
+                   WHERE x.n > 1 AND x.n <= getvariable('tm_time_cap'))"""
+
+ISLAND_INPUT = f"""
 CREATE OR REPLACE TEMP TABLE _tm_uf_in AS
 SELECT e.src AS a, e.dst AS b
 FROM _tm_e e JOIN _tm_ent s ON s.id = e.src
-SEMI JOIN (SELECT x.root FROM _tm_exec x
-           SEMI JOIN _tm_ent m ON m.exec = x.root AND m.kind = 'message'
-           WHERE x.n <= getvariable('tm_time_cap')) x ON x.root = s.exec
+SEMI JOIN {_TIMED_EXECS} x ON x.root = s.exec
 """
 
-ISLANDS = """
+ISLANDS = f"""
 CREATE OR REPLACE TEMP TABLE _tm_island AS
-SELECT e.id, e.exec, coalesce(f.root, e.id) AS island
+SELECT e.id, e.kind, e.system, e.span_kind, e.s, coalesce(e.e, e.s) AS e, e.channel,
+       c.channels, e.exec, coalesce(f.root, e.id) AS island
 FROM _tm_ent e LEFT JOIN _tm_uf_f f ON f.x = e.id
-SEMI JOIN (SELECT x.root FROM _tm_exec x
-           SEMI JOIN _tm_ent m ON m.exec = x.root AND m.kind = 'message'
-           WHERE x.n > 1 AND x.n <= getvariable('tm_time_cap')) x ON x.root = e.exec
+LEFT JOIN (SELECT id, list(channel) AS channels FROM _tm_chan GROUP BY id) c ON c.id = e.id
+SEMI JOIN {_TIMED_EXECS} x ON x.root = e.exec
+WHERE e.s IS NOT NULL AND e.kind <> 'dataset'
 """
 
 # Producer by time: the innermost run/step of another system and island running when the
@@ -502,40 +507,32 @@ SEMI JOIN (SELECT x.root FROM _tm_exec x
 TIME_PRODUCERS = """
 CREATE OR REPLACE TEMP TABLE _tm_prod AS
 WITH msg AS (
-    SELECT m.id, i.exec, i.island, m.system, m.node, epoch_us(m.started_at) AS m_at
-    FROM _tm_ent m JOIN _tm_island i ON i.id = m.id
-    ANTI JOIN _tm_e fed ON fed.dst = m.id
-    WHERE m.kind = 'message' AND NOT m.inferred AND m.started_at IS NOT NULL
+    SELECT m.* FROM _tm_island m ANTI JOIN _tm_e fed ON fed.dst = m.id
+    WHERE m.kind = 'message'
 ), act AS (
-    SELECT e.id, i.exec, i.island, e.system, epoch_us(e.started_at) AS s,
-           epoch_us(coalesce(e.ended_at, e.started_at)) AS e
-    FROM _tm_ent e JOIN _tm_island i ON i.id = e.id
-    WHERE e.kind IN ('run', 'step') AND NOT e.inferred AND e.started_at IS NOT NULL
-      AND e.span_kind IS DISTINCT FROM 'consumer'
-), cand AS (
-    SELECT m.id AS m, p.id AS p, p.system AS psys, ch.id IS NOT NULL AS chan,
-           greatest(p.s - m.m_at, m.m_at - p.e, 0) AS outside_us, p.s
+    SELECT * FROM _tm_island
+    WHERE kind IN ('run', 'step') AND span_kind IS DISTINCT FROM 'consumer'
+), cand AS MATERIALIZED (
+    SELECT m.id AS m, p.id AS p, p.system AS psys, p.island AS p_island, p.s AS p_s,
+           greatest(p.s - m.s, m.s - p.e, 0) AS outside_us,
+           coalesce(list_contains(p.channels, m.channel), false) AS chan
     FROM msg m
     JOIN act p ON p.exec = m.exec AND p.island <> m.island AND p.system <> m.system
-    LEFT JOIN _tm_chan ch ON ch.id = p.id AND ch.channel = m.node
-    WHERE p.s - getvariable('tm_skew_us') <= m.m_at AND m.m_at <= p.e + getvariable('tm_skew_us')
+    WHERE p.s - getvariable('tm_skew_us') <= m.s AND m.s <= p.e + getvariable('tm_skew_us')
 ), best AS (
-    SELECT m, arg_min(p, (NOT chan, outside_us, -s, p)) AS p,
-           bool_or(chan) AS chan,
-           count(DISTINCT psys) FILTER (WHERE chan) AS sys_chan,
-           count(DISTINCT psys) FILTER (WHERE NOT chan) AS sys_time
+    SELECT m, arg_min({'p': p, 'p_island': p_island, 'p_s': p_s, 'outside_us': outside_us},
+                      (NOT chan, outside_us, -p_s, p)) AS b, bool_or(chan) AS chan
     FROM cand GROUP BY m
+), rivals AS (
+    SELECT m, chan, count(*) - 1 AS rivals
+    FROM (SELECT DISTINCT m, chan, psys FROM cand) GROUP BY m, chan
 )
-SELECT b.m, b.p, pi.island AS p_island, pe.started_at AS p_start, b.chan,
-       c.outside_us / 1000.0 AS outside_ms, pe.source_id AS ps, pe.location AS pl,
-       me.source_id AS ms, me.location AS ml, me.node AS channel,
-       CASE WHEN b.chan THEN sys_chan ELSE sys_time END - 1 AS rivals,
+SELECT b.m, b.b.p, b.b.p_island, b.b.p_s, b.chan, b.b.outside_us / 1000.0 AS outside_ms,
+       r.rivals,
        (CASE WHEN b.chan THEN 0.8 ELSE 0.6 END
-        - 0.1 * least(c.outside_us / greatest(getvariable('tm_skew_us'), 1), 1.0)
-        - 0.1 * least(CASE WHEN b.chan THEN sys_chan ELSE sys_time END - 1, 3)) AS confidence
-FROM best b JOIN cand c ON c.m = b.m AND c.p = b.p
-JOIN _tm_ent pe ON pe.id = b.p JOIN _tm_island pi ON pi.id = b.p
-JOIN _tm_ent me ON me.id = b.m
+        - 0.1 * least(b.b.outside_us / greatest(getvariable('tm_skew_us'), 1), 1.0)
+        - 0.1 * least(r.rivals, 3)) AS confidence
+FROM best b JOIN rivals r ON r.m = b.m AND r.chan = b.chan
 """
 
 # Consumer by time: the root of another island, starting after the message (within skew, and
@@ -544,74 +541,72 @@ JOIN _tm_ent me ON me.id = b.m
 TIME_CONSUMERS = """
 CREATE OR REPLACE TEMP TABLE _tm_cons AS
 WITH roots AS (
-    SELECT i.id, i.exec, i.island, e.system, epoch_us(e.started_at) AS s
-    FROM _tm_island i JOIN _tm_ent e ON e.id = i.id
-    ANTI JOIN _tm_e fed ON fed.dst = i.id
-    WHERE e.kind IN ('run', 'step') AND NOT e.inferred AND e.started_at IS NOT NULL
-      AND coalesce(e.span_kind, '') NOT IN ('producer', 'client')
+    SELECT r.* FROM _tm_island r ANTI JOIN _tm_e fed ON fed.dst = r.id
+    WHERE r.kind IN ('run', 'step') AND coalesce(r.span_kind, '') NOT IN ('producer', 'client')
 ), msg AS (
-    SELECT m.id, i.exec, i.island, m.system, m.node, epoch_us(m.started_at) AS m_at,
-           pr.p_island, epoch_us(pr.p_start) AS p_start
-    FROM _tm_ent m JOIN _tm_island i ON i.id = m.id
+    SELECT m.*, pr.p_island, pr.p_s
+    FROM _tm_island m
     LEFT JOIN _tm_prod pr ON pr.m = m.id AND pr.confidence >= getvariable('tm_min_conf')
-    WHERE m.kind = 'message' AND NOT m.inferred AND m.started_at IS NOT NULL
-), cand AS (
-    SELECT m.id AS m, r.id AS c, r.island, ch.id IS NOT NULL AS chan, r.s - m.m_at AS gap_us,
-           m.m_at, coalesce(r.s < m.p_start, false) AS before_producer
+    WHERE m.kind = 'message'
+), cand AS MATERIALIZED (
+    SELECT m.id AS m, r.id AS c, r.island, r.s - m.s AS gap_us, m.s AS m_s,
+           coalesce(list_contains(r.channels, m.channel), false) AS chan,
+           coalesce(r.s < m.p_s, false) AS before_producer
     FROM msg m
     JOIN roots r ON r.exec = m.exec AND r.island <> m.island AND r.system <> m.system
-    LEFT JOIN _tm_chan ch ON ch.id = r.id AND ch.channel = m.node
     WHERE r.island IS DISTINCT FROM m.p_island
-      AND r.s >= m.m_at - getvariable('tm_skew_us')
-      AND (m.p_start IS NULL OR r.s >= m.p_start - getvariable('tm_skew_us'))
+      AND r.s >= m.s - getvariable('tm_skew_us')
+      AND (m.p_s IS NULL OR r.s >= m.p_s - getvariable('tm_skew_us'))
 ), best AS (
-    SELECT island, arg_min({'m': m, 'c': c}, (NOT chan, gap_us < 0, -m_at, c, m)) AS b,
+    SELECT island,
+           arg_min({'m': m, 'c': c, 'gap_us': gap_us, 'before_producer': before_producer},
+                   (NOT chan, gap_us < 0, -m_s, c, m)) AS b,
+           bool_or(chan) AS chan,
            count(*) FILTER (WHERE chan AND abs(gap_us) <= getvariable('tm_skew_us'))
                AS near_chan,
            count(*) FILTER (WHERE NOT chan AND abs(gap_us) <= getvariable('tm_skew_us'))
                AS near_time
     FROM cand GROUP BY island
 ), picked AS (
-    SELECT c.*, CASE WHEN c.chan THEN near_chan ELSE near_time END AS near
-    FROM best b JOIN cand c ON c.m = b.b.m AND c.c = b.b.c
+    SELECT b.b.m AS m, b.b.c AS c, b.b.gap_us AS gap_us, b.b.before_producer AS before_producer,
+           b.chan, CASE WHEN b.chan THEN near_chan ELSE near_time END AS near
+    FROM best b
 )
-SELECT p.m, p.c, p.chan, p.gap_us / 1000.0 AS gap_ms, me.source_id AS ms, me.location AS ml,
-       me.node AS channel, greatest(p.near - 1, 0) AS rivals,
-       (CASE WHEN p.chan THEN 0.8 ELSE 0.6 END
-        - CASE WHEN p.gap_us < 0
-               THEN 0.1 * least(-p.gap_us / greatest(getvariable('tm_skew_us'), 1), 1.0)
-               WHEN p.gap_us > 1000000 THEN 0.1 * log10(p.gap_us / 1000000.0)
+SELECT m, c, chan, gap_us / 1000.0 AS gap_ms, greatest(near - 1, 0) AS rivals,
+       (CASE WHEN chan THEN 0.8 ELSE 0.6 END
+        - CASE WHEN gap_us < 0
+               THEN 0.1 * least(-gap_us / greatest(getvariable('tm_skew_us'), 1), 1.0)
+               WHEN gap_us > 1000000 THEN 0.1 * log10(gap_us / 1000000.0)
                ELSE 0 END
-        - CASE WHEN p.before_producer THEN 0.1 ELSE 0 END
-        - 0.1 * least(greatest(p.near - 1, 0), 2)) AS confidence
-FROM picked p JOIN _tm_ent me ON me.id = p.m
+        - CASE WHEN before_producer THEN 0.1 ELSE 0 END
+        - 0.1 * least(greatest(near - 1, 0), 2)) AS confidence
+FROM picked
 """
 
 RULE_TIME = (
     """
 INSERT INTO _tm_e
 SELECT p.p, p.m, 'emits', 'time_order', 10, p.confidence, 'key',
-       CASE WHEN p.chan THEN 'channel' END, CASE WHEN p.chan THEN p.channel END,
-       p.outside_ms, p.rivals, p.ps, p.pl, p.ms, p.ml
-FROM _tm_prod p WHERE p.confidence >= getvariable('tm_min_conf')
+       CASE WHEN p.chan THEN 'channel' END, CASE WHEN p.chan THEN m.channel END,
+       p.outside_ms, p.rivals, NULL, NULL, true, true
+FROM _tm_prod p JOIN _tm_ent m ON m.id = p.m
+WHERE p.confidence >= getvariable('tm_min_conf')
 """,
     """
 INSERT INTO _tm_e
 SELECT c.m, c.c, 'triggers', 'time_order', 10, c.confidence, 'key',
-       CASE WHEN c.chan THEN 'channel' END, CASE WHEN c.chan THEN c.channel END,
-       c.gap_ms, c.rivals, c.ms, c.ml, e.source_id, e.location
-FROM _tm_cons c JOIN _tm_ent e ON e.id = c.c
+       CASE WHEN c.chan THEN 'channel' END, CASE WHEN c.chan THEN m.channel END,
+       c.gap_ms, c.rivals, NULL, NULL, true, true
+FROM _tm_cons c JOIN _tm_ent m ON m.id = c.m
 WHERE c.confidence >= getvariable('tm_min_conf')
 """,
 )
 
 # Producer spans with a channel and no message of theirs in the store: an inferred message.
 INFERRED_PRODUCED = """
-INSERT INTO _tm_ent (id, uid, kind, system, component, node, status, started_at, ended_at,
-                     name, source_id, location, inferred, origin, exec)
-SELECT tm_id('inferred:msg:' || p.uid), 'inferred:msg:' || p.uid, 'message',
-       split_part(c.channel, ':', 1), c.channel, c.channel, p.status, p.started_at,
-       p.started_at, p.name, p.source_id, p.location, true, p.id, p.exec
+INSERT INTO _tm_ent (id, tbl, source_id, kind, system, s, e, channel, inferred, origin, exec)
+SELECT tm_id('inferred:msg:' || p.id), 0, p.source_id, 'message',
+       split_part(c.channel, ':', 1), p.s, p.s, c.channel, true, p.id, p.exec
 FROM _tm_ent p
 JOIN (SELECT id, min(channel) AS channel FROM _tm_chan GROUP BY id) c ON c.id = p.id
 ANTI JOIN (SELECT e.src FROM _tm_e e JOIN _tm_ent m ON m.id = e.dst
@@ -621,8 +616,8 @@ WHERE p.kind = 'step' AND p.span_kind IN ('producer', 'client')
 
 RULE_PRODUCER_SPAN = """
 INSERT INTO _tm_e
-SELECT p.id, m.id, 'emits', 'producer_span', 7, 0.9, 'key', 'channel', m.component, NULL, NULL,
-       p.source_id, p.location, NULL, NULL
+SELECT p.id, m.id, 'emits', 'producer_span', 7, 0.9, 'key', 'channel', m.channel, NULL, NULL,
+       NULL, NULL, true, false
 FROM _tm_ent m JOIN _tm_ent p ON p.id = m.origin
 WHERE m.inferred AND p.span_kind IN ('producer', 'client')
 """
@@ -632,13 +627,12 @@ WHERE m.inferred AND p.span_kind IN ('producer', 'client')
 SPAN_HOP = """
 CREATE OR REPLACE TEMP TABLE _tm_tm AS
 WITH emit AS (
-    SELECT e.src AS p, m.id AS m, m.node AS channel, m.started_at AS m_at,
-           m.source_id AS ms, m.location AS ml
+    SELECT e.src AS p, m.id AS m, m.channel, m.s AS m_s
     FROM _tm_e e JOIN _tm_ent m ON m.id = e.dst
     WHERE e.kind = 'emits' AND m.kind = 'message'
 ), hop AS (
-    SELECT l.src AS p, l.dst AS c, l.ev_kind, l.ev_value, l.s1, l.l1, c.span_kind,
-           c.started_at AS c_at, ch.channel AS c_channel,
+    SELECT l.src AS p, l.dst AS c, l.ev_kind, l.ev_value, l.ls, l.ll, c.span_kind,
+           c.s AS c_s, ch.channel AS c_channel,
            count(ch.channel) OVER (PARTITION BY l.src, l.dst) AS c_channels
     FROM _tm_e l JOIN _tm_ent c ON c.id = l.dst
     SEMI JOIN emit ON emit.p = l.src
@@ -647,21 +641,21 @@ WITH emit AS (
       AND c.kind IN ('step', 'run')
 ), pairs AS (
     SELECT h.p, h.c, arg_min({'m': em.m, 'ev_kind': h.ev_kind, 'ev_value': h.ev_value,
-                              's1': h.s1, 'l1': h.l1, 'ms': em.ms, 'ml': em.ml},
+                              'ls': h.ls, 'll': h.ll},
                              (NOT coalesce(h.c_channel = em.channel, false),
-                              abs(epoch_us(h.c_at) - epoch_us(em.m_at)), em.m)) AS b
+                              abs(h.c_s - em.m_s), em.m)) AS b
     FROM hop h JOIN emit em ON em.p = h.p
     WHERE h.c_channel = em.channel OR (h.c_channels = 0 AND h.span_kind = 'consumer')
     GROUP BY h.p, h.c
 )
-SELECT p, c, b.m, b.ev_kind, b.ev_value, b.s1, b.l1, b.ms, b.ml FROM pairs
+SELECT p, c, b.m, b.ev_kind, b.ev_value, b.ls, b.ll FROM pairs
 """
 
 SPAN_HOP_APPLY = (
     """
 INSERT INTO _tm_e
-SELECT m, c, 'triggers', 'span_hop', 8, 0.9, 'link', ev_kind, ev_value, NULL, NULL,
-       s1, l1, ms, ml
+SELECT m, c, 'triggers', 'span_hop', 8, 0.9, 'link', ev_kind, ev_value, NULL, NULL, ls, ll,
+       true, false
 FROM _tm_tm
 """,
     """
@@ -673,21 +667,19 @@ DELETE FROM _tm_e WHERE rule IN ('link', 'step_parent', 'parent_run')
 # A span that is its service's local root: edges into it from outside its run enter the run.
 ROOT_STEPS = f"""
 CREATE OR REPLACE TEMP TABLE _tm_root_step AS
-SELECT r.id AS run, any_value(s.id) AS step
-FROM _tm_ent s JOIN _tm_ent r ON r.id = s.run_id
+SELECT s.run_id AS run, any_value(s.id) AS step
+FROM _tm_ent s SEMI JOIN _tm_ent r ON r.id = s.run_id AND r.kind = 'run'
 LEFT JOIN _tm_ent p ON p.id = s.parent_id
-WHERE s.kind = 'step' AND r.kind = 'run' AND s.span_kind IS NOT NULL
-  AND s.system IN ({_SPAN_SYSTEMS}) AND p.run_id IS DISTINCT FROM r.id
-GROUP BY r.id HAVING count(*) = 1
+WHERE s.kind = 'step' AND s.span_kind IS NOT NULL AND s.system IN ({_SPAN_SYSTEMS})
+  AND p.run_id IS DISTINCT FROM s.run_id
+GROUP BY s.run_id HAVING count(*) = 1
 """
 
 # Consumer spans with a channel still fed by no message: the message they say they consumed.
 INFERRED_CONSUMED = """
-INSERT INTO _tm_ent (id, uid, kind, system, component, node, status, started_at, ended_at,
-                     name, source_id, location, inferred, origin, exec)
-SELECT tm_id('inferred:msg:' || c.uid), 'inferred:msg:' || c.uid, 'message',
-       split_part(ch.channel, ':', 1), ch.channel, ch.channel, 'ok', c.started_at,
-       c.started_at, c.name, c.source_id, c.location, true, c.id, c.exec
+INSERT INTO _tm_ent (id, tbl, source_id, kind, system, s, e, channel, inferred, origin, exec)
+SELECT tm_id('inferred:msg:' || c.id), 0, c.source_id, 'message',
+       split_part(ch.channel, ':', 1), c.s, c.s, ch.channel, true, c.id, c.exec
 FROM _tm_ent c
 JOIN (SELECT id, min(channel) AS channel FROM _tm_chan GROUP BY id) ch ON ch.id = c.id
 ANTI JOIN (SELECT e.dst AS id FROM _tm_e e JOIN _tm_ent m ON m.id = e.src
@@ -702,46 +694,92 @@ WHERE c.kind = 'step' AND c.span_kind = 'consumer' AND NOT c.inferred
 
 RULE_CONSUMER_SPAN = """
 INSERT INTO _tm_e
-SELECT m.id, c.id, 'triggers', 'consumer_span', 9, 0.9, 'key', 'channel', m.component,
-       NULL, NULL, c.source_id, c.location, NULL, NULL
+SELECT m.id, c.id, 'triggers', 'consumer_span', 9, 0.9, 'key', 'channel', m.channel,
+       NULL, NULL, NULL, NULL, false, true
 FROM _tm_ent m JOIN _tm_ent c ON c.id = m.origin
 WHERE m.inferred AND c.span_kind = 'consumer'
 """
 
-REDIRECT_TO_RUN = """
-UPDATE _tm_e SET dst = rs.run
-FROM _tm_root_step rs, _tm_ent s
-WHERE _tm_e.dst = rs.step AND s.id = _tm_e.src AND s.id <> rs.run
-  AND s.run_id IS DISTINCT FROM rs.run
-"""
-
-# One edge per (src, dst): the strongest rule; nothing under min_confidence. Most pairs have
-# one candidate, so only repeated pairs are ranked.
+# Edges into a local-root span from outside its run enter the run. Then: every kind of link a
+# source states between two entities is kept (a parent both starts and signals its child);
+# the other rules only fill pairs no link connects, one edge per pair, the strongest rule;
+# nothing under min_confidence. Most pairs have one candidate, so only repeats are ranked.
 EDGES_BEST = """
 CREATE OR REPLACE TEMP TABLE _tm_edges AS
-WITH kept AS (
-    SELECT * FROM _tm_e WHERE src <> dst AND confidence >= getvariable('tm_min_conf')
+WITH kept AS MATERIALIZED (
+    SELECT e.* FROM _tm_e e ANTI JOIN _tm_root_step rs ON rs.step = e.dst
+    WHERE e.src <> e.dst AND e.confidence >= getvariable('tm_min_conf')
+    UNION ALL
+    SELECT e.* REPLACE (CASE WHEN s.run_id IS DISTINCT FROM rs.run AND e.src <> rs.run
+                             THEN rs.run ELSE e.dst END AS dst)
+    FROM _tm_e e JOIN _tm_root_step rs ON rs.step = e.dst JOIN _tm_ent s ON s.id = e.src
+    WHERE e.src <> e.dst AND e.confidence >= getvariable('tm_min_conf')
+), cand AS MATERIALIZED (
+    SELECT k.*, CASE WHEN k.rule = 'link' THEN k.kind END AS link_kind FROM kept k
+    WHERE k.src <> k.dst AND (k.rule = 'link' OR (k.src, k.dst) NOT IN (
+        SELECT src, dst FROM kept WHERE rule = 'link'))
 ), rep AS (
-    SELECT src, dst FROM kept GROUP BY src, dst HAVING count(*) > 1
+    SELECT src, dst, link_kind FROM cand GROUP BY src, dst, link_kind HAVING count(*) > 1
 )
-SELECT k.* EXCLUDE (prio) FROM kept k ANTI JOIN rep r ON r.src = k.src AND r.dst = k.dst
+SELECT c.* EXCLUDE (prio, link_kind) FROM cand c
+ANTI JOIN rep r ON r.src = c.src AND r.dst = c.dst
+                   AND r.link_kind IS NOT DISTINCT FROM c.link_kind
 UNION ALL
-SELECT * EXCLUDE (prio) FROM (SELECT k.* FROM kept k SEMI JOIN rep r
-                              ON r.src = k.src AND r.dst = k.dst)
-QUALIFY row_number() OVER (PARTITION BY src, dst
-                           ORDER BY prio, kind, s1 NULLS LAST, l1 NULLS LAST, s2 NULLS LAST,
-                                    l2 NULLS LAST) = 1
+SELECT * EXCLUDE (prio, link_kind) FROM (
+    SELECT c.* FROM cand c SEMI JOIN rep r ON r.src = c.src AND r.dst = c.dst
+                                          AND r.link_kind IS NOT DISTINCT FROM c.link_kind)
+QUALIFY row_number() OVER (PARTITION BY src, dst, link_kind
+                           ORDER BY prio, kind, ls NULLS LAST, ll NULLS LAST) = 1
 """
 
-FINAL_ENTITIES = """
+# Entities with their wide columns, read back from the source rows by rowid.
+_WIDE = f"""
+    SELECT e.id, r.uid, 'run' AS kind, r.system, r.component, r.component AS node, r.status,
+           r.started_at, r.ended_at, NULL::VARCHAR AS run_uid, r.parent_uid, r.attempt,
+           r.error, r.name, NULL::VARCHAR AS span_kind, r.source_id, r.location, e.exec
+    FROM _tm_ent e JOIN runs r ON r.rowid = e.rid WHERE e.tbl = 1
+    UNION ALL
+    SELECT e.id, t.uid, 'step', t.system, t.component,
+           CASE WHEN e.span_kind IS NOT NULL AND t.system IN ({_SPAN_SYSTEMS})
+                     AND t.detail->>'service.name' IS NOT NULL
+                THEN 'otel:service:' || (t.detail->>'service.name') ELSE t.component END,
+           t.status, t.started_at, t.ended_at, t.run_uid, t.parent_uid, t.attempt, t.error,
+           t.name, e.span_kind, t.source_id, t.location, e.exec
+    FROM _tm_ent e JOIN steps t ON t.rowid = e.rid WHERE e.tbl = 2
+    UNION ALL
+    SELECT e.id, m.uid, 'message', m.system, m.component, m.component, m.status,
+           m.produced_at, m.produced_at, NULL, NULL, NULL, NULL, m.event_type, NULL,
+           m.source_id, m.location, e.exec
+    FROM _tm_ent e JOIN messages m ON m.rowid = e.rid WHERE e.tbl = 3
+    UNION ALL
+    SELECT e.id, d.uid, 'dataset', 'dataset', d.component, d.component, NULL, NULL, NULL,
+           NULL, NULL, NULL, NULL, d.name, NULL, d.source_id, NULL, e.exec
+    FROM _tm_ent e JOIN datasets d ON d.rowid = e.rid WHERE e.tbl = 4
+"""
+
+FINAL_ENTITIES = (
+    f"""
 CREATE OR REPLACE TABLE entities AS
-SELECT e.uid, e.id, e.kind, e.system, e.component, e.node, e.status, e.started_at, e.ended_at,
-       e.run_uid, e.parent_uid, e.attempt, e.error, e.name, e.span_kind, e.source_id,
-       e.location, e.inferred, x.execution_id
-FROM _tm_ent e JOIN _tm_exec x ON x.root = e.exec
-"""
+SELECT w.uid, w.id, w.kind, w.system, w.component, w.node, w.status, w.started_at, w.ended_at,
+       w.run_uid, w.parent_uid, w.attempt, w.error, w.name, w.span_kind, w.source_id,
+       w.location, false AS inferred, x.execution_id
+FROM ({_WIDE}) w JOIN _tm_exec x ON x.root = w.exec
+""",
+    # Inferred messages take their span's name, source and place.
+    """
+INSERT INTO entities
+SELECT 'inferred:msg:' || o.uid, i.id, 'message', i.system, i.channel, i.channel,
+       CASE WHEN o.span_kind = 'consumer' THEN 'ok' ELSE o.status END, o.started_at,
+       o.started_at, NULL, NULL, NULL, NULL, o.name, NULL, o.source_id, o.location, true,
+       o.execution_id
+FROM _tm_ent i JOIN entities o ON o.id = i.origin
+WHERE i.inferred
+""",
+)
 
-FINAL_EDGES = """
+_RECORD = "{{'path': {p}.path, 'location': {loc}}}"
+
+FINAL_EDGES = f"""
 CREATE OR REPLACE TABLE edges AS
 SELECT s.uid AS src, d.uid AS dst, e.kind, e.rule, round(e.confidence, 3) AS confidence,
        s.execution_id,
@@ -754,13 +792,15 @@ SELECT s.uid AS src, d.uid AS dst, e.kind, e.rule, round(e.confidence, 3) AS con
                                     THEN json_object('kind', e.ev_kind, 'value', e.ev_value) END
                ELSE to_json(e.ev_kind) END,
            'records', to_json(list_filter(
-               [CASE WHEN e.s1 IS NOT NULL THEN {'path': p1.path, 'location': e.l1} END,
-                CASE WHEN e.s2 IS NOT NULL THEN {'path': p2.path, 'location': e.l2} END],
+               [CASE WHEN e.ls IS NOT NULL THEN {_RECORD.format(p="pl", loc="e.ll")} END,
+                CASE WHEN e.rec_src THEN {_RECORD.format(p="ps", loc="s.location")} END,
+                CASE WHEN e.rec_dst THEN {_RECORD.format(p="pd", loc="d.location")} END],
                lambda r: r IS NOT NULL)),
            'gap_ms', e.gap_ms, 'rivals', e.rivals) AS evidence,
        e.src AS src_id, e.dst AS dst_id
 FROM _tm_edges e JOIN entities s ON s.id = e.src JOIN entities d ON d.id = e.dst
-LEFT JOIN sources p1 ON p1.id = e.s1 LEFT JOIN sources p2 ON p2.id = e.s2
+LEFT JOIN sources pl ON pl.id = e.ls LEFT JOIN sources ps ON ps.id = s.source_id
+LEFT JOIN sources pd ON pd.id = d.source_id
 """
 
 FINAL_EXECUTIONS = """
@@ -777,18 +817,19 @@ WITH agg AS (
                     arg_min(e.uid, (e.started_at, e.uid))) AS root_uid
     FROM entities e GROUP BY e.execution_id
 ), keyed AS (
-    SELECT execution_id, list(kind || '=' || value ORDER BY prio, kind, value)[1:3] AS keys
-    FROM (SELECT DISTINCT x.execution_id, v.kind, v.value,
-                 CASE WHEN v.kind LIKE 'business:%' THEN 0 WHEN v.kind = 'correlation_id' THEN 1
-                      WHEN v.kind = 'workflow_id' THEN 2 WHEN v.kind = 'execution_arn' THEN 3
-                      WHEN v.kind = 'job_run_id' THEN 4 WHEN v.kind = 'message_id' THEN 5
-                      WHEN v.kind = 'causation_id' THEN 6 WHEN v.kind = 'trace_id' THEN 7
+    SELECT x.execution_id,
+           list(g.kind || '=' || g.value ORDER BY g.prio, g.kind, g.value)[1:3] AS keys
+    FROM (SELECT kind, value, list_min(ids) AS root_id,
+                 CASE WHEN kind LIKE 'business:%' THEN 0 WHEN kind = 'correlation_id' THEN 1
+                      WHEN kind = 'workflow_id' THEN 2 WHEN kind = 'execution_arn' THEN 3
+                      WHEN kind = 'job_run_id' THEN 4 WHEN kind = 'message_id' THEN 5
+                      WHEN kind = 'causation_id' THEN 6 WHEN kind = 'trace_id' THEN 7
                       ELSE 9 END AS prio
-          FROM _tm_kv v JOIN _tm_kg g ON g.kind = v.kind AND g.value = v.value
-          JOIN entities x ON x.id = v.id
-          WHERE v.kind NOT IN ('span_id', 'run_id')
-            AND g.n BETWEEN 2 AND getvariable('tm_fanout'))
-    GROUP BY execution_id
+          FROM _tm_kg
+          WHERE kind NOT IN ('span_id', 'run_id', 'message_key')
+            AND n BETWEEN 2 AND getvariable('tm_fanout')) g
+    JOIN _tm_ent e ON e.id = g.root_id JOIN _tm_exec x ON x.root = e.exec
+    GROUP BY x.execution_id
 )
 SELECT a.execution_id, a.entities, coalesce(a.systems, []) AS systems, a.started_at, a.ended_at,
        a.status, a.root_uid, coalesce(k.keys, []) AS keys
@@ -832,15 +873,14 @@ _SALTS = ("", "#1", "#2", "#3")
 
 
 def _correlate(run: _Run) -> dict[str, int]:
-    run("entities", ENTITIES_RAW, DUPLICATES)
     for salt in _SALTS:
-        run("entities", ID_MACRO.format(salt=salt), ENTITIES)
-        if not run.scalar(ID_COLLISIONS):
+        run("entities", ID_MACRO.format(salt=salt), SOURCE_ROWS, DUPLICATES)
+        if not run.scalar("SELECT count(*) FROM _tm_dup") or not run.scalar(ID_COLLISIONS):
             break
     else:
         raise RuntimeError("uid hash collisions under every salt; this is a bug")
-    run("entities", "DROP TABLE _tm_raw")
-    run("keys", CHANNELS, KEY_VALUES, *KEY_GROUPS, IGNORED_KEYS, UF_INPUT)
+    run("entities", ENTITIES, "DROP TABLE _tm_src")
+    run("keys", CHANNELS, KEY_VALUES, KEY_GROUPS, IGNORED_KEYS, LINK_IDS, UF_INPUT)
     iterations = {"executions": _union_find(run, "union_find")}
     run("executions", ENTITY_EXEC, EXECUTION_IDS)
     run("explicit_rules", EDGES_TABLE, RULE_LINK, RULE_RUN_STEP, RULE_STEP_PARENT,
@@ -850,8 +890,8 @@ def _correlate(run: _Run) -> dict[str, int]:
     run("time_order", ISLANDS, TIME_PRODUCERS, TIME_CONSUMERS, *RULE_TIME)
     run("span_rules", INFERRED_PRODUCED, RULE_PRODUCER_SPAN, SPAN_HOP, *SPAN_HOP_APPLY,
         ROOT_STEPS, INFERRED_CONSUMED, RULE_CONSUMER_SPAN)
-    run("redirect", REDIRECT_TO_RUN, EDGES_BEST)
-    run("write", FINAL_ENTITIES, FINAL_EDGES, FINAL_EXECUTIONS, FINAL_COMPONENT_EDGES,
+    run("best_edges", EDGES_BEST)
+    run("write", *FINAL_ENTITIES, FINAL_EDGES, FINAL_EXECUTIONS, FINAL_COMPONENT_EDGES,
         FINAL_COMPONENT_NODES)
     return iterations
 

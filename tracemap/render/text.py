@@ -206,3 +206,143 @@ class DemoView:
         style = "bold green" if ok == len(checks) else "bold red"
         self._print(Text(""), Text(f"{ok} of {len(checks)} planted answers found.", style=style),
                     cell(f"HTML report: {report}"))
+
+
+# ------------------------------------------------------------------------------------------
+# Correlation: correlate summary, trace tree, explain and coverage tables.
+
+#: Terminal colours for systems (stable by name).
+_SYSTEM_STYLES = ("cyan", "magenta", "green", "yellow", "blue", "bright_cyan", "bright_magenta",
+                  "bright_green", "bright_blue", "bright_yellow")
+#: Entities a trace tree shows before it says how many it left out.
+MAX_TREE_NODES = 400
+
+
+def system_style(system: str | None) -> str:
+    import hashlib
+
+    digest = hashlib.md5((system or "").encode(), usedforsecurity=False).digest()
+    return _SYSTEM_STYLES[digest[0] % len(_SYSTEM_STYLES)]
+
+
+def correlate_table(result: Any) -> RenderableType:
+    table = Table(title="correlate", title_justify="left", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    rows = [("executions", f"{result.executions:,}"),
+            ("  spanning several systems", f"{result.multi_system_executions:,}"),
+            ("entities", f"{result.entities:,}"), ("edges", f"{result.edges:,}")]
+    rows += [(f"  {rule}", f"{n:,}") for rule, n in sorted(result.edges_by_rule.items())]
+    rows += [("component edges", f"{result.component_edges:,}"),
+             ("key values ignored as too common", f"{result.ignored_keys:,}"),
+             ("union-find rounds", ", ".join(f"{k} {v}" for k, v in result.iterations.items())),
+             ("seconds", f"{result.seconds:.2f}")]
+    for what, value in rows:
+        table.add_row(cell(what), cell(value))
+    return table
+
+
+def _offset(ms: float | None) -> str:
+    if ms is None:
+        return "      ?"
+    return f"{ms / 1000:+7.2f}s" if abs(ms) >= 10_000 else f"{ms:+7.1f}ms"
+
+
+def _trace_label(e: dict[str, Any], via: str | None) -> Text:
+    failed = e["status"] in ("failed", "timed_out")
+    text = Text()
+    text.append("▶ " if e.get("critical") else "  ", style="bold yellow")
+    text.append(_offset(e.get("offset_ms")) + " ", style="dim")
+    text.append(clean(e["system"] or "?"), style=system_style(e["system"]))
+    text.append(" " + clean(e["component"]), style="bold" if e.get("critical") else "")
+    if e.get("name") and e["name"] not in (e["component"] or ""):
+        text.append(" " + clean(e["name"]))
+    text.append(f" [{clean(e['status'] or 'unknown')}]", style="bold red" if failed else "dim")
+    if e.get("duration_ms") is not None and e["kind"] != "message":
+        text.append(f" {e['duration_ms']:.1f} ms", style="dim")
+    if e.get("inferred"):
+        text.append(" (inferred)", style="dim italic")
+    if via:
+        text.append(f"  ←{clean(via)}", style="dim")
+    if failed and e.get("error"):
+        text.append(f"  {clean(e['error'])[:120]}", style="red")
+    return text
+
+
+def trace_tree(result: Any) -> RenderableType:
+    """One execution as a tree: entities under their strongest parent, in time order."""
+    from rich.tree import Tree
+
+    s = result.summary
+    title = Text(f"execution {clean(result.execution)}", style="bold")
+    title.append(f"  {clean(s['status'])}", style="bold red" if s["status"] == "failed"
+                 else "green")
+    title.append(f"  {s['entities']} entities · {', '.join(clean(x) for x in s['systems'])}")
+    if s["keys"]:
+        title.append("  " + ", ".join(clean(k) for k in s["keys"]), style="dim")
+    tree = Tree(title)
+    by_uid = {e["uid"]: e for e in result.entities}
+    via = {e["dst"]: e["kind"] for e in result.edges if result.parents.get(e["dst"]) == e["src"]}
+    children = result.children()
+    shown = 0
+    stack: list[tuple[Any, str]] = [(tree, uid) for uid in reversed(children.get(None, []))]
+    while stack:
+        branch, uid = stack.pop()
+        if shown >= MAX_TREE_NODES:
+            break
+        shown += 1
+        node = branch.add(_trace_label(by_uid[uid], via.get(uid)))
+        stack.extend((node, c) for c in reversed(children.get(uid, [])))
+    parts: list[RenderableType] = [tree]
+    if shown < len(result.entities):
+        parts.append(Text(f"… {len(result.entities) - shown} more entities (--json has all)",
+                          style="dim"))
+    parts.append(Text("▶ critical path: " + " → ".join(
+        clean(by_uid[u]["component"]) for u in result.critical_path), style="yellow"))
+    return Group(*parts)
+
+
+def _records(records: list[dict[str, Any]]) -> str:
+    return "\n".join(f"{r.get('path') or '?'}:{r.get('location') or '?'}" for r in records)
+
+
+def explain_view(result: Any) -> RenderableType:
+    table = Table(title=f"why {clean(result.src)} → {clean(result.dst)}", title_justify="left")
+    for col in ("rule", "kind", "confidence", "what", "basis", "from"):
+        table.add_column(col, overflow="fold")
+    for p in result.evidence:
+        conf = "" if p["confidence"] is None else f"{p['confidence']:.2f}"
+        table.add_row(cell(p["rule"]), cell(p["kind"]), cell(conf), cell(p["what"]),
+                      cell(p["basis"]), cell(_records(p["records"])))
+    parts: list[RenderableType] = [table]
+    if result.same_execution is not None:
+        parts.append(cell("same execution" if result.same_execution
+                          else "different executions", "dim"))
+    parts += [cell(n, "yellow") for n in result.notes]
+    return Group(*parts)
+
+
+def coverage_view(result: Any) -> RenderableType:
+    s = result.summary
+    head = Text.assemble(
+        ("stitched: ", "bold"), f"{s['stitched_share']:.1%} of {s['entities']:,} entities "
+        f"are in an execution with others; {s['cross_system_share']:.1%} in one that spans "
+        f"several systems. {s['executions']:,} executions ({s['multi_system']:,} multi-system, "
+        f"{s['singletons']:,} alone), {s['edges']:,} edges, {s['inferred_messages']:,} "
+        "inferred messages.")
+    methods = Table(title="entities by strongest method", title_justify="left")
+    for col in ("method", "entities", "share", "runs", "steps", "messages", "datasets"):
+        methods.add_column(col, justify="left" if col == "method" else "right")
+    for m in result.methods:
+        methods.add_row(cell(m["method"]), cell(f"{m['entities']:,}"), cell(f"{m['share']:.1%}"),
+                        *(cell(f"{m[k]:,}") for k in ("runs", "steps", "messages", "datasets")))
+    findings = Table(title=f"where chains break ({len(result.findings)})", title_justify="left")
+    for col in ("issue", "where", "count", "examples", "fix"):
+        findings.add_column(col, overflow="fold")
+    for f in result.findings:
+        count = f"{f['count']:,}" + (f" of {f['total']:,}" if f["total"] else "")
+        examples = "\n".join(clean(x) for x in f["examples"])
+        fix = f["hint"] + (f" ({f['detail']})" if f["detail"] else "")
+        findings.add_row(cell(f["issue"].replace("_", " ")), cell(f["where"]), cell(count),
+                         cell(examples), cell(fix))
+    return Group(head, methods, findings)
