@@ -26,6 +26,7 @@ import orjson
 
 from ingest import _spans, otlp_json
 from ingest.base import (
+    SHAPE_ERRORS,
     Batch,
     BatchBuilder,
     Source,
@@ -85,35 +86,62 @@ def logs_from_request(doc: Any, location: str, b: BatchBuilder) -> Iterator[Batc
         b.read()
         b.reject(location, f"expected an ExportLogsServiceRequest object, got {type(doc).__name__}")
         return
-    for i, rl in enumerate(_get(doc, "resourceLogs", "resource_logs") or []):
+    for i, rl in _items(_get(doc, "resourceLogs", "resource_logs"), f"{location} resourceLogs",
+                        b):
         if not isinstance(rl, dict):
             b.read()
             b.reject(f"{location} resourceLogs[{i}]", "expected an object")
             continue
-        resource = otlp_json.attributes((rl.get("resource") or {}).get("attributes"))
+        # A resource of the wrong shape would leave its records without their service:
+        # they are rejected instead, saying why.
+        res, resource, unreadable = rl.get("resource"), {}, None
+        if res is not None and not isinstance(res, dict):
+            unreadable = f"resourceLogs[{i}].resource: expected an object, got {type(res).__name__}"
+        else:
+            try:
+                resource = otlp_json.attributes((res or {}).get("attributes"))
+            except SHAPE_ERRORS as exc:  # attribute values nested past what Python recurses
+                unreadable = f"resourceLogs[{i}].resource is unreadable: {exc}"
         service = str(resource.get("service.name") or "unknown_service")
-        for j, sl in enumerate(_get(rl, "scopeLogs", "scope_logs")
-                               or _get(rl, "instrumentationLibraryLogs",
-                                       "instrumentation_library_logs") or []):
+        for j, sl in _items(_get(rl, "scopeLogs", "scope_logs")
+                            or _get(rl, "instrumentationLibraryLogs",
+                                    "instrumentation_library_logs"),
+                            f"{location} resourceLogs[{i}].scopeLogs", b):
             if not isinstance(sl, dict):
                 continue
             scope = sl.get("scope") or sl.get("instrumentationLibrary") or {}
             scope_name = str(scope.get("name") or "") if isinstance(scope, dict) else ""
-            for k, rec in enumerate(_get(sl, "logRecords", "log_records") or []):
+            for k, rec in _items(_get(sl, "logRecords", "log_records"),
+                                 f"{location} resourceLogs[{i}].scopeLogs[{j}].logRecords", b):
                 where = f"{location} resourceLogs[{i}].scopeLogs[{j}].logRecords[{k}]"
                 b.read()
                 if not isinstance(rec, dict):
                     b.reject(where, f"expected a log record object, got {type(rec).__name__}")
                     continue
+                if unreadable:
+                    b.reject(where, unreadable, str(rec)[:300])
+                    continue
+                mark = b.mark()
                 try:
                     _add_log(b, rec, where, service, resource, scope_name)
-                except (TypeError, ValueError, AttributeError) as exc:
+                except SHAPE_ERRORS as exc:
+                    b.restore(mark)
                     b.reject(where, f"log record has a field of the wrong type: {exc}",
                              str(rec)[:300])
                     continue
                 b.loaded()
                 if b.ready():
                     yield b.take()
+
+
+def _items(value: Any, where: str, b: BatchBuilder) -> list[tuple[int, Any]]:
+    """The elements of a list field; anything else but null is one rejected record."""
+    if isinstance(value, list):
+        return list(enumerate(value))
+    if value is not None:
+        b.read()
+        b.reject(where, f"expected a list, got {type(value).__name__}", str(value)[:300])
+    return []
 
 
 def _add_log(b: BatchBuilder, rec: dict[str, Any], where: str, service: str,
@@ -145,7 +173,12 @@ def _ns(value: Any) -> int | None:
     """Epoch ns from an int or numeric string; 0 (unset) is None."""
     if value is None or value == "":
         return None
-    n = int(value)
+    try:
+        n = int(value)
+    except OverflowError:
+        raise ValueError(f"time {str(value)[:40]!r} is not a finite number") from None
+    if n >= 2**63:
+        raise ValueError(f"time {str(value)[:40]!r} is past the int64 nanoseconds OTLP uses")
     return n if n > 0 else None
 
 

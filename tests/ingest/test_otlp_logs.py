@@ -144,3 +144,27 @@ def test_bad_records_are_rejected_where_they_are(tmp_path: Path) -> None:
          "literal for int() with base 10: 'yesterday'"},
         {"location": f"{where}[2]", "reason": "expected a log record object, got str"},
     ]
+
+
+def test_odd_shapes_are_rejected_and_the_other_lines_load(tmp_path: Path) -> None:
+    first, second = COLLECTOR.read_text().splitlines()
+    doc = json.loads(second)
+    doc["resourceLogs"][0]["resource"] = "checkout"
+    doc["resourceLogs"].append({"scopeLogs": [{"logRecords": 7}]})
+    odd = json.loads(first)
+    odd["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["timeUnixNano"] = 1e300
+    path = tmp_path / "odd.jsonl"
+    path.write_text("\n".join([first[:200], json.dumps(odd), json.dumps(doc)]) + "\n")
+    rows = normalized_rows(path, fmt="otlp_logs_json")
+    n_second = len(doc["resourceLogs"][0]["scopeLogs"][0]["logRecords"])
+    n_first = len(odd["resourceLogs"][0]["scopeLogs"][0]["logRecords"])
+    assert rows["source"]["records"] == 1 + n_first + n_second + 1
+    assert rows["source"]["loaded"] == n_first - 1
+    reasons = {r["location"]: r["reason"] for r in rows["rejects"]}
+    assert reasons.pop("line 1").startswith("expected a JSON document per line: ")
+    assert reasons.pop("line 2 resourceLogs[0].scopeLogs[0].logRecords[0]") == (
+        "log record has a field of the wrong type: time '1e+300' is past the int64 nanoseconds "
+        "OTLP uses")
+    assert reasons.pop("line 3 resourceLogs[1].scopeLogs[0].logRecords") == (
+        "expected a list, got int")
+    assert set(reasons.values()) == {"resourceLogs[0].resource: expected an object, got str"}
