@@ -21,6 +21,9 @@ from tracemap.errors import StoreBusyError, StoreError
 from tracemap.model import ENTITY_TABLES, TABLES
 
 DEFAULT_DB = "tracemap.duckdb"
+#: DuckDB's own default is 80 % of RAM, and it keeps what it inserted cached up to that: memory
+#: would grow with the input. Past this limit it evicts and spills to a temporary directory.
+DEFAULT_MEMORY_LIMIT = "2GB"
 
 #: Tables holding rows that came from a source (dropped together with it).
 SOURCE_TABLES = (*TABLES, "rejects")
@@ -67,6 +70,12 @@ class Store:
         except duckdb.Error as exc:
             raise StoreError(f"{self.path}: not a tracemap store ({exc})") from None
         self.conn.execute("SET TimeZone = 'UTC'")
+        limit = os.environ.get("TRACEMAP_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+        try:
+            self.conn.execute("SET memory_limit = ?", [limit])
+        except duckdb.Error as exc:
+            raise StoreError(f"TRACEMAP_MEMORY_LIMIT={limit!r} is not a size DuckDB accepts "
+                             f"(e.g. 2GB, 512MB): {exc}") from None
         if not read_only:
             self.conn.execute(files("tracemap").joinpath("schema.sql").read_text())
             self.recover()
