@@ -55,6 +55,10 @@ from ingest.base import (
 )
 from tracemap.model import EdgeKind, KeyKind, Status, component
 
+#: libyaml when installed: ten times faster, and it refuses nesting past 1000 levels
+#: where the pure-Python loader recurses until RecursionError.
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 NAME = "argo_workflow"
 
 #: Node and workflow phases.
@@ -140,7 +144,7 @@ def _documents(data: bytes, b: BatchBuilder) -> Iterator[tuple[str, Any]]:
     text = data.decode("utf-8", "replace")
     number = 0
     try:
-        for number, doc in enumerate(yaml.safe_load_all(text), start=1):
+        for number, doc in enumerate(yaml.load_all(text, Loader=YAML_LOADER), start=1):
             if doc is not None:
                 yield f"document {number}", doc
     except (yaml.YAMLError, RecursionError) as exc:
