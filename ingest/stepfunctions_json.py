@@ -42,6 +42,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from ingest import stepfunctions_asl as asl
@@ -51,6 +52,7 @@ from ingest.base import (
     Source,
     dumps,
     first_json_value,
+    is_json_lines,
     loads,
     span_id,
     trace_id,
@@ -212,13 +214,9 @@ class _Parser:
     def _documents(self) -> Iterator[tuple[str, Any]]:
         """The file as one document, or one per line (JSON lines of CloudWatch events)."""
         src, b = self.src, self.b
-        first = src.head(1 << 16).lstrip().split(b"\n", 1)
-        try:
-            _load(first[0])
-            is_lines = len(first) > 1 and first[1].strip() != b""
-        except ValueError:
-            is_lines = False
-        if is_lines:
+        # JSON lines when the first line (or, garbled, the next ones) is a whole JSON value and
+        # more lines follow; a one-line file is one document.
+        if is_json_lines(src) and _several_lines(src):
             for number, line in src.lines():
                 try:
                     yield f"line {number}", _load(line)
@@ -418,6 +416,14 @@ class _Parser:
 
 # --------------------------------------------------------------------------------------------
 # Document helpers
+
+
+def _several_lines(src: Source) -> bool:
+    lines = Source(src.path).lines()  # its own reader: nothing here is a record
+    try:
+        return next(islice(lines, 1, 2), None) is not None
+    finally:
+        lines.close()
 
 
 def _load(data: bytes | str) -> Any:
