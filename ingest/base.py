@@ -482,7 +482,8 @@ class BatchBuilder:
             raw = raw[:RAW_CAP].decode("utf-8", "replace")
         elif isinstance(raw, str):
             raw = _valid_text(raw[:RAW_CAP])
-        self.batch.rejects.append((_valid_text(location), _valid_text(reason), raw))
+        # One line each: parser messages (YAML's) span several, and reasons print as rows.
+        self.batch.rejects.append((_one_line(location), _one_line(reason), raw))
 
     def mark(self) -> tuple[Any, ...]:
         """Where the builder is now: ``restore`` goes back here if a record fails half-way."""
@@ -625,6 +626,13 @@ def _storable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+_LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+
+
+def _one_line(text: str) -> str:
+    return _LINE_BREAKS.sub(" ", _valid_text(text)).strip()
 
 
 def _valid_text(text: str) -> str:
