@@ -266,9 +266,10 @@ def _stats(store: Store) -> dict[str, Any]:
 # re-salted. A uid referenced but not ingested (a "phantom": the parent span that was not
 # exported) is a vertex too, so two children of a missing parent still belong together.
 
-_TEMP_TABLES = ("_tm_src", "_tm_dup", "_tm_ent", "_tm_chan", "_tm_kv", "_tm_kg", "_tm_lnk",
-                "_tm_uf_in", "_tm_uf_e", "_tm_uf_m", "_tm_uf_f", "_tm_exec", "_tm_e",
-                "_tm_island", "_tm_root_step", "_tm_tm", "_tm_prod", "_tm_cons", "_tm_edges")
+_TEMP_TABLES = ("_tm_src", "_tm_dup", "_tm_ent", "_tm_chan", "_tm_kv", "_tm_kg", "_tm_kx",
+                "_tm_kr", "_tm_lnk", "_tm_uf_in", "_tm_uf_e", "_tm_uf_m", "_tm_uf_f", "_tm_exec",
+                "_tm_e", "_tm_island", "_tm_root_step", "_tm_tm", "_tm_prod", "_tm_cons",
+                "_tm_edges")
 
 _NON_IDENTITY = ", ".join(f"'{k}'" for k in sorted(NON_IDENTITY_KEYS))
 _SPAN_KINDS = ", ".join(f"'{k}'" for k in SPAN_KINDS)
@@ -359,6 +360,26 @@ SELECT kind, value, ids,
        CASE WHEN len(ids) > getvariable('tm_fanout') THEN len(list_distinct(ids))
             ELSE len(ids) END AS n
 FROM (SELECT kind, value, list(id) AS ids FROM _tm_kv GROUP BY kind, value)
+"""
+
+# What the later steps need of the keys, so the big key tables can go: example values for
+# executions, and the keys the traceparent and message-id rules read.
+KEY_EXAMPLES = """
+CREATE OR REPLACE TEMP TABLE _tm_kx AS
+SELECT kind, value, list_min(ids) AS root_id,
+       CASE WHEN kind LIKE 'business:%' THEN 0 WHEN kind = 'correlation_id' THEN 1
+            WHEN kind = 'workflow_id' THEN 2 WHEN kind = 'execution_arn' THEN 3
+            WHEN kind = 'job_run_id' THEN 4 WHEN kind = 'message_id' THEN 5
+            WHEN kind = 'causation_id' THEN 6 WHEN kind = 'trace_id' THEN 7 ELSE 9 END AS prio
+FROM _tm_kg
+WHERE kind NOT IN ('span_id', 'run_id', 'message_key')
+  AND n BETWEEN 2 AND getvariable('tm_fanout')
+"""
+
+RULE_KEYS = """
+CREATE OR REPLACE TEMP TABLE _tm_kr AS
+SELECT k.* FROM _tm_kv k JOIN _tm_ent e ON e.id = k.id
+WHERE k.kind = 'message_id' OR (k.kind IN ('span_id', 'trace_id') AND e.span_kind IS NULL)
 """
 
 IGNORED_KEYS = """
@@ -457,8 +478,8 @@ SELECT sp.id, x.id, CASE WHEN x.kind = 'message' THEN 'emits' ELSE 'triggers' EN
        'traceparent', 5, 0.95, 'key', 'span_id', x.span, NULL, NULL, NULL, NULL, true, true
 FROM (SELECT x.id, x.kind, x.exec, ks.value AS span,
              tm_id('otel:span:' || kt.value || '/' || ks.value) AS span_id
-      FROM _tm_kv ks
-      JOIN _tm_kv kt ON kt.id = ks.id AND kt.kind = 'trace_id'
+      FROM _tm_kr ks
+      JOIN _tm_kr kt ON kt.id = ks.id AND kt.kind = 'trace_id'
       JOIN _tm_ent x ON x.id = ks.id
       WHERE ks.kind = 'span_id' AND x.span_kind IS NULL) x
 JOIN _tm_ent sp ON sp.id = x.span_id
@@ -471,9 +492,9 @@ SELECT CASE WHEN s.span_kind IN ('producer', 'client') THEN s.id ELSE m.id END,
        CASE WHEN s.span_kind IN ('producer', 'client') THEN m.id ELSE s.id END,
        CASE WHEN s.span_kind IN ('producer', 'client') THEN 'emits' ELSE 'triggers' END,
        'message_id', 6, 0.9, 'key', 'message_id', km.value, NULL, NULL, NULL, NULL, true, true
-FROM _tm_kv km
+FROM _tm_kr km
 JOIN _tm_ent m ON m.id = km.id AND m.kind = 'message'
-JOIN _tm_kv ks ON ks.kind = 'message_id' AND ks.value = km.value AND ks.id <> km.id
+JOIN _tm_kr ks ON ks.kind = 'message_id' AND ks.value = km.value AND ks.id <> km.id
 JOIN _tm_ent s ON s.id = ks.id AND s.kind IN ('run', 'step') AND s.system <> m.system
 WHERE km.kind = 'message_id' AND s.exec = m.exec
   AND s.span_kind IN ('producer', 'client', 'consumer', 'server')
@@ -494,12 +515,15 @@ SEMI JOIN {_TIMED_EXECS} x ON x.root = s.exec
 
 ISLANDS = f"""
 CREATE OR REPLACE TEMP TABLE _tm_island AS
-SELECT e.id, e.kind, e.system, e.span_kind, e.s, coalesce(e.e, e.s) AS e, e.channel,
-       c.channels, e.exec, coalesce(f.root, e.id) AS island
+SELECT e.id, e.exec, coalesce(f.root, e.id) AS island, e.kind = 'message' AS is_msg,
+       e.kind IN ('run', 'step') AND e.span_kind IS DISTINCT FROM 'consumer' AS can_produce,
+       e.kind IN ('run', 'step') AND coalesce(e.span_kind, '') NOT IN ('producer', 'client')
+           AS can_consume,
+       hash(e.system) AS sys, e.s, coalesce(e.e, e.s) AS e, e.channel, c.channels
 FROM _tm_ent e LEFT JOIN _tm_uf_f f ON f.x = e.id
 LEFT JOIN (SELECT id, list(channel) AS channels FROM _tm_chan GROUP BY id) c ON c.id = e.id
 SEMI JOIN {_TIMED_EXECS} x ON x.root = e.exec
-WHERE e.s IS NOT NULL AND e.kind <> 'dataset'
+WHERE e.s IS NOT NULL AND NOT e.inferred AND e.kind <> 'dataset'
 """
 
 # Producer by time: the innermost run/step of another system and island running when the
@@ -507,17 +531,15 @@ WHERE e.s IS NOT NULL AND e.kind <> 'dataset'
 TIME_PRODUCERS = """
 CREATE OR REPLACE TEMP TABLE _tm_prod AS
 WITH msg AS (
-    SELECT m.* FROM _tm_island m ANTI JOIN _tm_e fed ON fed.dst = m.id
-    WHERE m.kind = 'message'
+    SELECT m.* FROM _tm_island m ANTI JOIN _tm_e fed ON fed.dst = m.id WHERE m.is_msg
 ), act AS (
-    SELECT * FROM _tm_island
-    WHERE kind IN ('run', 'step') AND span_kind IS DISTINCT FROM 'consumer'
+    SELECT * FROM _tm_island WHERE can_produce
 ), cand AS MATERIALIZED (
-    SELECT m.id AS m, p.id AS p, p.system AS psys, p.island AS p_island, p.s AS p_s,
+    SELECT m.id AS m, p.id AS p, p.sys AS psys, p.island AS p_island, p.s AS p_s,
            greatest(p.s - m.s, m.s - p.e, 0) AS outside_us,
            coalesce(list_contains(p.channels, m.channel), false) AS chan
     FROM msg m
-    JOIN act p ON p.exec = m.exec AND p.island <> m.island AND p.system <> m.system
+    JOIN act p ON p.exec = m.exec AND p.island <> m.island AND p.sys <> m.sys
     WHERE p.s - getvariable('tm_skew_us') <= m.s AND m.s <= p.e + getvariable('tm_skew_us')
 ), best AS (
     SELECT m, arg_min({'p': p, 'p_island': p_island, 'p_s': p_s, 'outside_us': outside_us},
@@ -541,19 +563,18 @@ FROM best b JOIN rivals r ON r.m = b.m AND r.chan = b.chan
 TIME_CONSUMERS = """
 CREATE OR REPLACE TEMP TABLE _tm_cons AS
 WITH roots AS (
-    SELECT r.* FROM _tm_island r ANTI JOIN _tm_e fed ON fed.dst = r.id
-    WHERE r.kind IN ('run', 'step') AND coalesce(r.span_kind, '') NOT IN ('producer', 'client')
+    SELECT r.* FROM _tm_island r ANTI JOIN _tm_e fed ON fed.dst = r.id WHERE r.can_consume
 ), msg AS (
     SELECT m.*, pr.p_island, pr.p_s
     FROM _tm_island m
     LEFT JOIN _tm_prod pr ON pr.m = m.id AND pr.confidence >= getvariable('tm_min_conf')
-    WHERE m.kind = 'message'
+    WHERE m.is_msg
 ), cand AS MATERIALIZED (
     SELECT m.id AS m, r.id AS c, r.island, r.s - m.s AS gap_us, m.s AS m_s,
            coalesce(list_contains(r.channels, m.channel), false) AS chan,
            coalesce(r.s < m.p_s, false) AS before_producer
     FROM msg m
-    JOIN roots r ON r.exec = m.exec AND r.island <> m.island AND r.system <> m.system
+    JOIN roots r ON r.exec = m.exec AND r.island <> m.island AND r.sys <> m.sys
     WHERE r.island IS DISTINCT FROM m.p_island
       AND r.s >= m.s - getvariable('tm_skew_us')
       AND (m.p_s IS NULL OR r.s >= m.p_s - getvariable('tm_skew_us'))
@@ -819,16 +840,7 @@ WITH agg AS (
 ), keyed AS (
     SELECT x.execution_id,
            list(g.kind || '=' || g.value ORDER BY g.prio, g.kind, g.value)[1:3] AS keys
-    FROM (SELECT kind, value, list_min(ids) AS root_id,
-                 CASE WHEN kind LIKE 'business:%' THEN 0 WHEN kind = 'correlation_id' THEN 1
-                      WHEN kind = 'workflow_id' THEN 2 WHEN kind = 'execution_arn' THEN 3
-                      WHEN kind = 'job_run_id' THEN 4 WHEN kind = 'message_id' THEN 5
-                      WHEN kind = 'causation_id' THEN 6 WHEN kind = 'trace_id' THEN 7
-                      ELSE 9 END AS prio
-          FROM _tm_kg
-          WHERE kind NOT IN ('span_id', 'run_id', 'message_key')
-            AND n BETWEEN 2 AND getvariable('tm_fanout')) g
-    JOIN _tm_ent e ON e.id = g.root_id JOIN _tm_exec x ON x.root = e.exec
+    FROM _tm_kx g JOIN _tm_ent e ON e.id = g.root_id JOIN _tm_exec x ON x.root = e.exec
     GROUP BY x.execution_id
 )
 SELECT a.execution_id, a.entities, coalesce(a.systems, []) AS systems, a.started_at, a.ended_at,
@@ -873,27 +885,35 @@ _SALTS = ("", "#1", "#2", "#3")
 
 
 def _correlate(run: _Run) -> dict[str, int]:
+    # Each intermediate is dropped as soon as it is consumed: at millions of rows the working
+    # set, not the CPU, decides whether DuckDB has to spill.
     for salt in _SALTS:
         run("entities", ID_MACRO.format(salt=salt), SOURCE_ROWS, DUPLICATES)
         if not run.scalar("SELECT count(*) FROM _tm_dup") or not run.scalar(ID_COLLISIONS):
             break
     else:
         raise RuntimeError("uid hash collisions under every salt; this is a bug")
-    run("entities", ENTITIES, "DROP TABLE _tm_src")
-    run("keys", CHANNELS, KEY_VALUES, KEY_GROUPS, IGNORED_KEYS, LINK_IDS, UF_INPUT)
+    run("entities", ENTITIES, _drop("_tm_src", "_tm_dup"))
+    run("keys", CHANNELS, KEY_VALUES, KEY_GROUPS, IGNORED_KEYS, KEY_EXAMPLES, RULE_KEYS,
+        _drop("_tm_kv"), LINK_IDS, UF_INPUT, _drop("_tm_kg"))
     iterations = {"executions": _union_find(run, "union_find")}
     run("executions", ENTITY_EXEC, EXECUTION_IDS)
-    run("explicit_rules", EDGES_TABLE, RULE_LINK, RULE_RUN_STEP, RULE_STEP_PARENT,
-        RULE_PARENT_RUN, RULE_TRACEPARENT, RULE_MESSAGE_ID)
+    run("explicit_rules", EDGES_TABLE, RULE_LINK, _drop("_tm_lnk"), RULE_RUN_STEP,
+        RULE_STEP_PARENT, RULE_PARENT_RUN, RULE_TRACEPARENT, RULE_MESSAGE_ID, _drop("_tm_kr"))
     run("islands", ISLAND_INPUT)
     iterations["islands"] = _union_find(run, "islands")
-    run("time_order", ISLANDS, TIME_PRODUCERS, TIME_CONSUMERS, *RULE_TIME)
+    run("time_order", ISLANDS, _drop("_tm_uf_f"), TIME_PRODUCERS, TIME_CONSUMERS, *RULE_TIME,
+        _drop("_tm_island", "_tm_prod", "_tm_cons"))
     run("span_rules", INFERRED_PRODUCED, RULE_PRODUCER_SPAN, SPAN_HOP, *SPAN_HOP_APPLY,
         ROOT_STEPS, INFERRED_CONSUMED, RULE_CONSUMER_SPAN)
-    run("best_edges", EDGES_BEST)
-    run("write", *FINAL_ENTITIES, FINAL_EDGES, FINAL_EXECUTIONS, FINAL_COMPONENT_EDGES,
-        FINAL_COMPONENT_NODES)
+    run("best_edges", EDGES_BEST, _drop("_tm_e"))
+    run("write", *FINAL_ENTITIES, FINAL_EDGES, _drop("_tm_edges"), FINAL_EXECUTIONS,
+        FINAL_COMPONENT_EDGES, FINAL_COMPONENT_NODES)
     return iterations
+
+
+def _drop(*tables: str) -> str:
+    return "; ".join(f"DROP TABLE IF EXISTS {t}" for t in tables)
 
 
 def _union_find(run: _Run, stage: str, max_rounds: int = 64) -> int:
@@ -928,6 +948,7 @@ def _union_find(run: _Run, stage: str, max_rounds: int = 64) -> int:
                WHERE a <> b""")
     else:
         raise RuntimeError(f"union-find did not converge in {max_rounds} rounds")
+    run(stage, _drop("_tm_uf_in", "_tm_uf_e", "_tm_uf_m"))
     steps += _jump(run, stage, "_tm_uf_f", "x", "root")
     return steps
 

@@ -302,8 +302,22 @@ def trace_tree(result: Any) -> RenderableType:
     return Group(*parts)
 
 
+def _short_path(path: str | None) -> str:
+    """A path relative to the working directory when it lies under it."""
+    import os
+
+    if not path:
+        return "?"
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive
+        return path
+    return path if rel.startswith("..") else rel
+
+
 def _records(records: list[dict[str, Any]]) -> str:
-    return "\n".join(f"{r.get('path') or '?'}:{r.get('location') or '?'}" for r in records)
+    return "\n".join(f"{_short_path(r.get('path'))}:{r.get('location') or '?'}"
+                     for r in records)
 
 
 def explain_view(result: Any) -> RenderableType:

@@ -1,0 +1,90 @@
+"""trace: one stitched execution found by any id, with its critical path (scenario inputs)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import tracemap
+from tests.conftest import SCENARIOS
+from tracemap.errors import AnalysisError
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+ROOT_RUN = f"otel:run:{TRACE}/a3ce929d0e0e4736"
+PRODUCER = f"otel:span:{TRACE}/00f067aa0ba902b7"
+RECORD = "kafka:msg:orders.placed/0/42"
+BILLING_RUN = f"otel:run:{TRACE}/b7ad6b7169203331"
+CHARGE = f"otel:span:{TRACE}/c1d2e3f4a5b6c7d8"
+
+
+@pytest.fixture(scope="module")
+def tm(tmp_path_factory: pytest.TempPathFactory) -> tracemap.Tracemap:
+    tm = tracemap.open(tmp_path_factory.mktemp("trace") / "store.duckdb")
+    tm.ingest([str(SCENARIOS / "skew_traceparent"), str(SCENARIOS / "skew_time")])
+    return tm
+
+
+@pytest.mark.parametrize("ident", [
+    "ord-1001",  # the record's correlation-id header
+    TRACE,  # trace id
+    RECORD,  # entity uid
+    "00F067AA0BA902B7",  # a span id, typed in capitals
+])
+def test_any_id_finds_the_execution(tm: tracemap.Tracemap, ident: str) -> None:
+    result = tm.trace(ident)
+    assert {e["uid"] for e in result.entities} >= {ROOT_RUN, PRODUCER, RECORD, BILLING_RUN}
+    assert result.summary["systems"] == ["kafka", "otel"]
+    assert tm.trace(result.execution).execution == result.execution
+
+
+def test_json_contract(tm: tracemap.Tracemap) -> None:
+    data = tm.trace("ord-1001").to_dict()
+    assert set(data) >= {"execution", "entities", "edges", "critical_path"}
+    for e in data["entities"]:
+        assert set(e) >= {"uid", "component", "system", "kind", "status", "started_at",
+                          "ended_at"}
+        assert e["kind"] in ("run", "step", "message", "dataset")
+    for e in data["edges"]:
+        assert set(e) >= {"src", "dst", "kind", "evidence", "confidence"}
+        assert e["evidence"]["rule"] and 0 <= e["confidence"] <= 1
+    assert isinstance(data["execution"], str) and data["critical_path"]
+
+
+def test_critical_path_crosses_the_message_hop(tm: tracemap.Tracemap) -> None:
+    result = tm.trace("ord-1001")
+    # By construction the record ends last (the broker's clock runs 1 s ahead): the path
+    # walks back through the hop to the request that started it.
+    assert result.critical_path == [
+        ROOT_RUN, f"otel:span:{TRACE}/a3ce929d0e0e4736", PRODUCER, RECORD]
+    critical = {e["uid"] for e in result.entities if e["critical"]}
+    assert critical == set(result.critical_path)
+
+
+def test_display_tree_hangs_the_consumer_under_the_message(tm: tracemap.Tracemap) -> None:
+    result = tm.trace("ord-1001")
+    assert result.parents[RECORD] == PRODUCER
+    assert result.parents[BILLING_RUN] == RECORD
+    assert result.parents[CHARGE] == f"otel:span:{TRACE}/b7ad6b7169203331"
+    assert result.children()[None] == [ROOT_RUN]
+
+
+def test_unknown_id_says_what_to_do(tm: tracemap.Tracemap) -> None:
+    with pytest.raises(AnalysisError, match="no execution, entity uid or key value 'nope'.*"
+                       "tracemap coverage"):
+        tm.trace("nope")
+
+
+def test_id_in_several_executions_lists_them(tmp_path: Path) -> None:
+    dump = tmp_path / "audit.kcat.jsonl"
+    dump.write_text("".join(json.dumps({
+        "topic": "audit", "partition": 0, "offset": i, "tstype": "create",
+        "ts": 1714557600000 + i, "headers": ["correlation-id", "same-for-all"],
+        "key": None, "payload": None}) + "\n" for i in range(3)))
+    tm = tracemap.open(tmp_path / "store.duckdb")
+    tm.ingest([str(dump)])
+    tm.correlate(max_key_fanout=2)  # the shared value is ignored: three executions
+    with pytest.raises(AnalysisError, match=r"'same-for-all' is in 3 executions: x[0-9a-f]{16} "
+                       r"\(correlation_id key, 1 entities, kafka, .*Pass one execution id"):
+        tm.trace("same-for-all")
