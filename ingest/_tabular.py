@@ -29,7 +29,7 @@ from typing import Any
 
 import polars as pl
 
-from ingest.base import SNIFF_BYTES, Source, b64_text, loads, us_from_iso
+from ingest.base import SNIFF_BYTES, Source, UnreadableFile, b64_text, loads, us_from_iso
 from tracemap.errors import IngestError
 
 #: The fields a column can be mapped to (``--map COLUMN=FIELD``), with what each holds.
@@ -343,12 +343,27 @@ def read_chunks(src: Source) -> tuple[list[str], Iterator[Chunk]]:
 def _parquet(src: Source) -> tuple[list[str], Iterator[Chunk]]:
     import pyarrow.parquet as pq
 
-    pf = pq.ParquetFile(src.path)
-    names = list(pf.schema_arrow.names)
+    try:
+        pf = pq.ParquetFile(src.path)
+        names = list(pf.schema_arrow.names)
+    except (OSError, ValueError) as exc:  # ArrowInvalid is a ValueError; thrift errors OSError
+        raise UnreadableFile(f"not a readable Parquet file: {exc}") from None
+
+    def batches() -> Iterator[Any]:
+        # A corrupt row group (pyarrow reads lazily) refuses the file, not the process.
+        it = pf.iter_batches(batch_size=PARQUET_ROWS)
+        while True:
+            try:
+                rb = next(it)
+            except StopIteration:
+                return
+            except (OSError, ValueError) as exc:
+                raise UnreadableFile(f"Parquet data unreadable: {exc}") from None
+            yield rb
 
     def chunks() -> Iterator[Chunk]:
         start = 1
-        for rb in pf.iter_batches(batch_size=PARQUET_ROWS):
+        for rb in batches():
             df = pl.from_arrow(rb)
             assert isinstance(df, pl.DataFrame)
             n = df.height
@@ -373,7 +388,9 @@ def _row_text(df: pl.DataFrame) -> Callable[[int], str]:
 
 def _csv(src: Source) -> tuple[list[str], Iterator[Chunk]]:
     head = src.head(1 << 20).removeprefix(b"\xef\xbb\xbf")
-    header = header_of(head)
+    # The header line alone: a NUL or a stray quote in a record below it is that record's
+    # problem, not a reason to refuse the file.
+    header = header_of(head.split(b"\n", 1)[0] + b"\n")
     if header is None:
         raise IngestError(f"{src.display}: expected a CSV/TSV header line naming the columns")
     return _unique(header[0]), _csv_chunks(src, _unique(header[0]), header[1])
@@ -633,7 +650,7 @@ def _auto_float(v: pl.Expr) -> pl.Expr:
             .when(v < 1e11).then(v * 1e6)
             .when(v < 1e14).then(v * 1e3)
             .when(v < 1e17).then(v)
-            .otherwise(v / 1e3)).round(0).cast(pl.Int64)
+            .otherwise(v / 1e3)).round(0).cast(pl.Int64, strict=False)  # past int64: null
 
 
 def unit_of_magnitude(value: float) -> str:
@@ -667,16 +684,17 @@ def times_us(s: pl.Series, unit: str | None) -> tuple[pl.Series, pl.Series]:
             expr = pl.when(v > 0).then(expr)
         else:
             v = pl.col("v").cast(pl.Float64)
-            expr = (pl.when(v > 0).then(_scale(v, unit).round(0).cast(pl.Int64)) if unit
-                    else _auto_float(v))
-        return df.select(expr.alias(s.name)).to_series(), pl.Series([False] * s.len())
+            expr = (pl.when(v > 0).then(_scale(v, unit).round(0).cast(pl.Int64, strict=False))
+                    if unit else _auto_float(v))
+        us = df.select(expr.alias(s.name)).to_series()
+        return us, (s.fill_null(0) > 0) & us.is_null()  # past any time: unreadable
     text = as_text(s)
     df = pl.DataFrame({"t": text})
     i = pl.col("t").str.to_integer(strict=False)
     f = pl.col("t").cast(pl.Float64, strict=False)
     if unit:
         ie = _scale(i, unit)
-        fe = _scale(f, unit).round(0).cast(pl.Int64)
+        fe = _scale(f, unit).round(0).cast(pl.Int64, strict=False)
     else:
         ie, fe = _auto_int(i), _auto_float(f)
     out = df.select(
@@ -696,7 +714,9 @@ def times_us(s: pl.Series, unit: str | None) -> tuple[pl.Series, pl.Series]:
             mapping = {v: _iso_or_none(v) for v in values.unique().to_list()}
             us = us.scatter(left.arg_true(),
                             values.replace_strict(mapping, default=None, return_dtype=pl.Int64))
-    bad = text.is_not_null() & ~num & us.is_null()
+    # Unreadable: text that is no time, or a positive number past any time (1e20 s).
+    positive = df.select((i > 0) | (f > 0)).to_series().fill_null(False)
+    bad = text.is_not_null() & us.is_null() & (~num | positive)
     return us.alias(s.name), bad
 
 
@@ -715,7 +735,7 @@ def durations_us(s: pl.Series, unit: str) -> tuple[pl.Series, pl.Series]:
         v = s.cast(pl.Float64) if s.dtype.is_float() else s.cast(pl.Int64)
         df = pl.DataFrame({"v": v})
         e = _scale(pl.col("v"), unit)
-        e = e.round(0).cast(pl.Int64) if s.dtype.is_float() else e
+        e = e.round(0).cast(pl.Int64, strict=False) if s.dtype.is_float() else e
         return df.select(e.alias(s.name)).to_series(), pl.Series([False] * s.len())
     text = as_text(s)
     parts = text.str.extract_groups(r"^([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?)\s*([a-zµμ]*)$")
@@ -733,7 +753,7 @@ def durations_us(s: pl.Series, unit: str) -> tuple[pl.Series, pl.Series]:
     exact = (i * num.cast(pl.Int64)) // den.cast(pl.Int64)
     out = df.select(
         pl.when(i.is_not_null() & u.is_not_null()).then(exact)
-        .otherwise((f * num / den).round(0).cast(pl.Int64)).alias("us"))["us"]
+        .otherwise((f * num / den).round(0).cast(pl.Int64, strict=False)).alias("us"))["us"]
     bad = text.is_not_null() & out.is_null()
     return out.alias(s.name), bad
 

@@ -277,7 +277,8 @@ _INPUT_ERRORS = (IngestError, DocumentTooLarge, OSError, EOFError, UnicodeError,
 
 
 def _file_error(fmt: str, exc: Exception) -> str:
+    text = " ".join(str(exc).split())  # one line: parser messages may span several
     if isinstance(exc, _INPUT_ERRORS):
-        return f"not readable as {fmt}: {exc}"
-    return (f"not readable as {fmt}: internal error {type(exc).__name__}: {exc} "
+        return f"not readable as {fmt}: {text}"
+    return (f"not readable as {fmt}: internal error {type(exc).__name__}: {text} "
             "(a bug in tracemap; rerun with --debug and report it)")

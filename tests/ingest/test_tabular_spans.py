@@ -357,3 +357,29 @@ def test_parquet_rejects_name_the_row(tmp_path: Path) -> None:
     assert rows["rejects"] == [{"location": "row 3", "reason": "column 'span_id': expected a "
                                 "non-empty, non-zero span id, got ''"}]
     assert (rows["source"]["records"], rows["source"]["loaded"]) == (9, 8)
+
+
+def test_odd_cells_cost_their_row_and_a_nul_byte_leaves_the_header_alone(tmp_path: Path
+                                                                          ) -> None:
+    lines = OTELCOL.read_text().splitlines()
+    lines[2] = lines[2].replace("1717430400000000000", "1e25", 1)  # a float past any time
+    lines[3] = lines[3].replace("STATUS_CODE_UNSET", "STATUS\x00CODE", 1)
+    path = _write(tmp_path, "odd.csv", "\n".join(lines) + "\n")
+    rows = normalized_rows(path, fmt="tabular_spans")
+    assert rows["rejects"] == [
+        {"location": "line 3", "reason": "column 'startTimeUnixNano': expected epoch "
+         "s/ms/µs/ns or an ISO-8601 time, got '1e25'"}]
+    assert (rows["source"]["records"], rows["source"]["loaded"]) == (9, 8)
+
+
+def test_corrupt_parquet_is_one_reject_saying_so(tmp_path: Path) -> None:
+    data = bytearray(LAKE.read_bytes())
+    data[-12:-8] = b"\xff\xff\xff\x7f"  # the footer length points outside the file
+    path = tmp_path / "lake.parquet"
+    path.write_bytes(bytes(data))
+    rows = normalized_rows(path, fmt="tabular_spans")
+    assert (rows["source"]["records"], rows["source"]["rejected"]) == (1, 1)
+    (reject,) = rows["rejects"]
+    assert reject["location"] == "file"
+    assert reject["reason"].startswith("not readable as tabular_spans: not a readable Parquet "
+                                       "file: ")
