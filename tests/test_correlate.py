@@ -251,3 +251,14 @@ def test_analyses_correlate_a_stale_store_first(tmp_path: Path) -> None:
         assert not is_stale(store)
         params = json.loads(store.meta("correlate_params"))
     assert params["skew_seconds"] == 2.0 and params["max_key_fanout"] == 1000
+
+
+def test_every_edge_has_parseable_evidence_with_records(tmp_path: Path) -> None:
+    tm = _store(tmp_path, SCENARIOS / "skew_traceparent", SCENARIOS / "skew_time",
+                SCENARIOS / "temporal_traceparent", CORPUS / "zipkin")
+    rows = _rows(tm, "SELECT rule, evidence FROM edges")
+    assert len(rows) > 40
+    for r in rows:
+        ev = json.loads(r["evidence"])
+        assert ev["rule"] == r["rule"] and ev["records"], r
+        assert all(rec["path"] and rec["location"] for rec in ev["records"]), r

@@ -8,18 +8,20 @@ correlation or the new one, never half of it. Every statement is set-based SQL o
 Tables written (the contract analyzers read; extra columns may be added, none removed):
 
 ``entities``: one row per distinct uid across runs/steps/messages/datasets, plus the messages
-    inferred from producer/consumer spans (``inferred``). The same uid from two sources is one
-    entity: the row of the lowest ``source_id`` wins (then location).
+    inferred from producer/consumer spans (``inferred``; uid ``inferred:msg:<span uid>``). The
+    same uid from two sources is one entity: the row of the lowest ``source_id`` wins (then
+    the first loaded).
     ``uid, id, kind (run|step|message|dataset), system, component, node, status, started_at,
     ended_at, run_uid, parent_uid, attempt, error, name, span_kind, source_id, location,
     inferred, execution_id``. ``node`` is the component-graph node: ``otel:service:<service>``
     for spans, the channel for messages, the own component otherwise. Messages have
-    ``started_at = ended_at = produced_at``. ``id`` is the rank of the uid (internal join key).
+    ``started_at = ended_at = produced_at``. ``id`` is a 63-bit md5 hash of the uid (the join
+    key of ``edges.src_id/dst_id``); ``span_kind`` is a span's server/client/producer/...
 ``executions``: ``execution_id, entities, systems (list), started_at, ended_at, status
     (failed if any entity failed or timed out, else running if any runs, else ok/unknown),
     root_uid (earliest run, else earliest entity), keys (up to 3 example key values)``.
-    ``execution_id`` is ``x`` + 16 hex digits of md5(smallest uid in the group): stable across
-    re-correlation of the same data.
+    ``execution_id`` is ``x`` + the smallest entity ``id`` of the group in 16 hex digits: the
+    same group of uids always gets the same id, whatever the order of ingestion.
 ``edges``: ``src, dst, kind, rule, confidence, execution_id, latency_ms, evidence (JSON),
     src_id, dst_id``. Edges point downstream (producer -> message -> consumer, caller ->
     callee, parent -> child, writer -> dataset -> reader, run -> step, earlier attempt ->
@@ -29,7 +31,10 @@ Tables written (the contract analyzers read; extra columns may be added, none re
     child); the other rules only fill pairs no link connects, one edge per pair, the strongest
     rule winning (``explain`` shows every piece of evidence).
     ``evidence`` = ``{"rule", "link": {"kind", "evidence"} | "key": {"kind", "value"} |
-    "field", "records": [{"path", "location"}], ...}``. ``latency_ms`` = dst start - src start.
+    "field": "steps.run_uid", "records": [{"path", "location"}], "gap_ms", "rivals"}`` as JSON
+    text (records: the link's row and/or the input rows of the entities the rule read;
+    ``gap_ms`` and ``rivals`` only for time order). ``latency_ms`` = dst start - src start (for
+    a message, its production time).
 ``component_edges``: ``source, target, kind, count, first_seen, last_seen, latency_p50_ms,
     latency_p95_ms, failures (target failed), source_failures, failure_coupling (share of hops
     whose target failed among hops whose source failed; null if the source never failed),
@@ -42,7 +47,7 @@ Tables written (the contract analyzers read; extra columns may be added, none re
 Executions are the connected components of the graph whose vertices are entities and whose
 edges are shared key values and explicit references (links, ``run_uid``, ``parent_uid``).
 Union-find runs as min-label hooking with pointer jumping (``_union_find``), converging in a
-few rounds. Rules:
+few rounds (reported in ``correlate_stats``). Rules:
 
 - Keys of kind ``channel`` never merge (they only orient edges). A key value held by more than
   ``max_key_fanout`` entities (a constant header) is reported in ``ignored_keys`` and ignored.
@@ -341,12 +346,12 @@ SEMI JOIN _tm_ent e ON e.id = k.id AND e.kind <> 'message'
 # Identity keys per entity; message keys scoped by channel.
 KEY_VALUES = f"""
 CREATE OR REPLACE TEMP TABLE _tm_kv AS
-SELECT k.id, k.kind, k.value
+SELECT k.id, k.kind, k.value, e.span_kind IS NOT NULL AS on_span
 FROM (SELECT tm_id(entity_uid) AS id, kind, value FROM keys
       WHERE kind NOT IN ({_NON_IDENTITY}, 'message_key')) k
-SEMI JOIN _tm_ent e ON e.id = k.id
+JOIN _tm_ent e ON e.id = k.id
 UNION ALL
-SELECT k.id, k.kind, c.channel || ' ' || k.value
+SELECT k.id, k.kind, c.channel || ' ' || k.value, false
 FROM (SELECT tm_id(entity_uid) AS id, kind, value FROM keys WHERE kind = 'message_key') k
 JOIN (SELECT id, channel FROM _tm_ent WHERE kind = 'message'
       UNION ALL SELECT id, channel FROM _tm_chan) c ON c.id = k.id
@@ -378,8 +383,8 @@ WHERE kind NOT IN ('span_id', 'run_id', 'message_key')
 
 RULE_KEYS = """
 CREATE OR REPLACE TEMP TABLE _tm_kr AS
-SELECT k.* FROM _tm_kv k JOIN _tm_ent e ON e.id = k.id
-WHERE k.kind = 'message_id' OR (k.kind IN ('span_id', 'trace_id') AND e.span_kind IS NULL)
+SELECT id, kind, value FROM _tm_kv
+WHERE kind = 'message_id' OR (kind IN ('span_id', 'trace_id') AND NOT on_span)
 """
 
 IGNORED_KEYS = """
@@ -390,7 +395,7 @@ ORDER BY n DESC, kind, value
 
 LINK_IDS = """
 CREATE OR REPLACE TEMP TABLE _tm_lnk AS
-SELECT tm_id(src_uid) AS a, tm_id(dst_uid) AS b, kind, evidence, source_id, location
+SELECT tm_id(src_uid) AS a, tm_id(dst_uid) AS b, kind, evidence, rowid AS lrow
 FROM links WHERE src_uid <> dst_uid
 """
 
@@ -418,12 +423,13 @@ FROM _tm_ent GROUP BY exec
 """
 
 # Candidate edges: (src, dst, kind, rule, prio, confidence, evidence parts). Evidence records
-# are the link's row (ls, ll) and/or the edge's own ends (rec_src, rec_dst).
+# are the link's row (``lrow``: its rowid in links) and/or the edge's own ends (rec_src,
+# rec_dst); locations are read only when the edges are written.
 EDGES_TABLE = """
 CREATE OR REPLACE TEMP TABLE _tm_e (
     src BIGINT, dst BIGINT, kind VARCHAR, rule VARCHAR, prio INTEGER, confidence DOUBLE,
     ev_type VARCHAR, ev_kind VARCHAR, ev_value VARCHAR, gap_ms DOUBLE, rivals INTEGER,
-    ls INTEGER, ll VARCHAR, rec_src BOOLEAN, rec_dst BOOLEAN)
+    lrow BIGINT, rec_src BOOLEAN, rec_dst BOOLEAN)
 """
 
 # Which way a stated link points, when the source states it upstream.
@@ -439,8 +445,8 @@ _FLIP = """CASE l.kind
 RULE_LINK = f"""
 INSERT INTO _tm_e
 SELECT CASE WHEN flip THEN b ELSE a END, CASE WHEN flip THEN a ELSE b END, kind, 'link', 1,
-       1.0, 'link', kind, evidence, NULL, NULL, source_id, location, false, false
-FROM (SELECT l.a, l.b, l.kind, l.evidence, l.source_id, l.location, {_FLIP} AS flip
+       1.0, 'link', kind, evidence, NULL, NULL, lrow, false, false
+FROM (SELECT l.a, l.b, l.kind, l.evidence, l.lrow, {_FLIP} AS flip
       FROM _tm_lnk l JOIN _tm_ent s ON s.id = l.a JOIN _tm_ent d ON d.id = l.b
       WHERE l.a <> l.b)
 """
@@ -448,7 +454,7 @@ FROM (SELECT l.a, l.b, l.kind, l.evidence, l.source_id, l.location, {_FLIP} AS f
 RULE_RUN_STEP = """
 INSERT INTO _tm_e
 SELECT s.run_id, s.id, 'contains', 'run_step', 2, 1.0, 'field', 'steps.run_uid', NULL, NULL,
-       NULL, NULL, NULL, false, true
+       NULL, NULL, false, true
 FROM _tm_ent s SEMI JOIN _tm_ent r ON r.id = s.run_id
 WHERE s.kind = 'step' AND s.run_id <> s.id
 """
@@ -456,7 +462,7 @@ WHERE s.kind = 'step' AND s.run_id <> s.id
 RULE_STEP_PARENT = """
 INSERT INTO _tm_e
 SELECT s.parent_id, s.id, 'contains', 'step_parent', 3, 1.0, 'field', 'steps.parent_uid',
-       NULL, NULL, NULL, NULL, NULL, false, true
+       NULL, NULL, NULL, NULL, false, true
 FROM _tm_ent s SEMI JOIN _tm_ent p ON p.id = s.parent_id
 WHERE s.kind = 'step' AND s.parent_id <> s.id
 """
@@ -464,7 +470,7 @@ WHERE s.kind = 'step' AND s.parent_id <> s.id
 RULE_PARENT_RUN = """
 INSERT INTO _tm_e
 SELECT r.parent_id, r.id, 'child', 'parent_run', 4, 1.0, 'field', 'runs.parent_uid', NULL,
-       NULL, NULL, NULL, NULL, false, true
+       NULL, NULL, NULL, false, true
 FROM _tm_ent r SEMI JOIN _tm_ent p ON p.id = r.parent_id
 ANTI JOIN (SELECT e.src, s.run_id FROM _tm_e e JOIN _tm_ent s ON s.id = e.dst
            WHERE s.run_id IS NOT NULL) reach ON reach.src = r.parent_id AND reach.run_id = r.id
@@ -475,7 +481,7 @@ WHERE r.kind = 'run' AND r.parent_id <> r.id
 RULE_TRACEPARENT = """
 INSERT INTO _tm_e
 SELECT sp.id, x.id, CASE WHEN x.kind = 'message' THEN 'emits' ELSE 'triggers' END,
-       'traceparent', 5, 0.95, 'key', 'span_id', x.span, NULL, NULL, NULL, NULL, true, true
+       'traceparent', 5, 0.95, 'key', 'span_id', x.span, NULL, NULL, NULL, true, true
 FROM (SELECT x.id, x.kind, x.exec, ks.value AS span,
              tm_id('otel:span:' || kt.value || '/' || ks.value) AS span_id
       FROM _tm_kr ks
@@ -491,7 +497,7 @@ INSERT INTO _tm_e
 SELECT CASE WHEN s.span_kind IN ('producer', 'client') THEN s.id ELSE m.id END,
        CASE WHEN s.span_kind IN ('producer', 'client') THEN m.id ELSE s.id END,
        CASE WHEN s.span_kind IN ('producer', 'client') THEN 'emits' ELSE 'triggers' END,
-       'message_id', 6, 0.9, 'key', 'message_id', km.value, NULL, NULL, NULL, NULL, true, true
+       'message_id', 6, 0.9, 'key', 'message_id', km.value, NULL, NULL, NULL, true, true
 FROM _tm_kr km
 JOIN _tm_ent m ON m.id = km.id AND m.kind = 'message'
 JOIN _tm_kr ks ON ks.kind = 'message_id' AND ks.value = km.value AND ks.id <> km.id
@@ -609,7 +615,7 @@ RULE_TIME = (
 INSERT INTO _tm_e
 SELECT p.p, p.m, 'emits', 'time_order', 10, p.confidence, 'key',
        CASE WHEN p.chan THEN 'channel' END, CASE WHEN p.chan THEN m.channel END,
-       p.outside_ms, p.rivals, NULL, NULL, true, true
+       p.outside_ms, p.rivals, NULL, true, true
 FROM _tm_prod p JOIN _tm_ent m ON m.id = p.m
 WHERE p.confidence >= getvariable('tm_min_conf')
 """,
@@ -617,7 +623,7 @@ WHERE p.confidence >= getvariable('tm_min_conf')
 INSERT INTO _tm_e
 SELECT c.m, c.c, 'triggers', 'time_order', 10, c.confidence, 'key',
        CASE WHEN c.chan THEN 'channel' END, CASE WHEN c.chan THEN m.channel END,
-       c.gap_ms, c.rivals, NULL, NULL, true, true
+       c.gap_ms, c.rivals, NULL, true, true
 FROM _tm_cons c JOIN _tm_ent m ON m.id = c.m
 WHERE c.confidence >= getvariable('tm_min_conf')
 """,
@@ -638,7 +644,7 @@ WHERE p.kind = 'step' AND p.span_kind IN ('producer', 'client')
 RULE_PRODUCER_SPAN = """
 INSERT INTO _tm_e
 SELECT p.id, m.id, 'emits', 'producer_span', 7, 0.9, 'key', 'channel', m.channel, NULL, NULL,
-       NULL, NULL, true, false
+       NULL, true, false
 FROM _tm_ent m JOIN _tm_ent p ON p.id = m.origin
 WHERE m.inferred AND p.span_kind IN ('producer', 'client')
 """
@@ -652,7 +658,7 @@ WITH emit AS (
     FROM _tm_e e JOIN _tm_ent m ON m.id = e.dst
     WHERE e.kind = 'emits' AND m.kind = 'message'
 ), hop AS (
-    SELECT l.src AS p, l.dst AS c, l.ev_kind, l.ev_value, l.ls, l.ll, c.span_kind,
+    SELECT l.src AS p, l.dst AS c, l.ev_kind, l.ev_value, l.lrow, c.span_kind,
            c.s AS c_s, ch.channel AS c_channel,
            count(ch.channel) OVER (PARTITION BY l.src, l.dst) AS c_channels
     FROM _tm_e l JOIN _tm_ent c ON c.id = l.dst
@@ -662,20 +668,20 @@ WITH emit AS (
       AND c.kind IN ('step', 'run')
 ), pairs AS (
     SELECT h.p, h.c, arg_min({'m': em.m, 'ev_kind': h.ev_kind, 'ev_value': h.ev_value,
-                              'ls': h.ls, 'll': h.ll},
+                              'lrow': h.lrow},
                              (NOT coalesce(h.c_channel = em.channel, false),
                               abs(h.c_s - em.m_s), em.m)) AS b
     FROM hop h JOIN emit em ON em.p = h.p
     WHERE h.c_channel = em.channel OR (h.c_channels = 0 AND h.span_kind = 'consumer')
     GROUP BY h.p, h.c
 )
-SELECT p, c, b.m, b.ev_kind, b.ev_value, b.ls, b.ll FROM pairs
+SELECT p, c, b.m, b.ev_kind, b.ev_value, b.lrow FROM pairs
 """
 
 SPAN_HOP_APPLY = (
     """
 INSERT INTO _tm_e
-SELECT m, c, 'triggers', 'span_hop', 8, 0.9, 'link', ev_kind, ev_value, NULL, NULL, ls, ll,
+SELECT m, c, 'triggers', 'span_hop', 8, 0.9, 'link', ev_kind, ev_value, NULL, NULL, lrow,
        true, false
 FROM _tm_tm
 """,
@@ -716,7 +722,7 @@ WHERE c.kind = 'step' AND c.span_kind = 'consumer' AND NOT c.inferred
 RULE_CONSUMER_SPAN = """
 INSERT INTO _tm_e
 SELECT m.id, c.id, 'triggers', 'consumer_span', 9, 0.9, 'key', 'channel', m.channel,
-       NULL, NULL, NULL, NULL, false, true
+       NULL, NULL, NULL, false, true
 FROM _tm_ent m JOIN _tm_ent c ON c.id = m.origin
 WHERE m.inferred AND c.span_kind = 'consumer'
 """
@@ -736,9 +742,12 @@ WITH kept AS MATERIALIZED (
     FROM _tm_e e JOIN _tm_root_step rs ON rs.step = e.dst JOIN _tm_ent s ON s.id = e.src
     WHERE e.src <> e.dst AND e.confidence >= getvariable('tm_min_conf')
 ), cand AS MATERIALIZED (
-    SELECT k.*, CASE WHEN k.rule = 'link' THEN k.kind END AS link_kind FROM kept k
-    WHERE k.src <> k.dst AND (k.rule = 'link' OR (k.src, k.dst) NOT IN (
-        SELECT src, dst FROM kept WHERE rule = 'link'))
+    SELECT k.*, k.kind AS link_kind FROM kept k WHERE k.src <> k.dst AND k.rule = 'link'
+    UNION ALL
+    SELECT k.*, NULL FROM kept k
+    ANTI JOIN (SELECT DISTINCT src, dst FROM kept WHERE rule = 'link') l
+        ON l.src = k.src AND l.dst = k.dst
+    WHERE k.src <> k.dst AND k.rule <> 'link'
 ), rep AS (
     SELECT src, dst, link_kind FROM cand GROUP BY src, dst, link_kind HAVING count(*) > 1
 )
@@ -750,7 +759,7 @@ SELECT * EXCLUDE (prio, link_kind) FROM (
     SELECT c.* FROM cand c SEMI JOIN rep r ON r.src = c.src AND r.dst = c.dst
                                           AND r.link_kind IS NOT DISTINCT FROM c.link_kind)
 QUALIFY row_number() OVER (PARTITION BY src, dst, link_kind
-                           ORDER BY prio, kind, ls NULLS LAST, ll NULLS LAST) = 1
+                           ORDER BY prio, kind, lrow NULLS LAST) = 1
 """
 
 # Entities with their wide columns, read back from the source rows by rowid.
@@ -798,30 +807,41 @@ WHERE i.inferred
 """,
 )
 
-_RECORD = "{{'path': {p}.path, 'location': {loc}}}"
+def _json_record(path: str, location: str) -> str:
+    return (f"""concat('{{"path":', coalesce(to_json({path}), 'null'), ',"location":',
+              coalesce(to_json({location}), 'null'), '}}')""")
 
+
+# The evidence JSON is spelled out with concat and to_json (which escapes each string): at
+# millions of edges json_object() and lists of structs cost more than the rest of the write.
 FINAL_EDGES = f"""
 CREATE OR REPLACE TABLE edges AS
 SELECT s.uid AS src, d.uid AS dst, e.kind, e.rule, round(e.confidence, 3) AS confidence,
        s.execution_id,
        (epoch_us(d.started_at) - epoch_us(s.started_at)) / 1000.0 AS latency_ms,
-       json_object(
-           'rule', e.rule,
-           e.ev_type, CASE e.ev_type
-               WHEN 'link' THEN json_object('kind', e.ev_kind, 'evidence', e.ev_value)
-               WHEN 'key' THEN CASE WHEN e.ev_kind IS NOT NULL
-                                    THEN json_object('kind', e.ev_kind, 'value', e.ev_value) END
-               ELSE to_json(e.ev_kind) END,
-           'records', to_json(list_filter(
-               [CASE WHEN e.ls IS NOT NULL THEN {_RECORD.format(p="pl", loc="e.ll")} END,
-                CASE WHEN e.rec_src THEN {_RECORD.format(p="ps", loc="s.location")} END,
-                CASE WHEN e.rec_dst THEN {_RECORD.format(p="pd", loc="d.location")} END],
-               lambda r: r IS NOT NULL)),
-           'gap_ms', e.gap_ms, 'rivals', e.rivals) AS evidence,
+       concat('{{"rule":', to_json(e.rule),
+              CASE e.ev_type
+                  WHEN 'link' THEN concat(',"link":{{"kind":', to_json(e.ev_kind),
+                                          ',"evidence":', coalesce(to_json(e.ev_value), 'null'),
+                                          '}}')
+                  WHEN 'key' THEN CASE WHEN e.ev_kind IS NOT NULL
+                                       THEN concat(',"key":{{"kind":', to_json(e.ev_kind),
+                                                   ',"value":', to_json(e.ev_value), '}}')
+                                       ELSE ',"key":null' END
+                  ELSE concat(',"field":', to_json(e.ev_kind)) END,
+              ',"records":[',
+              concat_ws(',',
+                  CASE WHEN e.lrow IS NOT NULL THEN {_json_record("pl.path", "l.location")} END,
+                  CASE WHEN e.rec_src THEN {_json_record("ps.path", "s.location")} END,
+                  CASE WHEN e.rec_dst THEN {_json_record("pd.path", "d.location")} END),
+              ']',
+              CASE WHEN e.gap_ms IS NOT NULL THEN concat(',"gap_ms":', e.gap_ms) ELSE '' END,
+              CASE WHEN e.rivals IS NOT NULL THEN concat(',"rivals":', e.rivals) ELSE '' END,
+              '}}') AS evidence,
        e.src AS src_id, e.dst AS dst_id
 FROM _tm_edges e JOIN entities s ON s.id = e.src JOIN entities d ON d.id = e.dst
-LEFT JOIN sources pl ON pl.id = e.ls LEFT JOIN sources ps ON ps.id = s.source_id
-LEFT JOIN sources pd ON pd.id = d.source_id
+LEFT JOIN links l ON l.rowid = e.lrow LEFT JOIN sources pl ON pl.id = l.source_id
+LEFT JOIN sources ps ON ps.id = s.source_id LEFT JOIN sources pd ON pd.id = d.source_id
 """
 
 FINAL_EXECUTIONS = """
