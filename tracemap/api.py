@@ -29,6 +29,7 @@ from tracemap.analyze import hidden as hidden_analysis
 from tracemap.analyze import impact as impact_analysis
 from tracemap.analyze import trace as trace_analysis
 from tracemap.config import Config, load_config
+from tracemap.errors import TracemapError
 from tracemap.load import IngestResult, Progress, ingest_paths
 from tracemap.store import Store, default_path
 
@@ -157,7 +158,7 @@ class Tracemap:
         with self.analysis_store() as store:
             page = report.build(store, title=title, declarations=found)
         out = Path(path)
-        out.write_text(page, encoding="utf-8")
+        write_output(out, page)
         return out.resolve()
 
     def diff(self, before: tuple[datetime, datetime],
@@ -211,3 +212,12 @@ def open(db: str | os.PathLike[str] | None = None, *,  # noqa: A001 - mirrors bu
     """
     settings = config if isinstance(config, Config) else load_config(config)
     return Tracemap(db, rules=settings.rules, correlate_params=settings.correlate_params)
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write a report or graph; a path that cannot be written is a TracemapError, one line."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise TracemapError(f"{path}: cannot write here ({exc.strerror or exc}); check that "
+                            "the directory exists and is writable, or pass another -o.") from None

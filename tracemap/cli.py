@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 
 import ingest
 import tracemap
+from tracemap.api import write_output
 from tracemap.errors import TracemapError
 from tracemap.render import json as render_json
 from tracemap.render import text as render_text
@@ -27,8 +28,13 @@ out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty(
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # errors stay one line
 
 
+#: click's UsageError, wherever this typer keeps click (recent ones vendor it).
+_UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
 class _Group(TyperGroup):
-    """Turns TracemapError into one red line and exit 1 (unless --debug)."""
+    """Turns TracemapError into one red line and exit 1 (unless --debug); a usage error in a
+    command's arguments into one line naming its --help, and exit 2."""
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
@@ -36,8 +42,30 @@ class _Group(TyperGroup):
         except TracemapError as exc:
             if (ctx.obj or {}).get("debug"):
                 raise
-            err.print(render_text.cell(f"error: {exc}", "bold red"))
+            # One line even when a parser's message (YAML, TOML) spans several.
+            err.print(render_text.cell(f"error: {' '.join(str(exc).split())}", "bold red"))
             raise typer.Exit(1) from None
+        except _UsageError as exc:
+            if (ctx.obj or {}).get("debug") or type(exc).__name__ == "NoArgsIsHelpError":
+                raise
+            _usage_error(exc, ctx.command_path)
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None,
+                     **extra: Any) -> typer.Context:
+        # The group's own options (``tracemap --bogus``) fail here, before invoke.
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except _UsageError as exc:
+            if "--debug" in args or type(exc).__name__ == "NoArgsIsHelpError":
+                raise
+            _usage_error(exc, info_name or "tracemap")
+
+
+def _usage_error(exc: Any, command_path: str) -> None:
+    where = exc.ctx.command_path if exc.ctx else command_path
+    message = " ".join(exc.format_message().split()).rstrip(".")
+    err.print(render_text.cell(f"error: {message}. See `{where} --help`.", "bold red"))
+    raise typer.Exit(exc.exit_code) from None
 
 
 app = typer.Typer(
@@ -389,7 +417,7 @@ def graph_cmd(
                  "json": lambda r: render_json.render(r) + "\n"}
     text = renderers[fmt](result)
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        write_output(Path(output), text)
         err.print(render_text.cell(f"{len(result.nodes)} nodes, {len(result.edges)} edges "
                                    f"written to {output}"))
     else:

@@ -86,32 +86,44 @@ class _NoProgress:
         pass
 
 
-def expand(paths: Iterable[str]) -> Iterator[tuple[Path | None, str, bool]]:
+def expand(paths: Iterable[str]) -> Iterator[tuple[Path | None, str, bool | str]]:
     """``(file, display, explicit)`` for files, directories (recursive, sorted) and globs.
 
-    A path that matches nothing yields ``(None, path, True)`` so it is reported, not ignored.
-    Hidden files and directories met while walking are left out.
+    What cannot be read yields ``(None, display, problem)``, the problem said in one line with
+    the next step, so it is reported, not ignored: a path that matches nothing, a directory
+    that cannot be listed, something that is not a regular file. Hidden files and
+    directories met while walking are left out.
     """
     for raw in paths:
         p = Path(raw)
         if p.is_file():
             yield p, raw, True
         elif p.is_dir():
-            for root, dirs, names in os.walk(p):
+            unlisted: list[OSError] = []
+            for root, dirs, names in os.walk(p, onerror=unlisted.append):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(names):
                     if not name.startswith("."):
                         f = Path(root) / name
                         yield f, str(f), False
+            for exc in unlisted:  # os.walk skips a directory it cannot list: say so
+                where = exc.filename or raw
+                yield None, str(where), (f"{where}: cannot list this directory "
+                                         f"({exc.strerror or exc}); check its permissions "
+                                         "or leave it out")
         elif glob.has_magic(raw):
             matches = sorted(glob.glob(raw, recursive=True))
             files = [m for m in matches if Path(m).is_file()]
             if not files:
-                yield None, raw, True
+                yield None, raw, (f"{raw}: no file matches this pattern; check the pattern "
+                                  "(quote it so tracemap expands it, not the shell)")
             for m in files:
                 yield Path(m), m, True
+        elif p.exists():
+            yield None, raw, (f"{raw}: not a regular file (a pipe, socket or device); copy "
+                              "the export to a file and ingest that")
         else:
-            yield None, raw, True
+            yield None, raw, f"{raw}: no such file or directory; check the path"
 
 
 def file_sha256(path: Path) -> str:
@@ -145,19 +157,40 @@ def ingest_paths(
     progress = progress or _NoProgress()
     rules = rules or KeyRules()
     targets = list(expand(paths))
-    progress.start(len(targets), sum(p.stat().st_size for p, _, _ in targets if p is not None))
+    progress.start(len(targets), sum(_size(p) for p, _, _ in targets if p is not None))
     result = IngestResult()
     for path, display, explicit in targets:
         progress.file(display)
         if path is None:
-            result.sources.append(SourceResult(display, None, "failed",
-                                               message=f"{display}: no such file or directory"))
+            result.sources.append(SourceResult(display, None, "failed", message=str(explicit)))
             continue
         src = Source(path=path, display=display, options=dict(options or {}), rules=rules)
-        outcome = _ingest_one(store, src, forced, force, progress, debug)
-        outcome.explicit = explicit
+        try:
+            outcome = _ingest_one(store, src, forced, force, progress, debug)
+            outcome.explicit = bool(explicit)
+        except OSError as exc:
+            # stat or hash failed, before anything was written. Unreadable loses its records:
+            # a failure of the command even for a file found by walking (explicit stays True).
+            outcome = SourceResult(display, None, "failed", message=_unreadable(display, exc))
         result.sources.append(outcome)
     return result
+
+
+def _unreadable(display: str, exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        step = "check its permissions, or leave it out"
+    elif isinstance(exc, FileNotFoundError):
+        step = "a broken link, or it was removed while ingesting; check the path"
+    else:
+        step = "check the file and the disk, or leave it out"
+    return f"{display}: cannot read this file ({exc.strerror or exc}); {step}"
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # reported when its turn comes
 
 
 def _ingest_one(store: Store, src: Source, forced: Any, force: bool, progress: Progress,

@@ -24,6 +24,8 @@ DEFAULT_DB = "tracemap.duckdb"
 #: DuckDB's own default is 80 % of RAM, and it keeps what it inserted cached up to that: memory
 #: would grow with the input. Past this limit it evicts and spills to a temporary directory.
 DEFAULT_MEMORY_LIMIT = "2GB"
+#: The store layout this tracemap writes (``meta.schema_version``); a newer one is refused.
+SCHEMA_VERSION = 1
 
 #: Tables holding rows that came from a source (dropped together with it).
 SOURCE_TABLES = (*TABLES, "rejects")
@@ -66,9 +68,19 @@ class Store:
                     f"{self.path}: store is in use by another tracemap process{holder}. "
                     "Wait for it to finish, or use another --db."
                 ) from None
-            raise StoreError(f"{self.path}: cannot open the store: {exc}") from None
+            if "not a valid DuckDB database" in str(exc):
+                raise StoreError(
+                    f"{self.path}: not a tracemap store (the file is not a DuckDB database). "
+                    "Point --db at a store, or at a new file name to create one."
+                ) from None
+            raise StoreError(
+                f"{self.path}: cannot open the store ({_first_line(exc)}); check that it is a "
+                "writable file in an existing directory, or use another --db."
+            ) from None
         except duckdb.Error as exc:
-            raise StoreError(f"{self.path}: not a tracemap store ({exc})") from None
+            raise StoreError(f"{self.path}: not a tracemap store ({_first_line(exc)}). Point "
+                             "--db at a store, or at a new file name to create one.") from None
+        self._check_schema()
         self.conn.execute("SET TimeZone = 'UTC'")
         limit = os.environ.get("TRACEMAP_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
         try:
@@ -79,6 +91,27 @@ class Store:
         if not read_only:
             self.conn.execute(files("tracemap").joinpath("schema.sql").read_text())
             self.recover()
+
+    def _check_schema(self) -> None:
+        """Refuse a store written by a newer tracemap, or a DuckDB file that is no store."""
+        tables = {r[0] for r in self.conn.execute(
+            "SELECT table_name FROM information_schema.tables").fetchall()}
+        if not tables:
+            return  # new: schema.sql creates it
+        if "meta" not in tables:
+            self.conn.close()
+            raise StoreError(f"{self.path}: not a tracemap store (a DuckDB database without "
+                             "tracemap's tables). Use another --db; tracemap will not write "
+                             "into it.")
+        row = self.conn.execute("SELECT value FROM meta WHERE name = 'schema_version'"
+                                ).fetchone()
+        version = int(row[0]) if row and str(row[0]).isdigit() else 0
+        if version > SCHEMA_VERSION:
+            self.conn.close()
+            raise StoreError(
+                f"{self.path}: written by a newer tracemap (store schema {version}; this one "
+                f"reads {SCHEMA_VERSION}). Upgrade tracemap (pip install -U tracemap), or use "
+                "another --db.")
 
     def close(self) -> None:
         self.conn.close()
@@ -238,6 +271,10 @@ class Store:
         if limit is not None:
             query += f" LIMIT {int(limit)}"
         return self.rows(query)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 _PID = re.compile(r"PID (\d+)")
