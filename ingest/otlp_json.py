@@ -37,6 +37,21 @@ SPAN_KINDS = {
 }
 STATUS_CODES = {0: Status.OK, 1: Status.OK, 2: Status.FAILED}  # unset, ok, error
 _KIND_NAMES = {v: k for k, v in SPAN_KINDS.items()}
+
+#: AWS SDK calls (``rpc.system = aws-api``, as botocore/AWS SDK instrumentations write them)
+#: that publish to a channel: (rpc.service, rpc.method) -> (bus, attributes naming the channel,
+#: channel when none does). EventBridge's bus is not recorded by the SDK instrumentations:
+#: ``default`` is the bus PutEvents uses unless told otherwise.
+AWS_SDK_PUBLISH: dict[tuple[str, str], tuple[str, tuple[str, ...], str | None]] = {
+    ("eventbridge", "putevents"): ("eventbridge", ("aws.eventbridge.event_bus_name",),
+                                   "default"),
+    ("sqs", "sendmessage"): ("sqs", ("messaging.destination.name", "aws.sqs.queue_url",
+                                     "aws.queue_url"), None),
+    ("sqs", "sendmessagebatch"): ("sqs", ("messaging.destination.name", "aws.sqs.queue_url",
+                                          "aws.queue_url"), None),
+    ("sns", "publish"): ("sns", ("messaging.destination.name", "aws.sns.topic_arn"), None),
+    ("sns", "publishbatch"): ("sns", ("messaging.destination.name", "aws.sns.topic_arn"), None),
+}
 _STATUS_NAMES = {"unset": 0, "ok": 1, "error": 2}
 
 
@@ -120,6 +135,23 @@ def _enum(value: Any, names: dict[str, int], prefix: str) -> int:
 
 def _get(d: dict[str, Any], camel: str, snake: str) -> Any:
     return d.get(camel, d.get(snake))
+
+
+def aws_sdk_channel(attrs: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The bus and channel an AWS SDK client span publishes to, or (None, None)."""
+    if attrs.get("rpc.system") != "aws-api":
+        return None, None
+    found = AWS_SDK_PUBLISH.get((str(attrs.get("rpc.service", "")).lower(),
+                                 str(attrs.get("rpc.method", "")).lower()))
+    if not found:
+        return None, None
+    bus, names, fallback = found
+    for name in names:
+        value = attrs.get(name)
+        if isinstance(value, str) and value:
+            # A queue URL or topic ARN ends with the name.
+            return bus, value.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    return bus, fallback
 
 
 def parent_edge(kind: str, parent_service: str | None, service: str) -> EdgeKind:
@@ -238,6 +270,8 @@ def _add_span(b: BatchBuilder, src: Source, where: str, span: dict[str, Any], se
     bus = attrs.get("messaging.system")
     dest = (attrs.get("messaging.destination.name") or attrs.get("messaging.destination")
             or attrs.get("messaging.kafka.topic"))
+    if not (bus and dest):
+        bus, dest = aws_sdk_channel(attrs)
     if bus and dest and not isinstance(dest, dict | list):
         channel = channel_component(str(bus), str(dest))
         b.key(uid, KeyKind.CHANNEL, channel)

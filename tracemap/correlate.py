@@ -658,35 +658,41 @@ WITH emit AS (
     FROM _tm_e e JOIN _tm_ent m ON m.id = e.dst
     WHERE e.kind = 'emits' AND m.kind = 'message'
 ), hop AS (
-    SELECT l.src AS p, l.dst AS c, l.ev_kind, l.ev_value, l.lrow, c.span_kind,
-           c.s AS c_s, ch.channel AS c_channel,
+    SELECT l.src AS p, l.dst AS c, l.rule, l.ev_type, l.ev_kind, l.ev_value, l.lrow,
+           c.span_kind, c.s AS c_s, ch.channel AS c_channel,
            count(ch.channel) OVER (PARTITION BY l.src, l.dst) AS c_channels
     FROM _tm_e l JOIN _tm_ent c ON c.id = l.dst
     SEMI JOIN emit ON emit.p = l.src
     LEFT JOIN _tm_chan ch ON ch.id = l.dst
-    WHERE l.rule = 'link' AND l.kind IN ('calls', 'child', 'contains', 'follows_from')
+    WHERE ((l.rule = 'link' AND l.kind IN ('calls', 'child', 'contains', 'follows_from'))
+           -- a run started under the span's trace context after the span emitted a message
+           -- (X-Ray through EventBridge into Step Functions) was started by that message
+           OR (l.rule = 'traceparent' AND l.kind = 'triggers'))
       AND c.kind IN ('step', 'run')
 ), pairs AS (
-    SELECT h.p, h.c, arg_min({'m': em.m, 'ev_kind': h.ev_kind, 'ev_value': h.ev_value,
-                              'lrow': h.lrow},
+    SELECT h.p, h.c, arg_min({'m': em.m, 'ev_type': h.ev_type, 'ev_kind': h.ev_kind,
+                              'ev_value': h.ev_value, 'lrow': h.lrow},
                              (NOT coalesce(h.c_channel = em.channel, false),
                               abs(h.c_s - em.m_s), em.m)) AS b
     FROM hop h JOIN emit em ON em.p = h.p
-    WHERE h.c_channel = em.channel OR (h.c_channels = 0 AND h.span_kind = 'consumer')
+    WHERE h.c_channel = em.channel
+       OR (h.c_channels = 0 AND h.span_kind = 'consumer')
+       OR (h.c_channels = 0 AND h.rule = 'traceparent'
+           AND em.m_s <= h.c_s + getvariable('tm_skew_us'))
     GROUP BY h.p, h.c
 )
-SELECT p, c, b.m, b.ev_kind, b.ev_value, b.lrow FROM pairs
+SELECT p, c, b.m, b.ev_type, b.ev_kind, b.ev_value, b.lrow FROM pairs
 """
 
 SPAN_HOP_APPLY = (
     """
 INSERT INTO _tm_e
-SELECT m, c, 'triggers', 'span_hop', 8, 0.9, 'link', ev_kind, ev_value, NULL, NULL, lrow,
+SELECT m, c, 'triggers', 'span_hop', 8, 0.9, ev_type, ev_kind, ev_value, NULL, NULL, lrow,
        true, false
 FROM _tm_tm
 """,
     """
-DELETE FROM _tm_e WHERE rule IN ('link', 'step_parent', 'parent_run')
+DELETE FROM _tm_e WHERE rule IN ('link', 'step_parent', 'parent_run', 'traceparent')
                    AND (src, dst) IN (SELECT p, c FROM _tm_tm)
 """,
 )
