@@ -262,3 +262,21 @@ def test_every_edge_has_parseable_evidence_with_records(tmp_path: Path) -> None:
         ev = json.loads(r["evidence"])
         assert ev["rule"] == r["rule"] and ev["records"], r
         assert all(rec["path"] and rec["location"] for rec in ev["records"]), r
+
+
+def test_a_span_that_does_not_publish_starts_its_run_itself(tmp_path: Path) -> None:
+    # The client span that starts the smorgasbord workflow also sent a Kafka record under its
+    # trace context just before. It is no publishing span (no channel): the workflow was
+    # started by the span, not by the record.
+    trace, client = "51d4a6a214d533a51344e770208c6112", "0382d2ff192544ae"
+    record = tmp_path / "audit.kcat.jsonl"
+    record.write_text(json.dumps({
+        "topic": "audit", "partition": 0, "offset": 1, "tstype": "create",
+        "ts": 1782485061802, "headers": ["traceparent", f"00-{trace}-{client}-01"],
+        "key": None, "payload": None}) + "\n")
+    tm = _store(tmp_path, SCENARIOS / "temporal_traceparent", record)
+    run = "temporal:run:6305f34a-ee33-4c95-8b8d-db6a1ac88ebd/24c39852-41f1-45b4-af74-eb75e1a2719c"
+    edges = _edges(tm)
+    assert edges[(f"otel:span:{trace}/{client}", "kafka:msg:audit/0/1")]["rule"] == "traceparent"
+    assert edges[(f"otel:span:{trace}/{client}", run)]["rule"] == "traceparent"
+    assert ("kafka:msg:audit/0/1", run) not in edges

@@ -71,8 +71,11 @@ Edges, strongest rule first (``rule``, confidence):
    store gets an inferred message on that channel (``inferred:msg:<span uid>``), so traces
    alone still show service -> topic -> service. ``span_hop`` 0.9: a link from a span that
    emitted a message to a consumer span becomes message -> consumer (``triggers``; the direct
-   span -> span link is superseded, its evidence kept). ``consumer_span`` 0.9: a consumer span
-   with a channel key still without a message gets an inferred one it was triggered by.
+   span -> span link is superseded, its evidence kept); so does a ``traceparent`` trigger from
+   a publishing span (one with a channel key: an AWS SDK PutEvents span) to a run started
+   after it published (a state machine started through EventBridge under its trace context).
+   ``consumer_span`` 0.9: a consumer span with a channel key still without a message gets an
+   inferred one it was triggered by.
 7. ``time_order`` (inferred direction): inside one execution, between *islands* (groups joined
    by rules 1-6) of different systems. A message without producer is ``emitted`` by the
    innermost run/step of another system running when it was produced (within ``skew``); the
@@ -665,9 +668,11 @@ WITH emit AS (
     SEMI JOIN emit ON emit.p = l.src
     LEFT JOIN _tm_chan ch ON ch.id = l.dst
     WHERE ((l.rule = 'link' AND l.kind IN ('calls', 'child', 'contains', 'follows_from'))
-           -- a run started under the span's trace context after the span emitted a message
-           -- (X-Ray through EventBridge into Step Functions) was started by that message
-           OR (l.rule = 'traceparent' AND l.kind = 'triggers'))
+           -- a run started under a publishing span's trace context after the span emitted
+           -- a message (X-Ray through EventBridge into Step Functions) was started by that
+           -- message; a span that does not publish (no channel) may well start it directly
+           OR (l.rule = 'traceparent' AND l.kind = 'triggers'
+               AND l.src IN (SELECT id FROM _tm_chan)))
       AND c.kind IN ('step', 'run')
 ), pairs AS (
     SELECT h.p, h.c, arg_min({'m': em.m, 'ev_type': h.ev_type, 'ev_kind': h.ev_kind,
