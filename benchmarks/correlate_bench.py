@@ -149,15 +149,19 @@ def main() -> None:
                         args.db, "--generate-only"], check=True)
         print(f"generated {args.records:,} records in {time.perf_counter() - t0:.1f} s",
               file=sys.stderr)
+    load_before = os.getloadavg()[0]
     with Store(args.db) as store:
         counts = store.counts()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = correlate(store)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({
         "records": counts["steps"] + counts["messages"], "entities": result.entities,
         "keys": counts["keys"], "links": counts["links"], "seconds": round(seconds, 2),
+        # CPU seconds of all threads: comparable across runs on a shared machine, unlike wall.
+        "cpu_seconds": round(cpu, 2),
+        "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "records_per_s": round((counts["steps"] + counts["messages"]) / seconds),
         "peak_rss_mb": round(rss_mb), "executions": result.executions, "edges": result.edges,
         "edges_by_rule": result.edges_by_rule, "iterations": result.iterations,

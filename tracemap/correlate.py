@@ -169,7 +169,7 @@ def is_stale(store: Store) -> bool:
 
 def correlate(store: Store, *, skew_seconds: float = 2.0, min_confidence: float = 0.5,
               max_key_fanout: int = 1000, time_cap: int = 10_000,
-              memory_limit_mb: int | None = 2048) -> CorrelateResult:
+              memory_limit_mb: int | None = None) -> CorrelateResult:
     """Rebuild entities, executions, edges and component edges from the model tables.
 
     Args:
@@ -179,7 +179,7 @@ def correlate(store: Store, *, skew_seconds: float = 2.0, min_confidence: float 
         max_key_fanout: a key value shared by more entities than this is ignored (and reported).
         time_cap: executions larger than this get no time-order inference (explicit rules only).
         memory_limit_mb: DuckDB's memory limit while correlating (it spills to disk past it);
-            None keeps the connection's.
+            None keeps the store's (``TRACEMAP_MEMORY_LIMIT``, 2 GB by default).
     """
     started = time.perf_counter()
     if skew_seconds < 0 or not 0 <= min_confidence <= 1 or max_key_fanout < 1:
@@ -459,6 +459,7 @@ INSERT INTO _tm_e
 SELECT s.run_id, s.id, 'contains', 'run_step', 2, 1.0, 'field', 'steps.run_uid', NULL, NULL,
        NULL, NULL, false, true
 FROM _tm_ent s SEMI JOIN _tm_ent r ON r.id = s.run_id
+ANTI JOIN _tm_lnk l ON l.a = s.run_id AND l.b = s.id
 WHERE s.kind = 'step' AND s.run_id <> s.id
 """
 
@@ -467,6 +468,7 @@ INSERT INTO _tm_e
 SELECT s.parent_id, s.id, 'contains', 'step_parent', 3, 1.0, 'field', 'steps.parent_uid',
        NULL, NULL, NULL, NULL, false, true
 FROM _tm_ent s SEMI JOIN _tm_ent p ON p.id = s.parent_id
+ANTI JOIN _tm_lnk l ON l.a = s.parent_id AND l.b = s.id
 WHERE s.kind = 'step' AND s.parent_id <> s.id
 """
 
@@ -929,8 +931,9 @@ def _correlate(run: _Run) -> dict[str, int]:
         _drop("_tm_kv"), LINK_IDS, UF_INPUT, _drop("_tm_kg"))
     iterations = {"executions": _union_find(run, "union_find")}
     run("executions", ENTITY_EXEC, EXECUTION_IDS)
-    run("explicit_rules", EDGES_TABLE, RULE_LINK, _drop("_tm_lnk"), RULE_RUN_STEP,
-        RULE_STEP_PARENT, RULE_PARENT_RUN, RULE_TRACEPARENT, RULE_MESSAGE_ID, _drop("_tm_kr"))
+    # The field rules skip pairs a source already links (every span's parent link).
+    run("explicit_rules", EDGES_TABLE, RULE_LINK, RULE_RUN_STEP, RULE_STEP_PARENT,
+        _drop("_tm_lnk"), RULE_PARENT_RUN, RULE_TRACEPARENT, RULE_MESSAGE_ID, _drop("_tm_kr"))
     run("islands", ISLAND_INPUT)
     iterations["islands"] = _union_find(run, "islands")
     run("time_order", ISLANDS, _drop("_tm_uf_f"), TIME_PRODUCERS, TIME_CONSUMERS, *RULE_TIME,
