@@ -1,9 +1,10 @@
 """Mermaid flowchart rendering (for GitHub Markdown) of a graph result.
 
 Mermaid has no escape character, only entity codes: node ids are generated (``n0``, ``n1``...)
-and every label is a quoted string whose ``"``, ``#``, ``<``, ``>``, ``&``, backtick, ``|``
-and brackets are written as ``#code;`` entities, so an input name cannot end a label, open a
-link or smuggle HTML. Paste the output into a ```` ```mermaid ```` block.
+and every label is a quoted string whose ``"``, ``#``, ``<``, ``>``, ``&``, backtick and ``|``
+are written as ``#code;`` entities, so an input name cannot end a label or an edge text, start
+a Markdown string or smuggle HTML (brackets and parentheses are plain text inside quotes).
+Paste the output into a ```` ```mermaid ```` block.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from tracemap.render.palette import system_colour
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 #: Characters that mean something to Mermaid's parser or its HTML labels.
-_ENTITIES = {c: f"#{ord(c)};" for c in '#"<>&`|[]{}()\\;'}
+_ENTITIES = {c: f"#{ord(c)};" for c in '#"<>&`|'}
 
 
 def label(value: Any) -> str:
