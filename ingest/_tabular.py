@@ -346,7 +346,7 @@ def _parquet(src: Source) -> tuple[list[str], Iterator[Chunk]]:
     try:
         pf = pq.ParquetFile(src.path)
         names = list(pf.schema_arrow.names)
-    except (OSError, ValueError) as exc:  # ArrowInvalid is a ValueError; thrift errors OSError
+    except (OSError, ValueError, NotImplementedError) as exc:  # ArrowInvalid: ValueError
         raise UnreadableFile(f"not a readable Parquet file: {exc}") from None
 
     def batches() -> Iterator[Any]:
@@ -357,7 +357,7 @@ def _parquet(src: Source) -> tuple[list[str], Iterator[Chunk]]:
                 rb = next(it)
             except StopIteration:
                 return
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, NotImplementedError) as exc:
                 raise UnreadableFile(f"Parquet data unreadable: {exc}") from None
             yield rb
 

@@ -172,6 +172,8 @@ def _object(b: BatchBuilder, src: Source, obj: Any, where: str) -> str | None:
     if not isinstance(obj, dict):
         return f"expected a Workflow object, got {type(obj).__name__}"
     kind = obj.get("kind") or "Workflow"
+    if not isinstance(kind, str):
+        return f"field 'kind': expected a string, got {dumps(kind)[:60]}"
     meta = obj.get("metadata")
     if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
         return "expected metadata.name (a Workflow object); found " + (

@@ -125,7 +125,10 @@ def event_time(event: dict[str, Any]) -> tuple[int | None, str | None]:
     value = event.get("timestamp")
     if value is None:
         return temporal_json.temporal_time(event)  # proto-JSON exports write eventTime
-    ns = int(value)  # ints from orjson stay exact; strings of digits too
+    try:
+        ns = int(value)  # ints from orjson stay exact; strings of digits too
+    except OverflowError:  # a float infinity
+        raise ValueError(f"field 'timestamp': expected int64 nanoseconds, got {value!r}") from None
     return us_from_ns(ns), str(ns)
 
 

@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ingest.base import (
+    SHAPE_ERRORS,
     Batch,
     BatchBuilder,
     Source,
@@ -113,7 +114,12 @@ def parse(src: Source) -> Iterator[Batch]:
                 b.reject(loc, "expected an EventBridge event object or a PutEvents request "
                          "with 'Entries', got " + shape(value), raw_json(value))
                 continue
-            reason = add_event(b, src, event, loc, bus=bus, seen=seen)
+            mark = b.mark()
+            try:
+                reason = add_event(b, src, event, loc, bus=bus, seen=seen)
+            except SHAPE_ERRORS as exc:
+                b.restore(mark)  # none of a half-added event's rows stay
+                reason = f"a field has an unexpected type or value: {exc}"
             if reason:
                 b.reject(loc, reason, raw_json(event))
             else:
@@ -170,7 +176,8 @@ def add_event(b: BatchBuilder, src: Source, event: dict[str, Any], where: str,
     uid = _uid(event, entry, seen)
     detail = event.get("detail")
     produced, time_raw = _time(event.get("time"))
-    resources = [r for r in event.get("resources") or [] if isinstance(r, str)]
+    listed = event.get("resources")
+    resources = [r for r in listed if isinstance(r, str)] if isinstance(listed, list) else []
     text, cut = cap_payload(detail)
     kept = {k: detail.get(k) for k in DETAIL_KEPT} if isinstance(detail, dict) else {}
     b.message(uid=uid, system="eventbridge", component=channel_component("eventbridge", bus_name),

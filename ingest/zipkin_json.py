@@ -25,6 +25,7 @@ no kind is ``unspecified`` (unless a ``span.kind`` tag says), any ``error`` tag 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -183,11 +184,12 @@ def _micros(value: Any, field: str) -> int | None:
         return None
     if isinstance(value, bool):
         raise ValueError(f"field '{field}': expected microseconds, got {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value)
-    text = str(value).strip()
-    if text.isdigit():
-        return int(text)
-    raise ValueError(f"field '{field}': expected microseconds, got {value!r}")
+    micros = value
+    if isinstance(value, float) and math.isfinite(value):
+        micros = int(value)
+    elif isinstance(value, str) and value.strip().isdigit():
+        micros = int(value.strip())
+    # Past int64 is no time (and no column holds it).
+    if isinstance(micros, int) and not isinstance(micros, bool) and -2**63 <= micros < 2**63:
+        return micros
+    raise ValueError(f"field '{field}': expected microseconds, got {str(value)[:40]!r}")

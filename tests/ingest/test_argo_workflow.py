@@ -170,3 +170,13 @@ def test_a_node_of_the_wrong_shape_costs_that_node_only(tmp_path: Path) -> None:
         "reason": "field 'type': expected a string, got 7"}]
     assert "argo:step:pipelines/order-pipeline-x7k2p/order-pipeline-x7k2p-4264553871" in {
         s["uid"] for s in rows["steps"]}
+
+
+def test_a_kind_that_is_no_string_is_rejected(tmp_path: Path) -> None:
+    doc = json.loads((HERE / "argo_get_o_json_dag_depends_running_exit_handler.json").read_text())
+    doc["kind"] = ["Workflow"]
+    bad = tmp_path / "wf.json"
+    bad.write_text(json.dumps(doc))
+    rows = normalized_rows(bad, fmt="argo_workflow")
+    assert rows["rejects"] == [{"location": "document",
+                                "reason": "field 'kind': expected a string, got [\"Workflow\"]"}]

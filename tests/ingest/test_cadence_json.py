@@ -80,3 +80,14 @@ def test_a_bad_event_is_rejected_and_the_rest_loaded(tmp_path: Path) -> None:
     assert location == "event 10"
     assert reason.startswith("event time: expected RFC 3339 text or epoch nanoseconds")
     assert _step(rows, "event 6")["status"] == "unknown"
+
+
+def test_an_infinite_timestamp_is_that_events_reject(tmp_path: Path) -> None:
+    text = PARENT.read_text().replace('"timestamp": 1561506494525296000', '"timestamp": 1e999', 1)
+    path = tmp_path / "inf.json"
+    path.write_text(text)
+    rows = normalized_rows(path)
+    assert (rows["source"]["records"], rows["source"]["loaded"]) == (19, 18)
+    assert rows["rejects"] == [{"location": "event 1", "reason": "event time: expected RFC 3339 "
+                                "text or epoch nanoseconds: field 'timestamp': expected int64 "
+                                "nanoseconds, got inf"}]

@@ -145,3 +145,13 @@ def test_event_without_detail_type_is_rejected(tmp_path: Path) -> None:
     assert rows["rejects"][0]["reason"].startswith(
         "expected an EventBridge event with 'detail-type' and 'source', got an object with "
         "keys version, id, source")
+
+
+def test_resources_that_are_no_list_are_left_out(tmp_path: Path) -> None:
+    event = json.loads(CODEPIPELINE.read_text())
+    event["resources"] = 5
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(event))
+    rows = normalized_rows(path)
+    assert (rows["source"]["records"], rows["source"]["loaded"]) == (1, 1)
+    assert "resources" not in rows["messages"][0]["detail"]

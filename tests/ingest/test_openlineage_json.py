@@ -268,3 +268,10 @@ def test_static_job_event_declares_lineage_and_dataset_event_names_a_dataset(
         (job, "writes", "dataset:s3://lake/orders/daily")}
     archive = _by_uid(rows, "datasets")["dataset:s3://lake/orders/archive"]
     assert archive["detail"] == {"fields": ["id:BIGINT"]}
+
+
+def test_as_int_refuses_what_is_no_integer() -> None:
+    from ingest.openlineage_json import as_int
+
+    assert [as_int(v) for v in (7, "7", float("inf"), "x", True, None, [1])] == [
+        7, 7, None, None, None, None, None]

@@ -212,3 +212,14 @@ def test_interleaved_traces_are_mapped_trace_by_trace(tmp_path: Path,
     assert (parent, "contains", client) in _links(rows)
     assert _steps(rows)[client].get("run_uid") is None
     assert len(rows["steps"]) == 4 and len(rows["runs"]) == 3
+
+
+def test_a_time_past_int64_is_that_spans_reject(tmp_path: Path) -> None:
+    spans = json.loads(KAFKA.read_text())
+    spans[0]["timestamp"] = 1e300
+    path = tmp_path / "far.json"
+    path.write_text(json.dumps(spans))
+    rows = normalized_rows(path)
+    assert (rows["source"]["records"], rows["source"]["loaded"]) == (28, 27)
+    assert rows["rejects"] == [{"location": "line 1 [0]", "reason": "field 'timestamp': "
+                                "expected microseconds, got '1e+300'"}]
