@@ -29,5 +29,6 @@ def test_demo_tour_on_a_terminal_names_each_step(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["demo", "--db", str(tmp_path / "d.duckdb"),
                                  "-o", str(tmp_path / "demo.html")])
     for step in ("1. Ingest", "2. Correlate", "3. Hidden dependencies", "Change impact",
+                 "One stitched execution",
                  "planted answers found", "HTML report:"):
         assert step in r.output, step

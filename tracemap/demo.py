@@ -1,10 +1,11 @@
 """The demo: the bundled Acme Shop landscape through every analysis, checked against its answers.
 
-``run()`` ingests ``sample_traces/exports``, correlates, and runs hidden dependencies (with the
-landscape's AsyncAPI declarations), the root-cause analysis of each planted incident, one impact
-report and the HTML report. Each finding is compared with ``sample_traces/answers.json``, which
-the generator derived from the landscape's definition, so the demo shows what tracemap found
-and whether that is the planted answer.
+``Demo`` ingests ``sample_traces/exports``, correlates, and runs hidden dependencies (with the
+landscape's AsyncAPI declarations), the root-cause analysis of each planted incident, one
+impact report, one stitched execution (an order traced by its id) and the HTML report. Each
+finding is compared with ``sample_traces/answers.json``, which the generator derived from the
+landscape's definition, so the demo shows what tracemap found and whether that is the planted
+answer.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from tracemap.analyze.failures import FailuresResult
 from tracemap.analyze.hidden import HiddenResult
 from tracemap.analyze.impact import ImpactResult
+from tracemap.analyze.trace import TraceResult
 from tracemap.api import Tracemap
 from tracemap.errors import TracemapError
 from tracemap.load import IngestResult, Progress
@@ -63,12 +65,13 @@ class DemoResult:
     impact: ImpactResult | None = None
     impact_checks: list[Check] = field(default_factory=list)
     trace_id: str | None = None
+    trace_checks: list[Check] = field(default_factory=list)
     report: Path | None = None
 
     @property
     def checks(self) -> list[Check]:
         return [*self.hidden_checks, *(c for i in self.incidents for c in i.checks),
-                *self.impact_checks]
+                *self.impact_checks, *self.trace_checks]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -141,6 +144,18 @@ class Demo:
             f"impact of {planted['target']}", planted["components"], got,
             got == sorted(planted["components"])))
         self.result.impact = found
+        return found
+
+    def trace(self) -> TraceResult:
+        """The first order of the bad deployment, found by its order id, across every system."""
+        order = next(i for i in self.answers["incidents"] if i["id"] == "bad-deploy")["orders"][0]
+        found = self.tm.trace(order)
+        systems = sorted({e["system"] for e in found.entities})
+        want = ["kafka", "otel", "temporal"]
+        self.result.trace_checks.append(Check(
+            f"order {order} stitched into one execution", want, systems,
+            set(want) <= set(systems)))
+        self.result.trace_id = order
         return found
 
     def report(self, path: Path) -> Path:

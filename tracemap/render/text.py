@@ -196,6 +196,13 @@ class DemoView:
 
     def analysis(self, result: Any, checks: list[Any]) -> None:
         self._print(sections_view(result))
+        self._checks(checks)
+
+    def trace(self, result: Any, checks: list[Any]) -> None:
+        self._print(trace_tree(result))
+        self._checks(checks)
+
+    def _checks(self, checks: list[Any]) -> None:
         for c in checks:
             mark = Text("✓ ", style="bold green") if c.ok else Text("✗ ", style="bold red")
             self._print(mark + cell(f"{c.what}: found {c.found!r}"
