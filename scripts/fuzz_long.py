@@ -12,7 +12,9 @@ the format forced. A crash is an exception escaping either; a problem is a broke
 (counters that do not add up, an internal-error reject, an untouched line of a line format
 rejected). Cases are seeded by (format, index): ``--replay FORMAT:INDEX`` reruns one and
 prints its traceback. Prints one row per format: cases, crashes, distinct crash signatures,
-problems, rejects share (rejected / records over all cases) and wall time.
+problems, rejects share (rejected / records over all cases), file errors (cases where the
+whole file was refused on purpose: a cut .gz, an empty file), wall time, and the columns
+where ``base.frame`` had to fit a value of the wrong type (counted, kept as text).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from tests.fuzzing import (  # noqa: E402 - after the path setup
     fuzz_cases,
     mutate,
 )
+from tracemap.store import Store  # noqa: E402
 
 CHUNK = 200
 
@@ -58,14 +61,16 @@ def _run_chunk(task: tuple[str, int, int, bool]) -> dict:
     crashes: Counter[str] = Counter()
     first_case: dict[str, int] = {}
     problems: Counter[str] = Counter()
-    records = rejected = 0
+    coerced: Counter[str] = Counter()
+    records = rejected = file_errors = 0
+    store = Store(":memory:")
     with tempfile.TemporaryDirectory(prefix="tmfuzz") as tmp:
         for index in range(start, start + count):
             fixture, rng, mutation = _case(fmt, index, fixtures)
             mutant = mutate(fixture.read_bytes(), fixture, mutation, rng)
             target = Path(tmp) / fixture.name
             target.write_bytes(mutant.data)
-            outcome = check(fmt, target, mutant, baselines[fixture], load=load)
+            outcome = check(fmt, target, mutant, baselines[fixture], load=load, store=store)
             if outcome.crash:
                 crashes[outcome.crash] += 1
                 first_case.setdefault(outcome.crash, index)
@@ -75,8 +80,12 @@ def _run_chunk(task: tuple[str, int, int, bool]) -> dict:
                 first_case.setdefault(key, index)
             records += outcome.records
             rejected += outcome.rejected
+            file_errors += outcome.file_error is not None
+            coerced.update(outcome.coerced)
+    store.close()
     return {"fmt": fmt, "count": count, "crashes": crashes, "problems": problems,
-            "first": first_case, "records": records, "rejected": rejected}
+            "first": first_case, "records": records, "rejected": rejected,
+            "file_errors": file_errors, "coerced": coerced}
 
 
 def _replay(spec: str) -> None:
@@ -121,7 +130,7 @@ def main() -> int:
     wall: dict[str, float] = {}
     begin = time.monotonic()
     print(f"{'format':<20} {'cases':>7} {'crashes':>8} {'sigs':>5} {'problems':>8} "
-          f"{'rejects':>8} {'wall s':>7}", flush=True)
+          f"{'rejects':>8} {'file':>5} {'wall s':>7}  coerced values", flush=True)
     # spawn, not fork: a forked child can deadlock on the thread pools polars and DuckDB hold.
     with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
         # One format at a time over all processes, so its wall time is its own.
@@ -130,7 +139,8 @@ def main() -> int:
             tasks = [(fmt, start, min(CHUNK, args.cases - start), not args.no_load)
                      for start in range(0, args.cases, CHUNK)]
             t = totals[fmt] = {"count": 0, "crashes": Counter(), "problems": Counter(),
-                               "first": {}, "records": 0, "rejected": 0}
+                               "first": {}, "records": 0, "rejected": 0, "file_errors": 0,
+                               "coerced": Counter()}
             for part in pool.imap_unordered(_run_chunk, tasks):
                 t["count"] += part["count"]
                 t["crashes"].update(part["crashes"])
@@ -139,11 +149,15 @@ def main() -> int:
                     t["first"][key] = min(index, t["first"].get(key, index))
                 t["records"] += part["records"]
                 t["rejected"] += part["rejected"]
+                t["file_errors"] += part["file_errors"]
+                t["coerced"].update(part["coerced"])
             wall[fmt] = time.monotonic() - t0
             share = t["rejected"] / t["records"] if t["records"] else 0.0
             print(f"{fmt:<20} {t['count']:>7} {sum(t['crashes'].values()):>8} "
                   f"{len(t['crashes']):>5} {sum(t['problems'].values()):>8} {share:>8.1%} "
-                  f"{wall[fmt]:>7.0f}", flush=True)
+                  f"{t['file_errors']:>5} {wall[fmt]:>7.0f}  "
+                  f"{', '.join(f'{k} x{n}' for k, n in t['coerced'].most_common())}",
+                  flush=True)
     print(f"\ntotal: {sum(t['count'] for t in totals.values())} cases in "
           f"{time.monotonic() - begin:.0f}s on {args.jobs} processes")
     findings = [(fmt, key, n, totals[fmt]["first"][key]) for fmt in formats
