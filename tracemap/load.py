@@ -1,8 +1,13 @@
 """Ingest files into the store: expand paths → skip unchanged → detect → parse → load.
 
-Each source is loaded in one transaction, so a crash or kill leaves either all of a source or
-none of it. A bad file never stops the batch: it is reported ``failed`` and the next one loads.
-Every source must reconcile: ``records == loaded + rejected + skipped``.
+A crash or kill leaves either all of a source or none of it. A large file streams in committed
+batches behind a ``loading`` marker (``Store.recover`` drops a half-loaded one); small files
+(``SMALL_FILE``: Temporal histories, Step Functions executions, thousands of a few KB) are
+parsed whole and committed many to a transaction, since a commit costs more than parsing one.
+Unchanged files are told from one query of what the store holds (``Store.known_sources``),
+then by size and mtime, then by content hash. A bad file never stops the batch: it is
+reported ``failed`` and the next one loads. Every source must reconcile:
+``records == loaded + rejected + skipped``.
 """
 
 from __future__ import annotations
@@ -11,18 +16,25 @@ import glob
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import polars as pl
+
 import ingest
-from ingest.base import DocumentTooLarge, KeyRules, Source, dumps
+from ingest.base import Batch, DocumentTooLarge, KeyRules, Source, dumps
 from tracemap.errors import IngestError, ReconcileError, UnknownFormatError
-from tracemap.store import Store
+from tracemap.store import SourceRow, Store
 
 COUNTERS = ("records", "loaded", "rejected", "skipped")
+#: Files up to this size (on disk) are parsed whole and committed together with others.
+SMALL_FILE = 8 << 20
+#: A group of small sources is committed when it holds this many rows, or sources.
+GROUP_ROWS = 200_000
+GROUP_SOURCES = 2_000
 
 
 @dataclass(slots=True)
@@ -102,9 +114,10 @@ def expand(paths: Iterable[str]) -> Iterator[tuple[Path | None, str, bool | str]
             unlisted: list[OSError] = []
             for root, dirs, names in os.walk(p, onerror=unlisted.append):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                base = Path(root)
                 for name in sorted(names):
                     if not name.startswith("."):
-                        f = Path(root) / name
+                        f = base / name
                         yield f, str(f), False
             for exc in unlisted:  # os.walk skips a directory it cannot list: say so
                 where = exc.filename or raw
@@ -156,23 +169,45 @@ def ingest_paths(
     forced = ingest.get(fmt) if fmt else None
     progress = progress or _NoProgress()
     rules = rules or KeyRules()
+    _REAL_DIRS.clear()  # directories may have moved since the last call
     targets = list(expand(paths))
-    progress.start(len(targets), sum(_size(p) for p, _, _ in targets if p is not None))
+    stats = [None if p is None else _stat(p) for p, _, _ in targets]
+    progress.start(len(targets), sum(st.st_size for st in stats if st is not None))
     result = IngestResult()
-    for path, display, explicit in targets:
-        progress.file(display)
-        if path is None:
-            result.sources.append(SourceResult(display, None, "failed", message=str(explicit)))
-            continue
-        src = Source(path=path, display=display, options=dict(options or {}), rules=rules)
-        try:
-            outcome = _ingest_one(store, src, forced, force, progress, debug)
-            outcome.explicit = bool(explicit)
-        except OSError as exc:
-            # stat or hash failed, before anything was written. Unreadable loses its records:
-            # a failure of the command even for a file found by walking (explicit stays True).
-            outcome = SourceResult(display, None, "failed", message=_unreadable(display, exc))
-        result.sources.append(outcome)
+    known = _Known(store.known_sources())
+    group = _Group(store, known)
+    try:
+        for (path, display, explicit), stat in zip(targets, stats, strict=True):
+            progress.file(display)
+            if path is None:
+                result.sources.append(SourceResult(display, None, "failed",
+                                                   message=str(explicit)))
+                continue
+            key_path = _real_path(path)
+            previous = known.by_path.get(key_path)
+            if (stat and previous and not force and previous.size == stat.st_size
+                    and previous.mtime_ns == stat.st_mtime_ns):
+                # Unchanged since it was loaded: the common case of a re-run, kept cheap.
+                progress.advance(stat.st_size)
+                outcome = _unchanged(known, previous, display)
+                outcome.explicit = bool(explicit)
+                result.sources.append(outcome)
+                continue
+            src = Source(path=path, display=display, options=dict(options or {}), rules=rules)
+            try:
+                outcome = _ingest_one(store, src, stat, key_path, forced, force, progress,
+                                      debug, known, group)
+                outcome.explicit = bool(explicit)
+            except OSError as exc:
+                # stat or hash failed, before anything was written. Unreadable loses its
+                # records: a failure of the command even for a file found by walking.
+                outcome = SourceResult(display, None, "failed",
+                                       message=_unreadable(display, exc))
+            result.sources.append(outcome)
+        group.flush()
+    except BaseException:
+        group.discard()
+        raise
     return result
 
 
@@ -186,47 +221,118 @@ def _unreadable(display: str, exc: OSError) -> str:
     return f"{display}: cannot read this file ({exc.strerror or exc}); {step}"
 
 
-def _size(path: Path) -> int:
+def _stat(path: Path) -> os.stat_result | None:
     try:
-        return path.stat().st_size
+        return path.stat()
     except OSError:
-        return 0  # reported when its turn comes
+        return None  # reported when its turn comes
 
 
-def _ingest_one(store: Store, src: Source, forced: Any, force: bool, progress: Progress,
-                debug: bool) -> SourceResult:
-    stat = src.path.stat()
-    key_path = str(src.path.resolve())
-    previous = store.source_by_path(key_path)
-    if (previous and not force and previous.size == stat.st_size
-            and previous.mtime_ns == stat.st_mtime_ns):
-        progress.advance(stat.st_size)
-        return _unchanged(store, previous, src.display)
+_REAL_DIRS: dict[str, str] = {}
+
+
+def _real_path(path: Path) -> str:
+    """``path.resolve()``, resolving each directory once: thousands of files share a few."""
+    text = str(path)
+    if os.path.islink(text):
+        return str(path.resolve())
+    if not os.path.isabs(text) or "/." in text:
+        text = os.path.abspath(text)
+    head, _, name = text.rpartition(os.sep)
+    head = head or os.sep
+    real = _REAL_DIRS.get(head)
+    if real is None:
+        if len(_REAL_DIRS) > 10_000:
+            _REAL_DIRS.clear()
+        real = _REAL_DIRS[head] = os.path.realpath(head)
+    return os.path.join(real, name)
+
+
+class _Known:
+    """What the store holds, by path (latest source) and by content hash (first source)."""
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self.by_path: dict[str, SourceRow] = {}
+        self.by_hash: dict[str, SourceRow] = {}
+        self.counts: dict[int, tuple[int, int, int, int]] = {}
+        for row in rows:
+            self.add(SourceRow(*row[:6]), row[6:10])
+
+    def add(self, row: SourceRow, counts: tuple[int, ...]) -> None:
+        self.by_path[row.path] = row
+        self.by_hash.setdefault(row.sha256, row)
+        self.counts[row.id] = tuple(counts)  # type: ignore[assignment]
+
+    def drop(self, row: SourceRow) -> None:
+        if self.by_path.get(row.path, row).id == row.id:
+            self.by_path.pop(row.path, None)
+        if self.by_hash.get(row.sha256, row).id == row.id:
+            self.by_hash.pop(row.sha256, None)
+        self.counts.pop(row.id, None)
+
+
+def _ingest_one(store: Store, src: Source, stat: os.stat_result | None, key_path: str,
+                forced: Any, force: bool, progress: Progress, debug: bool, known: _Known,
+                group: _Group) -> SourceResult:
+    stat = stat or src.path.stat()
+    previous = known.by_path.get(key_path)
     sha = file_sha256(src.path)
-    same = store.source_by_hash(sha)
+    same = known.by_hash.get(sha)
     if same and not force:
         if previous and previous.id == same.id:
+            group.flush()  # the row may be pending
             store.touch_source(same.id, stat.st_size, stat.st_mtime_ns)
+            known.add(SourceRow(same.id, same.path, sha, stat.st_size, stat.st_mtime_ns,
+                                same.format), known.counts[same.id])
         progress.advance(stat.st_size)
-        return _unchanged(store, same, src.display)
+        return _unchanged(known, same, src.display)
     try:
         module = forced or ingest.detect(src)
     except UnknownFormatError as exc:
         progress.advance(stat.st_size)
         return SourceResult(src.display, None, "failed", message=str(exc))
     replaced = [s for s in {previous, same} if s is not None]
+    chosen_by = "forced" if forced else "detected"
+    row = SourceRow(0, key_path, sha, stat.st_size, stat.st_mtime_ns, module.NAME)
+    if stat.st_size <= SMALL_FILE:
+        counts = group.add(row, chosen_by, replaced, module, src, progress, debug)
+    else:
+        group.flush()
+        counts = _stream(store, row, chosen_by, replaced, module, src, progress, debug, known)
+    progress.advance(stat.st_size - src.position())
+    return SourceResult(src.display, module.NAME, "replaced" if replaced else "new",
+                        chosen_by=chosen_by, **counts)
+
+
+def _stream(store: Store, row: SourceRow, chosen_by: str, replaced: list[SourceRow],
+            module: Any, src: Source, progress: Progress, debug: bool,
+            known: _Known) -> dict[str, int]:
+    """Load a large file batch by batch, each batch committed as it comes."""
     # The source row goes in first, marked loading, and its batches are committed one by one:
     # a transaction per file would hold the whole file in DuckDB's memory. A kill leaves the
     # marker, and the next writer to open the store drops the half-loaded rows (Store.recover).
     with _transaction(store):
         for old in replaced:
             store.drop_source(old.id)
-        source_id = store.add_source(path=key_path, sha256=sha, size=stat.st_size,
-                                     mtime_ns=stat.st_mtime_ns, fmt=module.NAME,
-                                     chosen_by="forced" if forced else "detected")
+            known.drop(old)
+        source_id = store.add_source(path=row.path, sha256=row.sha256, size=row.size,
+                                     mtime_ns=row.mtime_ns, fmt=row.format, chosen_by=chosen_by)
         store.bump_data_version()
+
+    def insert(batch: Batch, rejects: list[tuple[str, str, str | None]]) -> None:
+        with _transaction(store):
+            for table, df in batch.tables.items():
+                if df.height:
+                    store.insert(table, df, source_id)
+            store.insert_rejects(source_id, rejects)
+
+    def failed(reason: str) -> None:
+        with _transaction(store):
+            store.clear_source(source_id)
+            store.insert_rejects(source_id, [("file", reason, None)])
+
     try:
-        counts, detail = _load(store, source_id, module, src, progress, debug)
+        counts, detail = _load(module, src, progress, debug, insert, failed)
         with _transaction(store):
             store.finish_source(source_id, detail=dumps(detail), **counts)
             store.bump_data_version()
@@ -234,10 +340,91 @@ def _ingest_one(store: Store, src: Source, forced: Any, force: bool, progress: P
         with _transaction(store):
             store.drop_source(source_id)
         raise
-    progress.advance(stat.st_size - src.position())
-    status = "replaced" if replaced else "new"
-    return SourceResult(src.display, module.NAME, status,
-                        chosen_by="forced" if forced else "detected", **counts)
+    known.add(SourceRow(source_id, *[getattr(row, f) for f in ("path", "sha256", "size",
+                                                                "mtime_ns", "format")]),
+              tuple(counts[c] for c in COUNTERS))
+    return counts
+
+
+class _Group:
+    """Small sources parsed whole and held until one transaction commits them all."""
+
+    def __init__(self, store: Store, known: _Known) -> None:
+        self.store = store
+        self.known = known
+        self._ids: list[int] = []
+        self._reset()
+
+    def _reset(self) -> None:
+        self.sources: list[dict[str, Any]] = []
+        self.pending: set[int] = set()
+        self.tables: dict[str, list[pl.DataFrame]] = {}
+        self.rejects: list[tuple[int, str, str, str | None]] = []
+        self.drops: list[int] = []
+        self.rows = 0
+
+    def _next_id(self) -> int:
+        if not self._ids:
+            self._ids = self.store.reserve_source_ids(256)  # a query per 256 sources
+        return self._ids.pop(0)
+
+    def add(self, row: SourceRow, chosen_by: str, replaced: list[SourceRow], module: Any,
+            src: Source, progress: Progress, debug: bool) -> dict[str, int]:
+        if any(r.id in self.pending for r in replaced):
+            self.flush()  # replacing a source still pending: commit it first
+        source_id = self._next_id()
+        tables: dict[str, list[pl.DataFrame]] = {}
+        rejects: list[tuple[str, str, str | None]] = []
+
+        def keep(batch: Batch, batch_rejects: list[tuple[str, str, str | None]]) -> None:
+            for table, df in batch.tables.items():
+                if df.height:
+                    tables.setdefault(table, []).append(
+                        df.with_columns(pl.lit(source_id, pl.Int32).alias("source_id")))
+            rejects.extend(batch_rejects)
+
+        def failed(reason: str) -> None:
+            tables.clear()
+            rejects[:] = [("file", reason, None)]
+
+        counts, detail = _load(module, src, progress, debug, keep, failed)
+        for old in replaced:
+            self.drops.append(old.id)
+            self.known.drop(old)
+        self.pending.add(source_id)
+        self.sources.append({"id": source_id, "path": row.path, "sha256": row.sha256,
+                             "size": row.size, "mtime_ns": row.mtime_ns, "format": row.format,
+                             "chosen_by": chosen_by, "detail": dumps(detail), **counts})
+        for table, frames in tables.items():
+            self.tables.setdefault(table, []).extend(frames)
+            self.rows += sum(df.height for df in frames)
+        self.rejects.extend((source_id, *r) for r in rejects)
+        self.known.add(SourceRow(source_id, row.path, row.sha256, row.size, row.mtime_ns,
+                                 row.format), tuple(counts[c] for c in COUNTERS))
+        if self.rows >= GROUP_ROWS or len(self.sources) >= GROUP_SOURCES:
+            self.flush()
+        return counts
+
+    def flush(self) -> None:
+        """Commit the pending sources and their rows in one transaction."""
+        if not self.sources:
+            return
+        with _transaction(self.store):
+            self.store.drop_sources(self.drops)
+            self.store.insert_sources(self.sources)
+            for table, frames in self.tables.items():
+                self.store.insert_rows(table, pl.concat(frames))
+            if self.rejects:
+                self.store.insert_rows("rejects", pl.DataFrame(
+                    self.rejects, orient="row", schema={
+                        "source_id": pl.Int32, "location": pl.String, "reason": pl.String,
+                        "raw": pl.String}))
+            self.store.bump_data_version()
+        self._reset()
+
+    def discard(self) -> None:
+        """Forget what is pending (the ingest is failing; nothing of it was written)."""
+        self._reset()
 
 
 @contextmanager
@@ -251,15 +438,16 @@ def _transaction(store: Store) -> Iterator[None]:
     store.commit()
 
 
-def _unchanged(store: Store, row: Any, display: str) -> SourceResult:
-    counts = store.sql("SELECT records, loaded, rejected, skipped FROM sources WHERE id = ?",
-                       [row.id]).fetchone()
-    return SourceResult(display, row.format, "unchanged", *counts)
+def _unchanged(known: _Known, row: SourceRow, display: str) -> SourceResult:
+    return SourceResult(display, row.format, "unchanged", *known.counts[row.id])
 
 
-def _load(store: Store, source_id: int, module: Any, src: Source, progress: Progress,
-          debug: bool) -> tuple[dict[str, int], dict[str, Any]]:
-    """Stream the ingestor's batches into the store; returns the counters and source notes."""
+def _load(module: Any, src: Source, progress: Progress, debug: bool,
+          store_batch: Callable[[Batch, list[tuple[str, str, str | None]]], None],
+          failed: Callable[[str], None]) -> tuple[dict[str, int], dict[str, Any]]:
+    """Run the ingestor, handing each batch (and its rejects) to ``store_batch``; returns the
+    counters and source notes. A file that cannot be read at all becomes one reject, after
+    ``failed`` removed what was stored of it."""
     counts = dict.fromkeys(COUNTERS, 0)
     skipped_types: Counter[str] = Counter()
     notes: dict[str, Any] = {}
@@ -270,11 +458,7 @@ def _load(store: Store, source_id: int, module: Any, src: Source, progress: Prog
             oversized = [(loc, why, raw.decode("utf-8", "replace"))
                          for loc, why, raw in src.oversized]
             src.oversized.clear()
-            with _transaction(store):
-                for table, df in batch.tables.items():
-                    if df.height:
-                        store.insert(table, df, source_id)
-                store.insert_rejects(source_id, batch.rejects + oversized)
+            store_batch(batch, batch.rejects + oversized)
             counts["records"] += batch.records + len(oversized)
             counts["loaded"] += batch.loaded
             counts["rejected"] += len(batch.rejects) + len(oversized)
@@ -289,9 +473,7 @@ def _load(store: Store, source_id: int, module: Any, src: Source, progress: Prog
             raise
         # The file as a whole could not be read: its rows so far go, one reject says why.
         reason = _file_error(module.NAME, exc)
-        with _transaction(store):
-            store.clear_source(source_id)
-            store.insert_rejects(source_id, [("file", reason, None)])
+        failed(reason)
         return {"records": 1, "loaded": 0, "rejected": 1, "skipped": 0}, {"error": reason}
     if counts["records"] != counts["loaded"] + counts["rejected"] + counts["skipped"]:
         raise ReconcileError(

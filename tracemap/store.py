@@ -29,6 +29,11 @@ SCHEMA_VERSION = 1
 
 #: Tables holding rows that came from a source (dropped together with it).
 SOURCE_TABLES = (*TABLES, "rejects")
+#: What ``insert_sources`` takes for each source.
+_SOURCE_COLUMNS = {"id": pl.Int32, "path": pl.String, "sha256": pl.String, "size": pl.Int64,
+                   "mtime_ns": pl.Int64, "format": pl.String, "chosen_by": pl.String,
+                   "records": pl.Int64, "loaded": pl.Int64, "rejected": pl.Int64,
+                   "skipped": pl.Int64, "detail": pl.String}
 
 
 def default_path() -> str:
@@ -155,6 +160,40 @@ class Store:
             "ORDER BY id LIMIT 1", [sha256]).fetchone()
         return SourceRow(*row) if row else None
 
+    def known_sources(self) -> list[tuple[Any, ...]]:
+        """Every loaded source as ``(id, path, sha256, size, mtime_ns, format, records, loaded,
+        rejected, skipped)``, in id order: one query, so the loader can tell unchanged files
+        without a query per file."""
+        return self.sql(
+            "SELECT id, path, sha256, size, mtime_ns, format, records, loaded, rejected, skipped "
+            "FROM sources WHERE state = 'done' ORDER BY id").fetchall()
+
+    def reserve_source_ids(self, n: int) -> list[int]:
+        """``n`` new source ids, for ``insert_sources``."""
+        return [r[0] for r in self.sql("SELECT nextval('source_ids') FROM range(?)",
+                                       [n]).fetchall()]
+
+    def insert_sources(self, rows: list[dict[str, Any]]) -> None:
+        """Add finished sources in one statement (``id`` from ``reserve_source_ids``)."""
+        if not rows:
+            return
+        df = pl.DataFrame(rows, schema=_SOURCE_COLUMNS).with_columns(
+            pl.lit("done").alias("state"), pl.lit(datetime.now(UTC)).alias("ingested_at"))
+        self._insert_arrow("sources", df)
+
+    def insert_rows(self, table: str, df: pl.DataFrame) -> None:
+        """Append rows that carry their own ``source_id`` (many sources in one statement)."""
+        if table not in SOURCE_TABLES:
+            raise StoreError(f"unknown table {table!r}")
+        self._insert_arrow(table, df)
+
+    def _insert_arrow(self, table: str, df: pl.DataFrame) -> None:
+        self.conn.register("_tm_rows", df.to_arrow())
+        try:
+            self.conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _tm_rows")  # noqa: S608
+        finally:
+            self.conn.unregister("_tm_rows")
+
     def touch_source(self, source_id: int, size: int, mtime_ns: int) -> None:
         """Remember a file's new stat after a hash check found its content unchanged."""
         self.sql("UPDATE sources SET size = ?, mtime_ns = ? WHERE id = ?",
@@ -190,6 +229,15 @@ class Store:
         """Remove every row that came from a source, keeping the source itself."""
         for table in SOURCE_TABLES:
             self.sql(f"DELETE FROM {table} WHERE source_id = ?", [source_id])  # noqa: S608
+
+    def drop_sources(self, source_ids: list[int]) -> None:
+        """``drop_source`` for many at once (a statement per table, not per source)."""
+        if not source_ids:
+            return
+        for table in SOURCE_TABLES:
+            self.sql(f"DELETE FROM {table} WHERE list_contains(?, source_id)",  # noqa: S608
+                     [source_ids])
+        self.sql("DELETE FROM sources WHERE list_contains(?, id)", [source_ids])
 
     def drop_source(self, source_id: int) -> None:
         """Remove a source and every row that came from it."""
