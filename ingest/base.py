@@ -249,15 +249,37 @@ class Source:
         return bytes(data)
 
     def read_document(self) -> bytes:
-        """The whole (gunzipped) file, for single-document formats; refuses huge ones."""
+        """The whole (gunzipped) file, for single-document formats; refuses huge ones.
+
+        The size is checked before reading where the file says it (its size on disk; a
+        gzip's trailer, which holds the size modulo 4 GiB), and the read stops at the limit,
+        so a gzip bomb costs at most ``MAX_DOCUMENT_BYTES`` of memory, usually none.
+        """
+        if self._claimed_size() > MAX_DOCUMENT_BYTES:
+            raise self._too_large()
+        data = bytearray()
         with self.open() as fh:
-            data = fh.read(MAX_DOCUMENT_BYTES + 1)
-        if len(data) > MAX_DOCUMENT_BYTES:
-            raise DocumentTooLarge(
-                f"document over {MAX_DOCUMENT_BYTES >> 20} MiB; export it as JSON lines "
-                "(one record per line) so it can be streamed"
-            )
-        return data
+            while len(data) <= MAX_DOCUMENT_BYTES:
+                chunk = fh.read(min(16 << 20, MAX_DOCUMENT_BYTES + 1 - len(data)))
+                if not chunk:
+                    return bytes(data)
+                data += chunk
+        raise self._too_large()
+
+    def _claimed_size(self) -> int:
+        """The uncompressed size the file states: its size, or a gzip's ISIZE trailer."""
+        with open(self.path, "rb") as fh:
+            if fh.read(2) != b"\x1f\x8b":
+                return fh.seek(0, 2)
+            if fh.seek(0, 2) < 20:
+                return 0
+            fh.seek(-4, 2)
+            return int.from_bytes(fh.read(4), "little")
+
+    def _too_large(self) -> DocumentTooLarge:
+        return DocumentTooLarge(
+            f"document over {MAX_DOCUMENT_BYTES >> 20} MiB; export it as JSON lines "
+            "(one record per line) so it can be streamed")
 
     def lines(self) -> Iterator[tuple[int, bytes]]:
         """``(line number, line)`` for each non-blank line, 1-based, newline stripped.
@@ -318,8 +340,8 @@ def is_json_lines(src: Source) -> bool:
         with src.open() as fh:
             while len(lines) < 3:
                 line = fh.readline(MAX_LINE_BYTES)
-                if not line:
-                    break
+                if not line or (len(line) == MAX_LINE_BYTES and not line.endswith(b"\n")):
+                    break  # the end, or a line over the limit: no whole value, read no further
                 if line.strip():
                     lines.append(line)
                     if len(lines) == 1 and _is_json(line):

@@ -51,32 +51,35 @@ def _ingest(path: Path, fmt: str) -> tuple[tuple[int, int, int, int], list[tuple
         store.close()
 
 
+def deep_variant(fixture: Path) -> bytes:
+    """The fixture with one value (of the first record of a line format) nested 100k deep."""
+    parsed = parse_fixture(fixture.read_bytes(), fixture)
+    doc = orjson.loads(parsed.lines[parsed.records[0]]) if parsed.kind == "lines" \
+        else parsed.docs[0]
+    nodes = _nodes(doc)
+    container, key = nodes[len(nodes) // 2]
+    container[key] = DEEP
+    if parsed.kind == "lines":
+        lines = list(parsed.lines)
+        lines[parsed.records[0]] = emit(doc)
+        return b"\n".join(lines) + b"\n"
+    return _write(parsed, [doc, *parsed.docs[1:]])
+
+
 @pytest.mark.parametrize(("fmt", "fixture", "reader"), DEEP_CASES,
                          ids=[c[0] for c in DEEP_CASES])
 def test_nesting_100k_deep_is_one_reject_saying_so(fmt: str, fixture: Path, reader: str,
                                                   tmp_path: Path) -> None:
     parsed = parse_fixture(fixture.read_bytes(), fixture)
-    if parsed.kind == "lines":
-        first = parsed.records[0]
-        doc = orjson.loads(parsed.lines[first])
-    else:
-        doc = parsed.docs[0]
-    container, key = _nodes(doc)[len(_nodes(doc)) // 2]
-    container[key] = DEEP
-    if parsed.kind == "lines":
-        lines = list(parsed.lines)
-        lines[first] = emit(doc)
-        data = b"\n".join(lines) + b"\n"
-    else:
-        data = _write(parsed, [doc, *parsed.docs[1:]])
     deep = tmp_path / fixture.name
-    deep.write_bytes(data)
+    deep.write_bytes(deep_variant(fixture))
     (records, loaded, rejected, skipped), rejects = _ingest(deep, fmt)
     assert records == loaded + rejected + skipped
     nested = [r for r in rejects if any(text in r[1] for text in NESTING.values())]
     assert len(nested) == 1, rejects
     assert NESTING[reader] in nested[0][1] or fmt == "argo_workflow"  # JSON, then YAML
     if parsed.kind == "lines":  # the other lines load as if the deep one were not there
+        first = parsed.records[0]
         assert nested[0][0] == f"line {first + 1}"
         lines = list(parsed.lines)
         lines[first] = b""

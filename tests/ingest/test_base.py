@@ -155,3 +155,23 @@ def test_a_value_that_does_not_fit_its_column_is_fitted_and_counted() -> None:
         ("a", '{"odd":1}', None, "1180591620717411303424"), ("b", "fine", 3, None)]
     assert batch.notes["coerced_values"] == {"steps.name": 1, "steps.attempt": 1,
                                              "steps.error": 1}
+
+
+def test_a_document_that_says_it_is_too_large_is_refused_unread(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ingest.base
+
+    monkeypatch.setattr(ingest.base, "MAX_DOCUMENT_BYTES", 1 << 20)
+    bomb = tmp_path / "bomb.json.gz"
+    with gzip.open(bomb, "wb") as fh:
+        fh.write(b"[" + b" " * (2 << 20) + b"]")
+    plain = tmp_path / "big.json"
+    plain.write_bytes(b"[" + b" " * (2 << 20) + b"]")
+
+    def no_reading(self: Source) -> None:
+        raise AssertionError("the size was known before reading")
+
+    monkeypatch.setattr(Source, "open", no_reading)
+    for path in (bomb, plain):
+        with pytest.raises(ingest.base.DocumentTooLarge, match="document over 1 MiB"):
+            Source(path).read_document()
