@@ -77,3 +77,20 @@ def test_quotes_and_sql_in_names_are_data(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["failures", "--db", str(db)])
     assert r.exit_code == 0, r.output
     assert "\x1b" not in r.output
+
+
+def test_hostile_file_names_and_rejected_text_never_reach_the_terminal(tmp_path: Path) -> None:
+    evil = tmp_path / "evil\x1b[2J\x1b]0;pwned\x07.jsonl"
+    evil.write_text(json.dumps({"topic": "t", "partition": "\x1b]0;x\x07", "offset": 1})
+                    + "\n{\x1b[5m not json\n")
+    db = str(tmp_path / "s.duckdb")
+    outputs = []
+    for args in (["ingest", str(evil), "--db", db], ["rejects", "--db", db],
+                 ["status", "--db", db], ["ingest", str(tmp_path / "gone\x1b[31m"), "--db", db]):
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code in (0, 1), r.output
+        outputs.append(r.output)
+    text = "".join(outputs)
+    assert "\x1b" not in text and "\x07" not in text
+    assert "evil.jsonl" in text  # shown, with the escape sequences taken out
+    assert "expected integers" in text  # the reject is listed, its value quoted harmlessly
