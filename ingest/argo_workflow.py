@@ -338,8 +338,9 @@ def _add_nodes(b: BatchBuilder, src: Source, nodes: dict[str, Any], run: str, na
         container = uid(boundary) if boundary in good else run
         template = _template_component(node, retry, flow)
         outputs = node.get("outputs") if isinstance(node.get("outputs"), dict) else {}
+        name = node.get("displayName") or node.get("name")
         b.step(uid=uid(node_id), run_uid=run, system="argo", component=template,
-               name=node.get("displayName") or node.get("name"), step_type=kind.lower() or None,
+               name=name if isinstance(name, str) else None, step_type=kind.lower() or None,
                status=state, started_at=_time(node.get("startedAt")),
                ended_at=_time(node.get("finishedAt")), attempt=n,
                parent_uid=container if container != run else None,

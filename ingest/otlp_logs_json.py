@@ -187,10 +187,10 @@ def severity_number(value: Any) -> int | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value or None
+        return value if 0 < value < 2**31 else None  # an INTEGER column; the enum ends at 24
     text = str(value).strip().lower()
     if text.isdigit():
-        return int(text) or None
+        return severity_number(int(text))
     m = _ENUM_NAME.match(text)
     if m and m.group(1) in SEVERITY_BASES:
         return SEVERITY_BASES[m.group(1)] + int(m.group(2) or 1) - 1

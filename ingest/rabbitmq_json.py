@@ -265,6 +265,10 @@ def _message_base(props: dict[str, Any], content: Any) -> str:
     return "h-" + hashlib.sha1(dumps(content()).encode()).hexdigest()[:12]
 
 
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def _add_message(b: BatchBuilder, src: Source, uid: str, comp: str, channel: str,
                  props: dict[str, Any], raw: bytes | None, produced: int | None, status: str,
                  where: str, extra: dict[str, Any]) -> None:
@@ -272,7 +276,7 @@ def _add_message(b: BatchBuilder, src: Source, uid: str, comp: str, channel: str
     decoded = json_or_text(raw) if raw is not None else None
     text, cut = cap_payload(decoded)
     b.message(uid=uid, system="rabbitmq", component=comp, channel=channel,
-              event_type=props.get("type") or None, msg_key=None, produced_at=produced,
+              event_type=_text(props.get("type")), msg_key=None, produced_at=produced,
               status=status, headers=headers, payload=text, location=where,
               detail=compact({**extra, **{k: props.get(k) for k in PROPERTY_DETAIL},
                               "payload_truncated": cut or None}))

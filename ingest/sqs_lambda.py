@@ -118,6 +118,7 @@ def _add_record(b: BatchBuilder, src: Source, rec: Any, where: str) -> str | Non
     uid = f"sqs:msg:{message_id}"
     text, cut = cap_payload(decoded if decoded is not None else body)
     group = attrs.get("MessageGroupId")
+    group = group if isinstance(group, str) and group else None
     b.message(
         uid=uid, system="sqs", component=channel_component("sqs", queue), channel=queue,
         event_type=(event_type(headers, inner if sns else decoded)

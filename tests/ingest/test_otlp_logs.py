@@ -86,6 +86,7 @@ def test_severity_numbers_fold_by_range(number: int, severity: str) -> None:
 @pytest.mark.parametrize(("value", "number"), [
     (10, 10), ("10", 10), ("SEVERITY_NUMBER_INFO2", 10), ("SEVERITY_NUMBER_ERROR", 17),
     ("SEVERITY_NUMBER_FATAL4", 24), ("SEVERITY_NUMBER_UNSPECIFIED", None), (0, None),
+    (2**40, None), ("99999999999", None), (-3, None),
 ])
 def test_severity_number_spellings(value: Any, number: int | None) -> None:
     assert otlp_logs_json.severity_number(value) == number
