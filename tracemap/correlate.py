@@ -545,7 +545,7 @@ WITH msg AS (
     SELECT m.* FROM _tm_island m ANTI JOIN _tm_e fed ON fed.dst = m.id WHERE m.is_msg
 ), act AS (
     SELECT * FROM _tm_island WHERE can_produce
-), cand AS MATERIALIZED (
+), cand AS (
     SELECT m.id AS m, p.id AS p, p.sys AS psys, p.island AS p_island, p.s AS p_s,
            greatest(p.s - m.s, m.s - p.e, 0) AS outside_us,
            coalesce(list_contains(p.channels, m.channel), false) AS chan
@@ -553,19 +553,19 @@ WITH msg AS (
     JOIN act p ON p.exec = m.exec AND p.island <> m.island AND p.sys <> m.sys
     WHERE p.s - getvariable('tm_skew_us') <= m.s AND m.s <= p.e + getvariable('tm_skew_us')
 ), best AS (
+    -- one pass over the pairs: the best candidate, and how many systems compete in each tier
     SELECT m, arg_min({'p': p, 'p_island': p_island, 'p_s': p_s, 'outside_us': outside_us},
-                      (NOT chan, outside_us, -p_s, p)) AS b, bool_or(chan) AS chan
+                      (NOT chan, outside_us, -p_s, p)) AS b, bool_or(chan) AS chan,
+           count(DISTINCT psys) FILTER (WHERE chan) AS sys_chan,
+           count(DISTINCT psys) FILTER (WHERE NOT chan) AS sys_time
     FROM cand GROUP BY m
-), rivals AS (
-    SELECT m, chan, count(*) - 1 AS rivals
-    FROM (SELECT DISTINCT m, chan, psys FROM cand) GROUP BY m, chan
 )
-SELECT b.m, b.b.p, b.b.p_island, b.b.p_s, b.chan, b.b.outside_us / 1000.0 AS outside_ms,
-       r.rivals,
-       (CASE WHEN b.chan THEN 0.8 ELSE 0.6 END
-        - 0.1 * least(b.b.outside_us / greatest(getvariable('tm_skew_us'), 1), 1.0)
-        - 0.1 * least(r.rivals, 3)) AS confidence
-FROM best b JOIN rivals r ON r.m = b.m AND r.chan = b.chan
+SELECT m, b.p, b.p_island, b.p_s, chan, b.outside_us / 1000.0 AS outside_ms,
+       CASE WHEN chan THEN sys_chan ELSE sys_time END - 1 AS rivals,
+       (CASE WHEN chan THEN 0.8 ELSE 0.6 END
+        - 0.1 * least(b.outside_us / greatest(getvariable('tm_skew_us'), 1), 1.0)
+        - 0.1 * least(CASE WHEN chan THEN sys_chan ELSE sys_time END - 1, 3)) AS confidence
+FROM best
 """
 
 # Consumer by time: the root of another island, starting after the message (within skew, and
