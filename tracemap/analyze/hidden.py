@@ -98,9 +98,12 @@ def analyze(store: Store, *, declarations: list[Declaration] | None = None) -> H
             why=_why(edge, declared), examples=_examples(store, edge), via=edge.get("via")))
     observed_pairs = {frozenset((e["source"], e["target"])) for e in store.rows(
         "SELECT source, target FROM component_edges")}
+    # Order inside one run (a DAG's task order, a state machine's Next) is no dependency
+    # between components that a record could show: only dependencies count as unobserved.
     unobserved = [
         {"source": d.src, "target": d.dst, "kind": d.kind, "evidence": d.evidence}
-        for d in declared if frozenset((d.src, d.dst)) not in observed_pairs]
+        for d in declared if frozenset((d.src, d.dst)) not in observed_pairs
+        and d.kind not in ("precedes", "contains", "retry_of")]
     unresolved = {n for d in declared for n in (d.src, d.dst) if ":" not in n}
     notes = [f"declared name '{n}' matches no observed component" for n in unresolved]
     return HiddenResult(

@@ -39,8 +39,8 @@ def false_completions(rows: list[dict[str, Any]]) -> Section:
     return Section(
         "False completions", "Runs that reported success while something they started failed.",
         ["run", "component", "failed downstream"],
-        [[r["run"], r["component"], ", ".join(
-            f"{d['component']} ({d['status']})" for d in r["downstream_failures"][:5])]
+        [[r["run"], r["component"], ", ".join(dict.fromkeys(
+            f"{d['component']} ({d['status']})" for d in r["downstream_failures"]))]
          for r in rows])
 
 
