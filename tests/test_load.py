@@ -21,16 +21,23 @@ def tm(tmp_path: Path) -> tracemap.Tracemap:
     return tracemap.open(tmp_path / "store.duckdb")
 
 
+#: Where the corpus's otlp/ and kafka/ files (and encodings made of them) live as fixtures.
+OTLP_AND_KAFKA = ("otlp_json", "otlp_proto", "otlp_logs_json", "otlp_logs_proto", "kafka_kcat",
+                  "kafka_lambda", "debezium_json", "dms_kafka")
+
+
 def test_ingesting_twice_changes_nothing(tm: tracemap.Tracemap) -> None:
-    paths = [str(FIXTURES / "otlp_json"), str(FIXTURES / "kafka_kcat")]
+    paths = [str(FIXTURES / fmt) for fmt in OTLP_AND_KAFKA]
     first = tm.ingest(paths)
     before = tm.status().to_dict()
     second = tm.ingest(paths)
     after = tm.status().to_dict()
-    assert {s.status for s in first.sources if s.format} == {"new"}
-    assert {s.status for s in second.sources if s.format} == {"unchanged"}
+    assert not first.failed
+    assert {s.status for s in first.sources} == {"new"}
+    assert {s.status for s in second.sources} == {"unchanged"}
     assert after["counts"] == before["counts"]
-    assert after["counts"]["messages"] == 12 and after["counts"]["steps"] == 8
+    assert after["sources"] == before["sources"]
+    assert before["counts"]["messages"] > 0 and before["counts"]["steps"] > 0
 
 
 def test_every_fixture_reconciles(tm: tracemap.Tracemap) -> None:
