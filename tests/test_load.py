@@ -27,7 +27,7 @@ OTLP_AND_KAFKA = ("otlp_json", "otlp_proto", "otlp_logs_json", "otlp_logs_proto"
 
 
 def test_ingesting_twice_changes_nothing(tm: tracemap.Tracemap) -> None:
-    paths = [str(FIXTURES / fmt) for fmt in OTLP_AND_KAFKA]
+    paths = [str(p) for fmt in OTLP_AND_KAFKA for p in fixture_files(fmt)]
     first = tm.ingest(paths)
     before = tm.status().to_dict()
     second = tm.ingest(paths)
