@@ -161,8 +161,9 @@ class CorrelateResult:
 
 
 def is_stale(store: Store) -> bool:
-    """True when the input rows changed since the last correlation (or there was none)."""
-    if not store.has_table("edges"):
+    """True when the input rows changed since the last correlation, or a correlated table is
+    missing (never correlated, or by a tracemap that wrote fewer tables)."""
+    if not all(store.has_table(t) for t in CORRELATED_TABLES):
         return True
     return store.meta("correlated_version") != store.meta("data_version")
 
