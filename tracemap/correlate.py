@@ -128,10 +128,6 @@ RULES: dict[str, tuple[int, float]] = {
 #: Systems whose steps are spans: their graph node is the service, not the operation.
 SPAN_SYSTEMS = ("otel", "jaeger", "zipkin")
 
-#: Key kinds shown as examples of an execution, most telling first.
-EXAMPLE_KEY_ORDER = ("business:", "correlation_id", "workflow_id", "execution_arn",
-                     "job_run_id", "message_id", "causation_id", "trace_id", "run_id")
-
 
 @dataclass(frozen=True, slots=True)
 class CorrelateResult:
