@@ -81,3 +81,19 @@ def test_an_interrupted_group_writes_nothing(tree: Path, tmp_path: Path,
     monkeypatch.setattr(load, "file_sha256", real)
     assert ingest_paths(store, [str(tree)]).totals["loaded"] == 94  # zdup counted as t00
     assert _counts(store) == (31, 91, 1, 0)
+
+
+def test_folded_frames_keep_each_row_with_its_source(tree: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(load, "COMPACT_FRAMES", 4)  # fold every few sources
+    store = Store(tmp_path / "s.duckdb")
+    ingest_paths(store, [str(tree)])
+    per_source = store.sql("SELECT s.path, count(m.uid), min(m.channel), max(m.channel) "
+                           "FROM sources s LEFT JOIN messages m ON m.source_id = s.id "
+                           "GROUP BY 1").fetchall()
+    assert len(per_source) == 31
+    for path, n, low, high in per_source:
+        name = Path(path).name
+        if name.startswith("t"):
+            assert (n, low, high) == (3, f"topic{int(name[1:3])}", f"topic{int(name[1:3])}")
+    assert _counts(store) == (31, 91, 1, 0)

@@ -35,6 +35,8 @@ SMALL_FILE = 8 << 20
 #: A group of small sources is committed when it holds this many rows, or sources.
 GROUP_ROWS = 200_000
 GROUP_SOURCES = 2_000
+#: Pending frames of one table are folded into one when this many have gathered.
+COMPACT_FRAMES = 64
 
 
 @dataclass(slots=True)
@@ -396,8 +398,13 @@ class _Group:
                              "size": row.size, "mtime_ns": row.mtime_ns, "format": row.format,
                              "chosen_by": chosen_by, "detail": dumps(detail), **counts})
         for table, frames in tables.items():
-            self.tables.setdefault(table, []).extend(frames)
+            held = self.tables.setdefault(table, [])
+            held.extend(frames)
             self.rows += sum(df.height for df in frames)
+            if len(held) >= COMPACT_FRAMES:
+                # Thousands of one-row frames cost far more memory than their rows (about
+                # 150 KB per small source): fold them into one as they come.
+                self.tables[table] = [pl.concat(held, rechunk=True)]
         self.rejects.extend((source_id, *r) for r in rejects)
         self.known.add(SourceRow(source_id, row.path, row.sha256, row.size, row.mtime_ns,
                                  row.format), tuple(counts[c] for c in COUNTERS))
