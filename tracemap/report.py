@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from tracemap.analyze import failures, hidden, impact
+from tracemap.analyze import coverage, failures, hidden, impact
 from tracemap.declarations import Declaration
 from tracemap.render import html, sections
 from tracemap.store import Store
@@ -32,7 +32,8 @@ def build(store: Store, *, title: str = "tracemap report",
     chapters = [("Hidden dependencies", sections.hidden(found_hidden)),
                 ("Failures and root causes", sections.failures(found_failures)),
                 ("Top impacts", [s for target in _most_depended_on(store)
-                                 for s in sections.impact(impact.analyze(store, target=target))])]
+                                 for s in sections.impact(impact.analyze(store, target=target))]),
+                ("Coverage", sections.coverage(coverage.analyze(store)))]
     return html.report(title, cards, html.svg(nodes, edges), chapters)
 
 

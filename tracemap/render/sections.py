@@ -125,9 +125,28 @@ def diff(result: Any) -> list[Section]:
     return out
 
 
+def coverage(result: Any) -> list[Section]:
+    s = result.summary
+    return [
+        Section("Coverage",
+                f"{s['stitched_share']:.1%} of {s['entities']:,} entities are stitched to others; "
+                f"{s['cross_system_share']:.1%} are in executions spanning several systems.",
+                ["method", "entities", "share", "runs", "steps", "messages", "datasets"],
+                [[m["method"], m["entities"], f"{m['share']:.1%}", m["runs"], m["steps"],
+                  m["messages"], m["datasets"]] for m in result.methods]),
+        Section(f"Where chains break ({len(result.findings)})", "",
+                ["issue", "where", "count", "examples", "fix"],
+                [[f["issue"].replace("_", " "), f["where"],
+                  f"{f['count']:,}" + (f" of {f['total']:,}" if f["total"] else ""),
+                  ", ".join(f["examples"][:3]),
+                  f["hint"] + (f" ({f['detail']})" if f["detail"] else "")]
+                 for f in result.findings]),
+    ]
+
+
 #: Result type name -> its sections, for renderers that take any analyzer result.
 SECTIONS = {"ImpactResult": impact, "HiddenResult": hidden, "FailuresResult": failures,
-            "DiffResult": diff}
+            "DiffResult": diff, "CoverageResult": coverage}
 
 
 def of(result: Any) -> list[Section]:
