@@ -86,8 +86,9 @@ def stage_ingest(data: Path, db: Path, folder: str) -> dict[str, Any]:
     statuses = sorted({s.status for s in result.sources})
     fast = 0
     with Store(db, read_only=True) as store:
-        for (detail,) in store.sql("SELECT detail FROM sources WHERE detail LIKE "
-                                   "'%fast_path%'").fetchall():
+        for (detail,) in store.sql(
+                "SELECT detail FROM sources WHERE detail LIKE '%fast_path%' AND starts_with("
+                "path, ?)", [str((data / "exports" / folder).resolve())]).fetchall():
             fast += json.loads(detail).get("fast_path", {}).get("duckdb_records", 0)
     totals = result.totals
     return {"records": totals["records"], "files": len(result.sources),
