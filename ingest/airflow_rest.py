@@ -225,7 +225,7 @@ def _task_instance(b: BatchBuilder, where: str, obj: dict[str, Any], dag_id: str
     run = dag_run_uid(dag_id, run_id)
     b.step(uid=uid, run_uid=run, system="airflow", component=task_component(dag_id, task_id),
            name=task_id, step_type="task", status=status, started_at=_time(obj.get("start_date")),
-           ended_at=_time(obj.get("end_date")), attempt=as_int(obj.get("try_number")),
+           ended_at=_time(obj.get("end_date")), attempt=_attempt(obj.get("try_number")),
            parent_uid=None, error=None, location=where, detail=detail)
     b.link(run, uid, EdgeKind.CONTAINS, "task instance dag_run_id", where)
 
@@ -265,3 +265,9 @@ def _dag_of_tasks(src: Source) -> str | None:
         name = name.removesuffix(suffix)
     full = Path(src.path).name.removesuffix(".gz").removesuffix(".json")
     return name if full.endswith(".tasks") and name else None
+
+
+def _attempt(value: Any) -> int | None:
+    """``try_number`` as an attempt (0: not run yet) that fits an INTEGER, else unknown."""
+    n = as_int(value)
+    return n if n is not None and 0 <= n < 2**31 else None

@@ -112,3 +112,9 @@ def test_task_list_without_a_dag_id_is_rejected_unless_named(tmp_path: Path) -> 
                                                    "dag_id option")
     named = normalized_rows(anonymous, fmt="airflow_rest", dag_id="BQ")
     assert len(named["declared"]) == 5
+
+
+def test_try_number_past_integer_is_an_unknown_attempt() -> None:
+    from ingest.airflow_rest import _attempt
+
+    assert [_attempt(v) for v in (0, 3, "2", 2**40, -1, "x")] == [0, 3, 2, None, None, None]
