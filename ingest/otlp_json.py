@@ -175,22 +175,38 @@ def spans_from_request(doc: Any, location: str, src: Source, b: BatchBuilder) ->
                  f"expected an ExportTraceServiceRequest object, got {type(doc).__name__}")
         return
     spans: list[tuple[str, dict[str, Any], str, dict[str, Any], str]] = []
-    for i, rs in enumerate(_get(doc, "resourceSpans", "resource_spans") or []):
+    for i, rs in enumerate(_list(_get(doc, "resourceSpans", "resource_spans"), location,
+                                 "resourceSpans", b)):
+        where_rs = f"{location} resourceSpans[{i}]"
         if not isinstance(rs, dict):
             b.read()
-            b.reject(f"{location} resourceSpans[{i}]", "expected an object")
+            b.reject(where_rs, f"expected an object, got {type(rs).__name__}")
             continue
-        resource = attributes((rs.get("resource") or {}).get("attributes"))
+        resource = attributes(_dict(rs.get("resource")).get("attributes"))
         service = str(resource.get("service.name") or "unknown_service")
         scopes = (_get(rs, "scopeSpans", "scope_spans")
-                  or _get(rs, "instrumentationLibrarySpans", "instrumentation_library_spans") or [])
-        for j, ss in enumerate(scopes):
-            scope = (ss.get("scope") or ss.get("instrumentationLibrary") or {}) if isinstance(
-                ss, dict) else {}
-            for k, span in enumerate((ss.get("spans") or []) if isinstance(ss, dict) else []):
-                where = f"{location} resourceSpans[{i}].scopeSpans[{j}].spans[{k}]"
-                spans.append((where, span, service, resource, str(scope.get("name") or "")))
+                  or _get(rs, "instrumentationLibrarySpans", "instrumentation_library_spans"))
+        for j, ss in enumerate(_list(scopes, where_rs, "scopeSpans", b)):
+            ss = _dict(ss)
+            scope = _dict(ss.get("scope") or ss.get("instrumentationLibrary"))
+            where_ss = f"{where_rs}.scopeSpans[{j}]"
+            for k, span in enumerate(_list(ss.get("spans"), where_ss, "spans", b)):
+                spans.append((f"{where_ss}.spans[{k}]", span, service, resource,
+                              str(scope.get("name") or "")))
     add_spans(spans, src, b)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any, where: str, name: str, b: BatchBuilder) -> list[Any]:
+    """A list field; anything else in its place is one rejected record (its spans are lost)."""
+    if value is None or isinstance(value, list):
+        return value or []
+    b.read()
+    b.reject(f"{where}.{name}", f"expected a list, got {type(value).__name__}")
+    return []
 
 
 def add_spans(spans: list[tuple[str, Any, str, dict[str, Any], str]], src: Source,
