@@ -108,37 +108,68 @@ def expand(paths: Iterable[str]) -> Iterator[tuple[Path | None, str, bool | str]
     that cannot be listed, something that is not a regular file. Hidden files and
     directories met while walking are left out.
     """
+    for path, display, explicit, _ in _targets(paths):
+        yield (None if path is None else Path(path)), display, explicit
+
+
+def _targets(paths: Iterable[str]) -> Iterator[tuple[str | None, str, bool | str, bool | None]]:
+    """``expand`` as text, with whether a walked file is a symlink (None: not known).
+
+    A re-run walks a hundred thousand unchanged files: paths stay strings (pathlib costs
+    more than the stat), and a directory entry tells a symlink without a system call.
+    """
     for raw in paths:
         p = Path(raw)
         if p.is_file():
-            yield p, raw, True
+            yield raw, raw, True, None
         elif p.is_dir():
             unlisted: list[OSError] = []
-            for root, dirs, names in os.walk(p, onerror=unlisted.append):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                base = Path(root)
-                for name in sorted(names):
-                    if not name.startswith("."):
-                        f = base / name
-                        yield f, str(f), False
-            for exc in unlisted:  # os.walk skips a directory it cannot list: say so
+            for f, link in _walk(str(p), unlisted):
+                yield f, f, False, link
+            for exc in unlisted:  # a directory that cannot be listed is skipped: say so
                 where = exc.filename or raw
                 yield None, str(where), (f"{where}: cannot list this directory "
                                          f"({exc.strerror or exc}); check its permissions "
-                                         "or leave it out")
+                                         "or leave it out"), None
         elif glob.has_magic(raw):
             matches = sorted(glob.glob(raw, recursive=True))
             files = [m for m in matches if Path(m).is_file()]
             if not files:
                 yield None, raw, (f"{raw}: no file matches this pattern; check the pattern "
-                                  "(quote it so tracemap expands it, not the shell)")
+                                  "(quote it so tracemap expands it, not the shell)"), None
             for m in files:
-                yield Path(m), m, True
+                yield m, m, True, None
         elif p.exists():
             yield None, raw, (f"{raw}: not a regular file (a pipe, socket or device); copy "
-                              "the export to a file and ingest that")
+                              "the export to a file and ingest that"), None
         else:
-            yield None, raw, f"{raw}: no such file or directory; check the path"
+            yield None, raw, f"{raw}: no such file or directory; check the path", None
+
+
+def _walk(top: str, unlisted: list[OSError]) -> Iterator[tuple[str, bool]]:
+    """``os.walk`` top-down, names sorted, hidden ones and symlinked directories left out:
+    each file's path (as ``Path`` would join it) and whether it is a symlink."""
+    try:
+        with os.scandir(top) as it:
+            entries = sorted((e for e in it if not e.name.startswith(".")),
+                             key=lambda e: e.name)
+    except OSError as exc:
+        unlisted.append(exc)
+        return
+    prefix = "" if top == "." else top if top.endswith(os.sep) else top + os.sep
+    dirs = []
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if is_dir:
+            dirs.append(entry)
+        else:
+            yield prefix + entry.name, entry.is_symlink()
+    for entry in dirs:
+        if not entry.is_symlink():
+            yield from _walk(prefix + entry.name, unlisted)
 
 
 def file_sha256(path: Path) -> str:
@@ -172,21 +203,21 @@ def ingest_paths(
     progress = progress or _NoProgress()
     rules = rules or KeyRules()
     _REAL_DIRS.clear()  # directories may have moved since the last call
-    targets = list(expand(paths))
-    stats = [None if p is None else _stat(p) for p, _, _ in targets]
+    targets = list(_targets(paths))
+    stats = [None if p is None else _stat(p) for p, _, _, _ in targets]
     progress.start(len(targets), sum(st.st_size for st in stats if st is not None))
     result = IngestResult()
     known = _Known(store.known_sources())
     group = _Group(store, known)
     try:
-        for (path, display, explicit), stat in zip(targets, stats, strict=True):
+        for (text, display, explicit, link), stat in zip(targets, stats, strict=True):
             progress.file(display)
-            if path is None:
+            if text is None:
                 result.sources.append(SourceResult(display, None, "failed",
                                                    message=str(explicit)))
                 continue
-            key_path = _real_path(path)
-            previous = known.by_path.get(key_path)
+            key_path = _real_path(text, link)
+            previous = known.path_row(key_path)
             if (stat and previous and not force and previous.size == stat.st_size
                     and previous.mtime_ns == stat.st_mtime_ns):
                 # Unchanged since it was loaded: the common case of a re-run, kept cheap.
@@ -195,6 +226,7 @@ def ingest_paths(
                 outcome.explicit = bool(explicit)
                 result.sources.append(outcome)
                 continue
+            path = Path(text)
             src = Source(path=path, display=display, options=dict(options or {}), rules=rules)
             try:
                 outcome = _ingest_one(store, src, stat, key_path, forced, force, progress,
@@ -223,9 +255,9 @@ def _unreadable(display: str, exc: OSError) -> str:
     return f"{display}: cannot read this file ({exc.strerror or exc}); {step}"
 
 
-def _stat(path: Path) -> os.stat_result | None:
+def _stat(path: str) -> os.stat_result | None:
     try:
-        return path.stat()
+        return os.stat(path)
     except OSError:
         return None  # reported when its turn comes
 
@@ -233,11 +265,11 @@ def _stat(path: Path) -> os.stat_result | None:
 _REAL_DIRS: dict[str, str] = {}
 
 
-def _real_path(path: Path) -> str:
-    """``path.resolve()``, resolving each directory once: thousands of files share a few."""
-    text = str(path)
-    if os.path.islink(text):
-        return str(path.resolve())
+def _real_path(text: str, link: bool | None = None) -> str:
+    """``Path(text).resolve()``, resolving each directory once: thousands of files share a
+    few. ``link`` says whether the file is a symlink, when the walk already knows."""
+    if link or (link is None and os.path.islink(text)):
+        return str(Path(text).resolve())
     if not os.path.isabs(text) or "/." in text:
         text = os.path.abspath(text)
     head, _, name = text.rpartition(os.sep)
@@ -247,45 +279,74 @@ def _real_path(path: Path) -> str:
         if len(_REAL_DIRS) > 10_000:
             _REAL_DIRS.clear()
         real = _REAL_DIRS[head] = os.path.realpath(head)
-    return os.path.join(real, name)
+    return real + name if real.endswith(os.sep) else real + os.sep + name
 
 
 class _Known:
-    """What the store holds, by path (latest source) and by content hash (first source)."""
+    """What the store holds, by path (latest source) and by content hash (first source).
+
+    Rows stay the tuples the query gave until one is asked for; the hash index is built the
+    first time a changed file needs it (a re-run of unchanged files never does).
+    """
 
     def __init__(self, rows: list[tuple[Any, ...]]) -> None:
-        self.by_path: dict[str, SourceRow] = {}
-        self.by_hash: dict[str, SourceRow] = {}
-        self.counts: dict[int, tuple[int, int, int, int]] = {}
-        for row in rows:
-            self.add(SourceRow(*row[:6]), row[6:10])
+        self._rows = rows
+        self._by_path: dict[str, tuple[Any, ...]] = {row[1]: row for row in rows}
+        self._by_hash: dict[str, tuple[Any, ...]] | None = None
+        self._by_id: dict[int, tuple[Any, ...]] | None = None
+        self._dropped: set[int] = set()
+
+    def path_row(self, path: str) -> SourceRow | None:
+        row = self._by_path.get(path)
+        return SourceRow(*row[:6]) if row else None
+
+    def hash_row(self, sha256: str) -> SourceRow | None:
+        if self._by_hash is None:
+            self._by_hash = {}
+            for row in self._rows:
+                if row[0] not in self._dropped:
+                    self._by_hash.setdefault(row[2], row)
+        row = self._by_hash.get(sha256)
+        return SourceRow(*row[:6]) if row else None
+
+    def counts(self, source_id: int) -> tuple[int, int, int, int]:
+        if self._by_id is None:
+            self._by_id = {row[0]: row for row in self._rows if row[0] not in self._dropped}
+        return tuple(self._by_id[source_id][6:10])  # type: ignore[return-value]
 
     def add(self, row: SourceRow, counts: tuple[int, ...]) -> None:
-        self.by_path[row.path] = row
-        self.by_hash.setdefault(row.sha256, row)
-        self.counts[row.id] = tuple(counts)  # type: ignore[assignment]
+        self._dropped.discard(row.id)  # touched: the same source with a new stat
+        full = (row.id, row.path, row.sha256, row.size, row.mtime_ns, row.format, *counts)
+        self._rows.append(full)
+        self._by_path[row.path] = full
+        if self._by_hash is not None:
+            self._by_hash.setdefault(row.sha256, full)
+        if self._by_id is not None:
+            self._by_id[row.id] = full
 
     def drop(self, row: SourceRow) -> None:
-        if self.by_path.get(row.path, row).id == row.id:
-            self.by_path.pop(row.path, None)
-        if self.by_hash.get(row.sha256, row).id == row.id:
-            self.by_hash.pop(row.sha256, None)
-        self.counts.pop(row.id, None)
+        self._dropped.add(row.id)
+        if self._by_path.get(row.path, (row.id,))[0] == row.id:
+            self._by_path.pop(row.path, None)
+        if self._by_hash is not None and self._by_hash.get(row.sha256, (row.id,))[0] == row.id:
+            self._by_hash.pop(row.sha256, None)
+        if self._by_id is not None:
+            self._by_id.pop(row.id, None)
 
 
 def _ingest_one(store: Store, src: Source, stat: os.stat_result | None, key_path: str,
                 forced: Any, force: bool, progress: Progress, debug: bool, known: _Known,
                 group: _Group) -> SourceResult:
     stat = stat or src.path.stat()
-    previous = known.by_path.get(key_path)
+    previous = known.path_row(key_path)
     sha = file_sha256(src.path)
-    same = known.by_hash.get(sha)
+    same = known.hash_row(sha)
     if same and not force:
         if previous and previous.id == same.id:
             group.flush()  # the row may be pending
             store.touch_source(same.id, stat.st_size, stat.st_mtime_ns)
             known.add(SourceRow(same.id, same.path, sha, stat.st_size, stat.st_mtime_ns,
-                                same.format), known.counts[same.id])
+                                same.format), known.counts(same.id))
         progress.advance(stat.st_size)
         return _unchanged(known, same, src.display)
     try:
@@ -446,7 +507,7 @@ def _transaction(store: Store) -> Iterator[None]:
 
 
 def _unchanged(known: _Known, row: SourceRow, display: str) -> SourceResult:
-    return SourceResult(display, row.format, "unchanged", *known.counts[row.id])
+    return SourceResult(display, row.format, "unchanged", *known.counts(row.id))
 
 
 def _load(module: Any, src: Source, progress: Progress, debug: bool,
