@@ -226,7 +226,7 @@ def _workflow(b: BatchBuilder, src: Source, wf: dict[str, Any], meta: dict[str, 
           status=_status(phase, status.get("message")), started_at=_time(status.get("startedAt")),
           ended_at=_time(status.get("finishedAt")), attempt=None,
           parent_uid=run_uid(namespace, parent) if parent else None,
-          error=status.get("message") if PHASES.get(phase) == Status.FAILED else None,
+          error=_text(status.get("message")) if PHASES.get(phase) == Status.FAILED else None,
           location=where,
           detail=_compact({"namespace": namespace, "uid": meta.get("uid"), "phase": phase,
                            "message": status.get("message"), "progress": status.get("progress"),
@@ -344,7 +344,7 @@ def _add_nodes(b: BatchBuilder, src: Source, nodes: dict[str, Any], run: str, na
                status=state, started_at=_time(node.get("startedAt")),
                ended_at=_time(node.get("finishedAt")), attempt=n,
                parent_uid=container if container != run else None,
-               error=node.get("message") if state in (Status.FAILED, Status.TIMED_OUT)
+               error=_text(node.get("message")) if state in (Status.FAILED, Status.TIMED_OUT)
                else None, location=here,
                detail=_compact({**{k: node.get(k) for k in NODE_DETAIL},
                                 "node_name": node.get("name"),
@@ -377,6 +377,10 @@ def _add_nodes(b: BatchBuilder, src: Source, nodes: dict[str, Any], run: str, na
         except SHAPE_ERRORS as exc:
             b.restore(mark)  # one node of an odd shape costs that node, not the workflow
             b.reject(here, f"a field has the wrong type: {exc}", dumps(node)[:300])
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _children(node: dict[str, Any]) -> list[str]:

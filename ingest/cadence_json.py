@@ -135,8 +135,13 @@ def event_time(event: dict[str, Any]) -> tuple[int | None, str | None]:
 CADENCE = Dialect(
     system="cadence", event_aliases=EVENT_ALIASES, extra_events=EXTRA_EVENTS, fields=FIELDS,
     task_word="decision task", time=event_time, payloads=payloads, payload=payload,
-    failure=failure, attempt=lambda value: (temporal_json.as_int(value) or 0) + 1,
+    failure=failure, attempt=lambda value: _attempt(temporal_json.as_int(value) or 0),
 )
+
+
+def _attempt(retries: int) -> int | None:
+    """Cadence counts retries from 0; past an int32 (the thrift type) is no attempt count."""
+    return retries + 1 if 0 <= retries < 2**31 - 1 else None
 
 
 def sniff(head: bytes, path: str) -> bool:

@@ -436,8 +436,9 @@ def temporal_time(event: dict[str, Any]) -> tuple[int | None, str | None]:
     return us_auto(value), None
 
 
-def _temporal_attempt(value: Any) -> int:
-    return max(as_int(value) or 1, 1)  # Temporal counts attempts from 1
+def _temporal_attempt(value: Any) -> int | None:
+    n = max(as_int(value) or 1, 1)  # Temporal counts attempts from 1
+    return n if n < 2**31 else None  # past an int32 (the proto's type) is no attempt count
 
 
 # --------------------------------------------------------------------------------------------
@@ -470,7 +471,7 @@ class Dialect:
     payloads: Callable[[Any], list[Any]]
     payload: Callable[[Any], Any]
     failure: Callable[[dict[str, Any], str], tuple[str | None, dict[str, Any]]]
-    attempt: Callable[[Any], int]
+    attempt: Callable[[Any], int | None]
 
     def f(self, name: str) -> str:
         """The engine's name for a Temporal field."""

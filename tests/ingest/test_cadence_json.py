@@ -91,3 +91,11 @@ def test_an_infinite_timestamp_is_that_events_reject(tmp_path: Path) -> None:
     assert rows["rejects"] == [{"location": "event 1", "reason": "event time: expected RFC 3339 "
                                 "text or epoch nanoseconds: field 'timestamp': expected int64 "
                                 "nanoseconds, got inf"}]
+
+
+def test_attempts_past_int32_are_unknown() -> None:
+    from ingest.cadence_json import CADENCE
+    from ingest.temporal_json import TEMPORAL
+
+    assert [CADENCE.attempt(v) for v in (None, 0, "2", 2**40)] == [1, 1, 3, None]
+    assert [TEMPORAL.attempt(v) for v in (None, 1, "3", 2**40)] == [1, 1, 3, None]
