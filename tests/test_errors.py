@@ -25,7 +25,7 @@ runner = CliRunner()
 
 
 def _cli(*args: str) -> tuple[int, str, str]:
-    r = runner.invoke(app, list(args))
+    r = runner.invoke(app, list(args), prog_name="tracemap")
     assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
     return r.exit_code, r.stdout, r.stderr
 
@@ -144,9 +144,16 @@ def test_unknown_format_suggests_the_right_one(tmp_path: Path) -> None:
 ])
 def test_usage_errors_are_one_line_with_the_help_to_read(args: list[str], message: str,
                                                          tmp_path: Path) -> None:
-    code, stderr = _real(*args, cwd=tmp_path)
+    code, _, stderr = _cli(*args)
     assert code == 2
     assert _one_line(stderr) == message
+
+
+def test_usage_error_in_a_real_process(tmp_path: Path) -> None:
+    code, stderr = _real("ingest", "x.jsonl", "--map", "service", cwd=tmp_path)
+    assert code == 2
+    assert _one_line(stderr) == ("error: Invalid value for --map: expected COLUMN=FIELD, got "
+                                 "'service'. See `tracemap ingest --help`.")
 
 
 def test_store_that_is_not_a_duckdb_file(tmp_path: Path) -> None:
