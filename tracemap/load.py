@@ -32,6 +32,8 @@ from tracemap.store import SourceRow, Store
 COUNTERS = ("records", "loaded", "rejected", "skipped")
 #: Files up to this size (on disk) are parsed whole and committed together with others.
 SMALL_FILE = 8 << 20
+#: A large file's batches are committed together once they hold this many rows.
+COMMIT_ROWS = 500_000
 #: A group of small sources is committed when it holds this many rows, or sources.
 GROUP_ROWS = 200_000
 GROUP_SOURCES = 2_000
@@ -370,10 +372,11 @@ def _ingest_one(store: Store, src: Source, stat: os.stat_result | None, key_path
 def _stream(store: Store, row: SourceRow, chosen_by: str, replaced: list[SourceRow],
             module: Any, src: Source, progress: Progress, debug: bool,
             known: _Known) -> dict[str, int]:
-    """Load a large file batch by batch, each batch committed as it comes."""
-    # The source row goes in first, marked loading, and its batches are committed one by one:
-    # a transaction per file would hold the whole file in DuckDB's memory. A kill leaves the
-    # marker, and the next writer to open the store drops the half-loaded rows (Store.recover).
+    """Load a large file batch by batch, committed every ``COMMIT_ROWS`` rows."""
+    # The source row goes in first, marked loading, and its batches are committed as they
+    # come: a transaction per file would hold the whole file in DuckDB's memory. A kill
+    # leaves the marker, and the next writer to open the store drops the half-loaded rows
+    # (Store.recover).
     with _transaction(store):
         for old in replaced:
             store.drop_source(old.id)
@@ -382,24 +385,41 @@ def _stream(store: Store, row: SourceRow, chosen_by: str, replaced: list[SourceR
                                      mtime_ns=row.mtime_ns, fmt=row.format, chosen_by=chosen_by)
         store.bump_data_version()
 
+    # Batches are committed together once they hold COMMIT_ROWS rows: a commit rewrites the
+    # tables' open row groups, so one per 50k-row batch cost more than parsing them.
+    pending = {"open": False, "rows": 0}
+
+    def settle(commit: bool) -> None:
+        if pending["open"]:
+            store.commit() if commit else store.rollback()
+        pending.update(open=False, rows=0)
+
     def insert(batch: Batch, rejects: list[tuple[str, str, str | None]]) -> None:
-        with _transaction(store):
-            for table, df in batch.tables.items():
-                if df.height:
-                    store.insert(table, df, source_id)
-            store.insert_rejects(source_id, rejects)
+        if not pending["open"]:
+            store.begin()
+            pending["open"] = True
+        for table, df in batch.tables.items():
+            if df.height:
+                store.insert(table, df, source_id)
+                pending["rows"] += df.height
+        store.insert_rejects(source_id, rejects)
+        if pending["rows"] + len(rejects) >= COMMIT_ROWS:
+            settle(commit=True)
 
     def failed(reason: str) -> None:
+        settle(commit=False)
         with _transaction(store):
             store.clear_source(source_id)
             store.insert_rejects(source_id, [("file", reason, None)])
 
     try:
         counts, detail = _load(module, src, progress, debug, insert, failed)
+        settle(commit=True)
         with _transaction(store):
             store.finish_source(source_id, detail=dumps(detail), **counts)
             store.bump_data_version()
     except BaseException:
+        settle(commit=False)
         with _transaction(store):
             store.drop_source(source_id)
         raise
