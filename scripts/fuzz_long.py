@@ -158,6 +158,9 @@ def main() -> int:
                   f"{t['file_errors']:>5} {wall[fmt]:>7.0f}  "
                   f"{', '.join(f'{k} x{n}' for k, n in t['coerced'].most_common())}",
                   flush=True)
+            for counter in (t["crashes"], t["problems"]):  # as they come: a run takes hours
+                for key, n in counter.items():
+                    print(f"    {fmt}:{t['first'][key]}  x{n}  {key}", flush=True)
     print(f"\ntotal: {sum(t['count'] for t in totals.values())} cases in "
           f"{time.monotonic() - begin:.0f}s on {args.jobs} processes")
     findings = [(fmt, key, n, totals[fmt]["first"][key]) for fmt in formats
