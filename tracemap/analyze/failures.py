@@ -171,6 +171,15 @@ def _scope(store: Store, w: Window) -> None:
 
 # ------------------------------------------------------------------------------------- blame
 
+# The edges blame can travel, found once: the recursion then joins a table the size of the
+# failures rather than all edges and entities at every step (5M store: 6 s -> 0.7 s).
+_BLAME_EDGES_SQL = f"""
+CREATE OR REPLACE TEMP TABLE _blame_edges AS
+SELECT e.src, e.dst, e.kind FROM edges e
+JOIN entities d ON d.uid = e.dst AND d.status IN {FAILED}
+WHERE e.kind IN {BLAME_KINDS}
+"""
+
 _BLAME_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _blame AS
 WITH RECURSIVE hand(failed_uid, cur, prev, kind, depth) AS (
@@ -178,8 +187,7 @@ WITH RECURSIVE hand(failed_uid, cur, prev, kind, depth) AS (
     UNION
     SELECT h.failed_uid, e.dst, h.cur, e.kind, h.depth + 1
     FROM hand h
-    JOIN edges e ON e.src = h.cur AND e.kind IN {BLAME_KINDS}
-    JOIN entities d ON d.uid = e.dst AND d.status IN {FAILED}
+    JOIN _blame_edges e ON e.src = h.cur
     WHERE h.depth < {MAX_WALK_DEPTH}
 )
 SELECT h.* FROM hand h
@@ -188,6 +196,7 @@ SELECT h.* FROM hand h
 
 def _blame(store: Store) -> dict[str, int]:
     """Origins per node: how many of the window's failed entities end their blame walk there."""
+    store.sql(_BLAME_EDGES_SQL)
     store.sql(_BLAME_SQL)
     # An origin is a walk's entity that hands the blame on to nothing.
     store.sql("""
@@ -249,40 +258,48 @@ def _node_stats(store: Store, w: Window) -> dict[str, dict[str, Any]]:
 
 # ------------------------------------------------------------------------------------- attributes
 
+# A message's headers and fields are set by whoever produced it: credit them to that node.
+_ATTR_SCOPE_SQL = """
+CREATE OR REPLACE TEMP TABLE _attr_scoped AS
+SELECT s.uid, s.kind, coalesce(p.node, s.node) AS node, s.execution_id, s.source_id
+FROM (SELECT uid, kind, node, execution_id, source_id FROM _w
+      UNION ALL SELECT uid, kind, node, execution_id, source_id FROM _b) s
+LEFT JOIN edges e ON e.dst = s.uid AND e.kind = 'emits' AND s.kind = 'message'
+LEFT JOIN entities p ON p.uid = e.src
+"""
+
 _ATTR_SQL = """
 CREATE OR REPLACE TEMP TABLE _attrs AS
-WITH entities_in AS (SELECT * FROM _w UNION ALL SELECT * FROM _b),
--- A message's headers and fields are set by whoever produced it: credit them to that node.
-scoped AS (
-    SELECT s.uid, coalesce(p.node, s.node) AS node, s.execution_id, s.source_id
-    FROM entities_in s
-    LEFT JOIN edges e ON e.dst = s.uid AND e.kind = 'emits' AND s.kind = 'message'
-    LEFT JOIN entities p ON p.uid = e.src),
+WITH msgs AS (
+    SELECT s.execution_id, s.node, m.detail, m.headers, m.payload FROM _attr_scoped s
+    JOIN messages m ON m.uid = s.uid AND m.source_id = s.source_id WHERE s.kind = 'message'),
 details AS (
-    SELECT s.execution_id, s.node, r.detail AS doc FROM scoped s
-        JOIN runs r ON r.uid = s.uid AND r.source_id = s.source_id
-    UNION ALL SELECT s.execution_id, s.node, t.detail FROM scoped s
-        JOIN steps t ON t.uid = s.uid AND t.source_id = s.source_id
-    UNION ALL SELECT s.execution_id, s.node, m.detail FROM scoped s
-        JOIN messages m ON m.uid = s.uid AND m.source_id = s.source_id
-    UNION ALL SELECT s.execution_id, s.node, m.headers FROM scoped s
-        JOIN messages m ON m.uid = s.uid AND m.source_id = s.source_id),
+    SELECT s.execution_id, s.node, r.detail AS doc FROM _attr_scoped s
+        JOIN runs r ON r.uid = s.uid AND r.source_id = s.source_id WHERE s.kind = 'run'
+    UNION ALL SELECT s.execution_id, s.node, t.detail FROM _attr_scoped s
+        JOIN steps t ON t.uid = s.uid AND t.source_id = s.source_id WHERE s.kind = 'step'
+    UNION ALL SELECT execution_id, node, detail FROM msgs
+    UNION ALL SELECT execution_id, node, headers FROM msgs),
+-- One multi-path extract per document: ~9x cheaper than json_each over every member.
+extracted AS (
+    SELECT execution_id, node, unnest(?::VARCHAR[]) AS name,
+           unnest(json_extract(doc, ?::VARCHAR[])) AS v
+    FROM details WHERE doc IS NOT NULL),
 pairs AS (
-    SELECT execution_id, node, j.key AS name, j.value ->> '$' AS value
-    FROM details, json_each(details.doc) AS j
-    WHERE j.key IN ? AND json_type(j.value) NOT IN ('OBJECT', 'ARRAY', 'NULL')
+    SELECT execution_id, node, name, v ->> '$' AS value FROM extracted
+    WHERE json_type(v) NOT IN ('OBJECT', 'ARRAY', 'NULL')
     UNION ALL
-    SELECT s.execution_id, s.node, 'payload.fields',
-           array_to_string(list_sort(json_keys(m.payload)), ',')
-    FROM scoped s JOIN messages m ON m.uid = s.uid AND m.source_id = s.source_id
-    WHERE json_type(m.payload) = 'OBJECT')
+    SELECT execution_id, node, 'payload.fields', array_to_string(list_sort(json_keys(payload)), ',')
+    FROM msgs WHERE json_type(payload) = 'OBJECT')
 SELECT DISTINCT execution_id, node, name, value FROM pairs WHERE value IS NOT NULL
 """
 
 
 def _attributes(store: Store) -> dict[str, list[Attribute]]:
     """Discriminating attribute values per node (see module docstring, step 3)."""
-    store.sql(_ATTR_SQL, [list(ATTRIBUTE_NAMES)])
+    paths = [f'$."{name}"' for name in ATTRIBUTE_NAMES]
+    store.sql(_ATTR_SCOPE_SQL)
+    store.sql(_ATTR_SQL, [list(ATTRIBUTE_NAMES), paths])
     store.sql("""
         CREATE OR REPLACE TEMP TABLE _exec_health AS
         SELECT execution_id, bool_or(status IN ('failed', 'timed_out')) AS failed
