@@ -344,18 +344,19 @@ def is_json_lines(src: Source) -> bool:
                     break  # the end, or a line over the limit: no whole value, read no further
                 if line.strip():
                     lines.append(line)
-                    if len(lines) == 1 and _is_json(line):
+                    if len(lines) == 1 and is_json(line):
                         return True
     except UnreadableFile:
         pass
     rest = lines[1:]
-    return bool(rest) and all(line.lstrip()[:1] in (b"{", b"[") and _is_json(line)
+    return bool(rest) and all(line.lstrip()[:1] in (b"{", b"[") and is_json(line)
                               for line in rest)
 
 
-def _is_json(line: bytes) -> bool:
+def is_json(data: bytes) -> bool:
+    """Whether ``data`` is one whole JSON value."""
     try:
-        loads(line)
+        loads(data)
     except ValueError:
         return False
     return True

@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from ingest._json import at, compact, head_object, json_values, raw_json, shape, unique
 from ingest.base import (
     Batch,
     BatchBuilder,
@@ -41,15 +42,6 @@ from ingest.base import (
     first_json_value,
     loads,
     us_from_iso,
-)
-from ingest.kafka_lambda import (
-    at,
-    compact,
-    head_object,
-    json_values,
-    raw_json,
-    shape,
-    unique,
 )
 from tracemap.model import KeyKind, Status, component
 

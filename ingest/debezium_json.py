@@ -38,6 +38,7 @@ import hashlib
 from collections.abc import Iterator
 from typing import Any
 
+from ingest._json import at, head_object, json_values, raw_json, shape, starts_with_key
 from ingest.base import (
     SHAPE_ERRORS,
     Batch,
@@ -49,14 +50,6 @@ from ingest.base import (
     loads,
     us_from_ms,
     us_from_ns,
-)
-from ingest.kafka_lambda import (
-    at,
-    head_object,
-    json_values,
-    raw_json,
-    shape,
-    starts_with_key,
 )
 from tracemap.model import Status, business_key, channel_component
 

@@ -29,6 +29,7 @@ import hashlib
 from collections.abc import Iterator
 from typing import Any
 
+from ingest._json import at, compact, head_object, json_values, raw_json, shape, starts_with_key
 from ingest.base import (
     Batch,
     BatchBuilder,
@@ -39,15 +40,6 @@ from ingest.base import (
     us_from_iso,
 )
 from ingest.debezium_json import DB_TRANSACTION
-from ingest.kafka_lambda import (
-    at,
-    compact,
-    head_object,
-    json_values,
-    raw_json,
-    shape,
-    starts_with_key,
-)
 from tracemap.model import Status, channel_component
 
 NAME = "dms_kafka"

@@ -36,6 +36,16 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+from ingest._json import (
+    at,
+    compact,
+    head_object,
+    json_values,
+    raw_json,
+    shape,
+    starts_with_key,
+    unique,
+)
 from ingest.base import (
     SHAPE_ERRORS,
     Batch,
@@ -47,16 +57,6 @@ from ingest.base import (
     loads,
     us_from_iso,
     us_from_s,
-)
-from ingest.kafka_lambda import (
-    at,
-    compact,
-    head_object,
-    json_values,
-    raw_json,
-    shape,
-    starts_with_key,
-    unique,
 )
 from ingest.sqs_lambda import xray_keys
 from tracemap.model import EdgeKind, KeyKind, Status, business_key, channel_component

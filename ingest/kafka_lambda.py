@@ -14,18 +14,14 @@ with a schema registry carry ``keySchemaMetadata``/``valueSchemaMetadata`` (kept
 
 A record is the same row as in a kcat dump of the topic: uid ``kafka:msg:<topic>/<partition>/
 <offset>``, key and value decoded to the text kcat would show.
-
-This module also holds the small readers the other bus-event modules share (``json_values``,
-``head_object``, ``byte_text``); they belong in ``ingest/base.py`` eventually.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
+from ingest._json import at, byte_text, compact, json_values, raw_json, shape, unique
 from ingest.base import (
     SHAPE_ERRORS,
     Batch,
@@ -182,20 +178,6 @@ def lambda_headers(raw: Any) -> dict[str, str]:
     return out
 
 
-def byte_text(value: Any) -> str | None:
-    """A Java ``byte[]`` as JSON (signed or unsigned ints) decoded as UTF-8; strings pass through.
-
-    Bytes that are not UTF-8 become U+FFFD, as kcat shows them, so the texts compare equal.
-    """
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list) and all(isinstance(x, int) for x in value):
-        return bytes(x & 0xFF for x in value).decode("utf-8", "replace")
-    if value is None:
-        return None
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
 def _b64_field(value: Any) -> tuple[str | None, str | None]:
     """(decoded text, the base64 as given); decoded is None when absent or not base64."""
     if value is None or value == "":
@@ -215,192 +197,3 @@ def _json_value(text: str | None) -> Any:
         except ValueError:
             return None
     return None
-
-
-# --------------------------------------------------------------------------------------------
-# Readers shared by the bus-event modules (kafka_lambda, debezium_json, dms_kafka,
-# cloudevents_json, eventbridge_json, rabbitmq_json, sqs_lambda).
-
-
-def at(where: str, suffix: str) -> str:
-    """A location inside a value found at ``where`` (``line 3`` + ``[2]`` -> ``line 3 [2]``)."""
-    return f"{where} {suffix}" if where else suffix
-
-
-def unique(pairs: list[tuple[str, Any]]) -> list[tuple[str, str]]:
-    """Key pairs without repeats (the same id often arrives by two routes: header and body)."""
-    return list(dict.fromkeys((str(k), str(v)) for k, v in pairs if v not in (None, "")))
-
-
-def compact(detail: dict[str, Any]) -> dict[str, Any]:
-    """A detail object without its null fields (absent and null mean the same there)."""
-    return {k: v for k, v in detail.items() if v is not None}
-
-
-def shape(value: Any) -> str:
-    """What a value is, for reject reasons: ``an object with keys a, b``, ``list``, ``null``."""
-    if isinstance(value, dict):
-        keys = ", ".join(list(value)[:6])
-        return f"an object with keys {keys}" if keys else "an empty object"
-    return "null" if value is None else type(value).__name__
-
-
-def raw_json(value: Any) -> str:
-    """A decoded value back as JSON text for a reject's ``raw`` (capped)."""
-    try:
-        return json.dumps(value, ensure_ascii=False, default=str)[:2048]
-    except (TypeError, ValueError):
-        return repr(value)[:2048]
-
-
-def head_object(head: bytes) -> dict[str, Any] | None:
-    """The first JSON object of a head (inside a top-level array too), if it is complete there.
-
-    For sniffing: checks on an object's top-level keys are much stricter than byte searches.
-    None when the head holds no complete first object (cut at the sniff limit, or not JSON).
-    """
-    text = first_json_value(head)
-    if text.startswith(b"["):
-        text = text[1:].lstrip()
-    if not text.startswith(b"{"):
-        return None
-    try:
-        value, _ = json.JSONDecoder().raw_decode(text.decode("utf-8", "replace"))
-    except (ValueError, RecursionError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _record_lines(src: Source) -> Iterator[tuple[int, bytes]]:
-    """The file's non-blank lines after a leading comment block (licence headers, notes).
-
-    ``/* ... */`` blocks and ``#``/``//`` lines before the first record are not records: they
-    are passed over without being counted; line numbers stay those of the file.
-    """
-    started = in_comment = False
-    for number, line in src.lines():
-        if not started:
-            if number == 1:
-                line = line.lstrip(b"\xef\xbb\xbf").strip()
-            if in_comment:
-                end = line.find(b"*/")
-                if end < 0:
-                    continue
-                in_comment, line = False, line[end + 2 :].strip()
-            while line.startswith(b"/*"):
-                end = line.find(b"*/", 2)
-                if end < 0:
-                    in_comment, line = True, b""
-                    break
-                line = line[end + 2 :].strip()
-            if not line or line.startswith((b"#", b"//")):
-                continue
-            started = True
-        yield number, line
-
-
-def _parses(line: bytes) -> bool:
-    try:
-        loads(line)
-    except ValueError:
-        return False
-    return True
-
-
-def json_values(src: Source, b: BatchBuilder, expected: str) -> Iterator[tuple[str, Any]]:
-    """Each top-level JSON value of the file with where it is.
-
-    JSON lines give ``("line N", value)``; a whole-file document (pretty-printed object or
-    array) gives ``("", value)``. The file is JSON lines when its first record line parses on
-    its own, or when its first does not but its second does (a broken first line must not
-    turn a large JSON-lines file into one rejected document). A line or document that is not
-    JSON is one rejected record whose reason says ``expected``.
-    """
-    first: list[bytes] = []
-    known = len(src.oversized)
-    for _, line in _record_lines(src):
-        first.append(line)
-        if len(first) == 2:
-            break
-    # The peek read lines the full pass reads again: over-long ones must be rejected once.
-    del src.oversized[known:]
-    if not first:
-        return
-    is_lines = _parses(first[0]) or (len(first) == 2 and _parses(first[1])
-                                     and first[1][:1] in (b"{", b"["))
-    if is_lines:
-        for number, line in _record_lines(src):
-            try:
-                yield f"line {number}", loads(line)
-            except ValueError as exc:
-                b.read()
-                b.reject(f"line {number}", f"expected {expected}, one per line: {exc}", line)
-        return
-    whole = src.read_document()
-    data = first_json_value(whole)
-    try:
-        doc = loads(data)
-    except ValueError as exc:
-        if _has_second_value(data):
-            yield from _concatenated(whole, data, b, expected)
-        else:
-            b.read()
-            b.reject("file", f"expected {expected} as one JSON document (truncated?): {exc}",
-                     data[:200])
-        return
-    yield "", doc
-
-
-def _has_second_value(data: bytes) -> bool:
-    """Is ``data`` a complete JSON value followed by another one (pretty-printed records)?"""
-    try:
-        _, end = json.JSONDecoder().raw_decode(data.decode("utf-8", "replace"))
-    except (ValueError, RecursionError):
-        return False
-    return data.decode("utf-8", "replace")[end:].lstrip()[:1] in ("{", "[")
-
-
-_NON_SPACE = re.compile(r"\S")
-
-
-def _concatenated(whole: bytes, data: bytes, b: BatchBuilder,
-                  expected: str) -> Iterator[tuple[str, Any]]:
-    """Values written one after another, each pretty-printed over several lines.
-
-    A console consumer prints records of a pretty-JSON producer (DMS ``MessageFormat`` json)
-    this way. Each value is located by the line it starts on; a value that does not decode is
-    rejected up to the next line that starts with ``{`` and reading resumes there.
-    """
-    text = data.decode("utf-8", "replace")
-    line = whole[: len(whole) - len(data)].count(b"\n") + 1
-    decoder, pos = json.JSONDecoder(), 0
-    while True:
-        start = _NON_SPACE.search(text, pos)
-        if start is None:
-            return
-        line += text.count("\n", pos, start.start())
-        pos = start.start()
-        try:
-            value, end = decoder.raw_decode(text, pos)
-        except (ValueError, RecursionError) as exc:
-            nxt = text.find("\n{", pos)
-            end = len(text) if nxt < 0 else nxt + 1
-            b.read()
-            b.reject(f"line {line}", f"expected {expected}: {exc}", text[pos:end])
-        else:
-            yield f"line {line}", value
-        line += text.count("\n", pos, end)
-        pos = end
-
-
-def starts_with_key(head: bytes, *names: str) -> bool:
-    """Does the head start with an object (maybe inside an array) whose first key is in ``names``?
-
-    For sniffing heads whose first object is cut at the sniff limit, where ``head_object``
-    cannot help.
-    """
-    text = first_json_value(head)
-    if text.startswith(b"["):
-        text = text[1:].lstrip()
-    m = re.match(rb'\{\s*"([^"]{1,64})"\s*:', text)
-    return bool(m) and m.group(1).decode("utf-8", "replace") in names

@@ -47,6 +47,17 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from ingest._json import (
+    at,
+    byte_text,
+    compact,
+    head_object,
+    json_values,
+    raw_json,
+    shape,
+    starts_with_key,
+    unique,
+)
 from ingest.base import (
     Batch,
     BatchBuilder,
@@ -58,17 +69,6 @@ from ingest.base import (
     json_or_text,
     us_from_iso,
     us_from_s,
-)
-from ingest.kafka_lambda import (
-    at,
-    byte_text,
-    compact,
-    head_object,
-    json_values,
-    raw_json,
-    shape,
-    starts_with_key,
-    unique,
 )
 from tracemap.model import EdgeKind, KeyKind, Status, component
 

@@ -29,6 +29,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from ingest._json import at, compact, json_values, raw_json, shape, unique
 from ingest.base import (
     Batch,
     BatchBuilder,
@@ -42,7 +43,6 @@ from ingest.base import (
     us_from_ms,
 )
 from ingest.kafka_kcat import event_type
-from ingest.kafka_lambda import at, compact, json_values, raw_json, shape, unique
 from tracemap.model import KeyKind, Status, channel_component
 
 NAME = "sqs_lambda"

@@ -1,0 +1,219 @@
+"""JSON inputs read as records, and the record helpers the JSON ingestors share.
+
+Not an ingestor (the registry does not list it). The readers turn a file into ``(location,
+value)`` pairs, rejecting what is not JSON with the location and reason the loader reports;
+the helpers describe one record: where it is (``at``), what it is (``shape``), its reject's
+raw text (``raw_json``), its detail (``compact``) and keys (``unique``). ``ingest/base.py``
+keeps the value-level JSON functions (``loads``, ``dumps``, ``first_json_value``,
+``is_json_lines``) that non-JSON code uses too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from ingest.base import BatchBuilder, Source, first_json_value, is_json, loads
+
+# --------------------------------------------------------------------------------------------
+# Readers
+
+
+def json_values(src: Source, b: BatchBuilder, expected: str) -> Iterator[tuple[str, Any]]:
+    """Each top-level JSON value of the file with where it is.
+
+    JSON lines give ``("line N", value)``; a whole-file document (pretty-printed object or
+    array) gives ``("", value)``. The file is JSON lines when its first record line parses on
+    its own, or when its first does not but its second does (a broken first line must not
+    turn a large JSON-lines file into one rejected document). A line or document that is not
+    JSON is one rejected record whose reason says ``expected``.
+    """
+    first: list[bytes] = []
+    known = len(src.oversized)
+    for _, line in _record_lines(src):
+        first.append(line)
+        if len(first) == 2:
+            break
+    # The peek read lines the full pass reads again: over-long ones must be rejected once.
+    del src.oversized[known:]
+    if not first:
+        return
+    is_lines = is_json(first[0]) or (len(first) == 2 and is_json(first[1])
+                                     and first[1][:1] in (b"{", b"["))
+    if is_lines:
+        for number, line in _record_lines(src):
+            try:
+                yield f"line {number}", loads(line)
+            except ValueError as exc:
+                b.read()
+                b.reject(f"line {number}", f"expected {expected}, one per line: {exc}", line)
+        return
+    whole = src.read_document()
+    data = first_json_value(whole)
+    try:
+        doc = loads(data)
+    except ValueError as exc:
+        if _has_second_value(data):
+            yield from _concatenated(whole, data, b, expected)
+        else:
+            b.read()
+            b.reject("file", f"expected {expected} as one JSON document (truncated?): {exc}",
+                     data[:200])
+        return
+    yield "", doc
+
+
+def _record_lines(src: Source) -> Iterator[tuple[int, bytes]]:
+    """The file's non-blank lines after a leading comment block (licence headers, notes).
+
+    ``/* ... */`` blocks and ``#``/``//`` lines before the first record are not records: they
+    are passed over without being counted; line numbers stay those of the file.
+    """
+    started = in_comment = False
+    for number, line in src.lines():
+        if not started:
+            if number == 1:
+                line = line.lstrip(b"\xef\xbb\xbf").strip()
+            if in_comment:
+                end = line.find(b"*/")
+                if end < 0:
+                    continue
+                in_comment, line = False, line[end + 2 :].strip()
+            while line.startswith(b"/*"):
+                end = line.find(b"*/", 2)
+                if end < 0:
+                    in_comment, line = True, b""
+                    break
+                line = line[end + 2 :].strip()
+            if not line or line.startswith((b"#", b"//")):
+                continue
+            started = True
+        yield number, line
+
+
+def _has_second_value(data: bytes) -> bool:
+    """Is ``data`` a complete JSON value followed by another one (pretty-printed records)?"""
+    try:
+        _, end = json.JSONDecoder().raw_decode(data.decode("utf-8", "replace"))
+    except (ValueError, RecursionError):
+        return False
+    return data.decode("utf-8", "replace")[end:].lstrip()[:1] in ("{", "[")
+
+
+_NON_SPACE = re.compile(r"\S")
+
+
+def _concatenated(whole: bytes, data: bytes, b: BatchBuilder,
+                  expected: str) -> Iterator[tuple[str, Any]]:
+    """Values written one after another, each pretty-printed over several lines.
+
+    A console consumer prints records of a pretty-JSON producer (DMS ``MessageFormat`` json)
+    this way. Each value is located by the line it starts on; a value that does not decode is
+    rejected up to the next line that starts with ``{`` and reading resumes there.
+    """
+    text = data.decode("utf-8", "replace")
+    line = whole[: len(whole) - len(data)].count(b"\n") + 1
+    decoder, pos = json.JSONDecoder(), 0
+    while True:
+        start = _NON_SPACE.search(text, pos)
+        if start is None:
+            return
+        line += text.count("\n", pos, start.start())
+        pos = start.start()
+        try:
+            value, end = decoder.raw_decode(text, pos)
+        except (ValueError, RecursionError) as exc:
+            nxt = text.find("\n{", pos)
+            end = len(text) if nxt < 0 else nxt + 1
+            b.read()
+            b.reject(f"line {line}", f"expected {expected}: {exc}", text[pos:end])
+        else:
+            yield f"line {line}", value
+        line += text.count("\n", pos, end)
+        pos = end
+
+
+# --------------------------------------------------------------------------------------------
+# Sniffing
+
+
+def head_object(head: bytes) -> dict[str, Any] | None:
+    """The first JSON object of a head (inside a top-level array too), if it is complete there.
+
+    For sniffing: checks on an object's top-level keys are much stricter than byte searches.
+    None when the head holds no complete first object (cut at the sniff limit, or not JSON).
+    """
+    text = first_json_value(head)
+    if text.startswith(b"["):
+        text = text[1:].lstrip()
+    if not text.startswith(b"{"):
+        return None
+    try:
+        value, _ = json.JSONDecoder().raw_decode(text.decode("utf-8", "replace"))
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def starts_with_key(head: bytes, *names: str) -> bool:
+    """Does the head start with an object (maybe inside an array) whose first key is in ``names``?
+
+    For sniffing heads whose first object is cut at the sniff limit, where ``head_object``
+    cannot help.
+    """
+    text = first_json_value(head)
+    if text.startswith(b"["):
+        text = text[1:].lstrip()
+    m = re.match(rb'\{\s*"([^"]{1,64})"\s*:', text)
+    return bool(m) and m.group(1).decode("utf-8", "replace") in names
+
+
+# --------------------------------------------------------------------------------------------
+# One record: location, reject reason and raw text, detail, keys
+
+
+def at(where: str, suffix: str) -> str:
+    """A location inside a value found at ``where`` (``line 3`` + ``[2]`` -> ``line 3 [2]``)."""
+    return f"{where} {suffix}" if where else suffix
+
+
+def shape(value: Any) -> str:
+    """What a value is, for reject reasons: ``an object with keys a, b``, ``list``, ``null``."""
+    if isinstance(value, dict):
+        keys = ", ".join(list(value)[:6])
+        return f"an object with keys {keys}" if keys else "an empty object"
+    return "null" if value is None else type(value).__name__
+
+
+def raw_json(value: Any) -> str:
+    """A decoded value back as JSON text for a reject's ``raw`` (capped)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)[:2048]
+    except (TypeError, ValueError):
+        return repr(value)[:2048]
+
+
+def compact(detail: dict[str, Any]) -> dict[str, Any]:
+    """A detail object without its null fields (absent and null mean the same there)."""
+    return {k: v for k, v in detail.items() if v is not None}
+
+
+def unique(pairs: list[tuple[str, Any]]) -> list[tuple[str, str]]:
+    """Key pairs without repeats (the same id often arrives by two routes: header and body)."""
+    return list(dict.fromkeys((str(k), str(v)) for k, v in pairs if v not in (None, "")))
+
+
+def byte_text(value: Any) -> str | None:
+    """A Java ``byte[]`` as JSON (signed or unsigned ints) decoded as UTF-8; strings pass through.
+
+    Bytes that are not UTF-8 become U+FFFD, as kcat shows them, so the texts compare equal.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(x, int) for x in value):
+        return bytes(x & 0xFF for x in value).decode("utf-8", "replace")
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
