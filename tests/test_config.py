@@ -145,3 +145,30 @@ def test_cli_picks_up_tracemap_toml_in_the_working_directory(tmp_path, monkeypat
     with Store(tmp_path / "s.duckdb", read_only=True) as store:
         assert store.rows("SELECT kind, value FROM keys WHERE kind LIKE 'business:%'") == [
             {"kind": "business:request", "value": "r-42"}]
+
+
+def test_cli_config_option_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from tracemap.cli import app
+
+    rules = tmp_path / "rules" / "shop.toml"
+    rules.parent.mkdir()
+    rules.write_text('[correlation.headers]\n"req" = "business:request"\n')
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text(json.dumps({"topic": "t", "partition": 0, "offset": 1, "ts": 1637230546039,
+                                "tstype": "create", "headers": ["req", "r-42"], "key": None,
+                                "payload": None}) + "\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TRACEMAP_CONFIG", raising=False)
+    db = str(tmp_path / "s.duckdb")
+    r = CliRunner().invoke(app, ["--config", str(rules), "ingest", str(dump), "--db", db])
+    assert r.exit_code == 0, r.output
+    with Store(tmp_path / "s.duckdb", read_only=True) as store:
+        assert store.rows("SELECT kind, value FROM keys WHERE kind LIKE 'business:%'") == [
+            {"kind": "business:request", "value": "r-42"}]
+
+    gone = CliRunner().invoke(app, ["--config", "gone.toml", "status", "--db", db])
+    assert gone.exit_code == 1
+    assert " ".join(gone.output.split()) == (
+        "error: gone.toml: no such config file (check the path).")

@@ -82,8 +82,16 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JS
 
 @app.callback()
 def _main(ctx: typer.Context, debug: Annotated[bool, typer.Option(
-        "--debug", help="Show tracebacks for errors.")] = False) -> None:
-    ctx.obj = {"debug": debug}
+        "--debug", help="Show tracebacks for errors.")] = False,
+        config: Annotated[str | None, typer.Option(
+            "--config", help="tracemap.toml to use (default: $TRACEMAP_CONFIG, else "
+            "./tracemap.toml when there is one).", show_default=False)] = None) -> None:
+    ctx.obj = {"debug": debug, "config": config}
+
+
+def _open(ctx: typer.Context, db: str | None) -> tracemap.Tracemap:
+    """The store ``db`` with the settings of ``tracemap --config`` (or the default lookup)."""
+    return tracemap.open(db, config=(ctx.find_root().obj or {}).get("config"))
 
 
 def _debug(ctx: typer.Context) -> bool:
@@ -128,7 +136,7 @@ def ingest_cmd(
         options["workflow_id"] = workflow_id
     if column_map:
         options["column_map"] = _parse_map(column_map)
-    tm = tracemap.open(db)
+    tm = _open(ctx, db)
     if err.is_terminal and not as_json:
         with render_text.IngestProgress(err) as progress:
             result = tm.ingest(paths, fmt=fmt, force=force, options=options, progress=progress,
@@ -157,9 +165,9 @@ def formats_cmd(as_json: JsonOption = False) -> None:
 
 
 @app.command("status")
-def status_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
+def status_cmd(ctx: typer.Context, db: DbOption = None, as_json: JsonOption = False) -> None:
     """What the store holds: rows per table and per system, and every ingested source."""
-    result = tracemap.open(db).status()
+    result = _open(ctx, db).status()
     if as_json:
         _print_json(result)
     else:
@@ -168,12 +176,13 @@ def status_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
 
 @app.command("rejects")
 def rejects_cmd(
+    ctx: typer.Context,
     db: DbOption = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most this many.")] = 50,
     as_json: JsonOption = False,
 ) -> None:
     """Input records that could not be used: file, location and reason."""
-    result = tracemap.open(db).rejects(limit=limit)
+    result = _open(ctx, db).rejects(limit=limit)
     if as_json:
         _print_json(result)
     else:
@@ -220,6 +229,7 @@ def _period(value: str, option: str) -> tuple[datetime, datetime]:
 
 @app.command("hidden")
 def hidden_cmd(
+    ctx: typer.Context,
     db: DbOption = None,
     declared: Annotated[list[str] | None, typer.Option(
         "--declared", help="AsyncAPI document or YAML manifest declaring dependencies "
@@ -228,11 +238,12 @@ def hidden_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Observed dependencies that nothing declares; fan-out, cycles, false completions."""
-    _emit(tracemap.open(db).hidden(declared or []), fmt, as_json)
+    _emit(_open(ctx, db).hidden(declared or []), fmt, as_json)
 
 
 @app.command("failures")
 def failures_cmd(
+    ctx: typer.Context,
     db: DbOption = None,
     execution: Annotated[str | None, typer.Option("--execution", help="One execution id.")] = None,
     since: Annotated[str | None, typer.Option("--since", help="Window start (ISO-8601).")] = None,
@@ -245,7 +256,7 @@ def failures_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Where failures started, where they spread, ranked root causes with their evidence."""
-    result = tracemap.open(db).failures(
+    result = _open(ctx, db).failures(
         since=_when(since, "--since"), until=_when(until, "--until"),
         baseline_since=_when(baseline_since, "--baseline-since"),
         baseline_until=_when(baseline_until, "--baseline-until"), execution=execution)
@@ -254,6 +265,7 @@ def failures_cmd(
 
 @app.command("impact")
 def impact_cmd(
+    ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="A component, or any unambiguous end of its "
                                           "name (OrderWorkflow, orders.placed).")],
     db: DbOption = None,
@@ -272,7 +284,7 @@ def impact_cmd(
     if fail_on is not None and fail_on not in RISK_ORDER:
         raise typer.BadParameter(f"expected low, medium or high, got {fail_on!r}",
                                  param_hint="--fail-on")
-    result = tracemap.open(db).impact(target, upstream=upstream, depth=depth)
+    result = _open(ctx, db).impact(target, upstream=upstream, depth=depth)
     _emit(result, fmt, as_json)
     if fail_on and result.max_risk and RISK_ORDER[result.max_risk] >= RISK_ORDER[fail_on]:
         raise typer.Exit(3)
@@ -280,6 +292,7 @@ def impact_cmd(
 
 @app.command("diff")
 def diff_cmd(
+    ctx: typer.Context,
     before: Annotated[str, typer.Option("--before", help="First period, START..END.")],
     after: Annotated[str, typer.Option("--after", help="Second period, START..END.")],
     db: DbOption = None,
@@ -287,12 +300,13 @@ def diff_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Dependencies that appeared, disappeared or changed between two periods."""
-    result = tracemap.open(db).diff(_period(before, "--before"), _period(after, "--after"))
+    result = _open(ctx, db).diff(_period(before, "--before"), _period(after, "--after"))
     _emit(result, fmt, as_json)
 
 
 @app.command("report")
 def report_cmd(
+    ctx: typer.Context,
     db: DbOption = None,
     output: Annotated[str, typer.Option("-o", "--output", help="Where to write the HTML "
                                         "file.")] = "tracemap-report.html",
@@ -300,7 +314,7 @@ def report_cmd(
         "--declared", help="AsyncAPI document or YAML manifest (repeatable).")] = None,
 ) -> None:
     """One self-contained HTML report: graph, hidden dependencies, failures, impacts."""
-    path = tracemap.open(db).report(output, declared=declared or [])
+    path = _open(ctx, db).report(output, declared=declared or [])
     out.print(render_text.cell(f"report written to {path}"))
 
 
@@ -349,6 +363,7 @@ def demo_cmd(
 
 @app.command("correlate")
 def correlate_cmd(
+    ctx: typer.Context,
     db: DbOption = None,
     skew: Annotated[float | None, typer.Option(
         "--skew", help="Clock-skew tolerance in seconds when ordering systems by time "
@@ -366,7 +381,7 @@ def correlate_cmd(
                                               ("min_confidence", min_confidence),
                                               ("max_key_fanout", max_key_fanout))
               if value is not None}
-    result = tracemap.open(db).correlate(**params)
+    result = _open(ctx, db).correlate(**params)
     if as_json:
         _print_json(result)
     else:
@@ -375,6 +390,7 @@ def correlate_cmd(
 
 @app.command("trace")
 def trace_cmd(
+    ctx: typer.Context,
     id: Annotated[str, typer.Argument(help="Any key value (correlation id, workflow id, trace "
                                       "id, message id, business id), entity uid or execution "
                                       "id.")],
@@ -382,7 +398,7 @@ def trace_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """One stitched execution as a cross-system timeline, with its critical path."""
-    result = tracemap.open(db).trace(id)
+    result = _open(ctx, db).trace(id)
     if as_json:
         _print_json(result)
     else:
@@ -394,6 +410,7 @@ GRAPH_FORMATS = ("dot", "mermaid", "graphml", "json")
 
 @app.command("graph")
 def graph_cmd(
+    ctx: typer.Context,
     db: DbOption = None,
     level: Annotated[str, typer.Option("--level", help="component (the dependency graph) or "
                                        "instance (one execution).")] = "component",
@@ -414,7 +431,7 @@ def graph_cmd(
                                  param_hint="--level")
     from tracemap.render import dot, graphml, mermaid
 
-    result = tracemap.open(db).graph(level=level, execution=execution)
+    result = _open(ctx, db).graph(level=level, execution=execution)
     renderers = {"dot": dot.render, "mermaid": mermaid.render, "graphml": graphml.render,
                  "json": lambda r: render_json.render(r) + "\n"}
     text = renderers[fmt](result)
@@ -428,6 +445,7 @@ def graph_cmd(
 
 @app.command("explain")
 def explain_cmd(
+    ctx: typer.Context,
     src: Annotated[str, typer.Argument(help="Upstream entity uid or component (any "
                                        "unambiguous end of its name).")],
     dst: Annotated[str, typer.Argument(help="Downstream entity uid or component.")],
@@ -435,7 +453,7 @@ def explain_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Why tracemap believes an edge: every piece of evidence and the file it came from."""
-    result = tracemap.open(db).explain(src, dst)
+    result = _open(ctx, db).explain(src, dst)
     if as_json:
         _print_json(result)
     else:
@@ -443,9 +461,9 @@ def explain_cmd(
 
 
 @app.command("coverage")
-def coverage_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
+def coverage_cmd(ctx: typer.Context, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Where chains break and why, with a one-line fix for each."""
-    result = tracemap.open(db).coverage()
+    result = _open(ctx, db).coverage()
     if as_json:
         _print_json(result)
     else:
