@@ -12,13 +12,101 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
 
-from ingest.base import BatchBuilder, Source, first_json_value, is_json, loads
+from ingest.base import (
+    RAW_CAP,
+    BatchBuilder,
+    Source,
+    dumps,
+    first_json_value,
+    is_json,
+    is_json_lines,
+    loads,
+    select_path,
+)
 
+#: A UTF-8 byte order mark, which some Windows tools write before JSON.
+BOM = b"\xef\xbb\xbf"
+#: What a reader lets stand before the JSON (see ``json_documents``).
+Before = Literal["", "bom", "comments"]
+#: Recovers records from a whole document that is not JSON (see ``json_documents``).
+Salvage = Callable[[bytes, BatchBuilder], list[tuple[str, Any]] | None]
 # --------------------------------------------------------------------------------------------
 # Readers
+
+
+def json_documents(src: Source, b: BatchBuilder, *, before: Before = "",
+                   salvage: Salvage | None = None) -> Iterator[tuple[str, Any]]:
+    """Each JSON document of the file with its location: one per line, or one whole document.
+
+    JSON lines (``is_json_lines``) give ``("line N", value)``; otherwise the file is one
+    document, ``("document", value)``. A line that is not JSON is one rejected record; so is a
+    whole document, unless ``salvage`` recovers records from it (a cut-off span array; it
+    rejects what it cannot recover itself).
+
+    ``before`` is what may stand before the JSON, as each format has allowed it: only white
+    space (``""``: otlp_json); a byte order mark before the document (``"bom"``: the Jaeger,
+    Zipkin and OTLP logs readers); a byte order mark before any line, and a byte order mark
+    and comment lines (``#``, ``//``, ``/* */``) before the document (``"comments"``:
+    ``json_records``).
+    """
+    if is_json_lines(src):  # judged on the whole first line: records can be far over 64 KiB
+        for number, line in src.lines():
+            try:
+                yield f"line {number}", loads(
+                    line.removeprefix(BOM) if before == "comments" else line)
+            except ValueError as exc:
+                b.read()
+                b.reject(f"line {number}", f"expected a JSON document per line: {exc}", line)
+        return
+    data = src.read_document()
+    if before == "bom":
+        data = data.lstrip(BOM)
+    try:
+        doc = loads(first_json_value(data) if before == "comments" else data)
+    except ValueError as exc:
+        rescued = salvage(data, b) if salvage else None
+        if rescued is None:
+            b.read()
+            b.reject("file", f"expected one JSON document (truncated?): {exc}", data[:200])
+        yield from rescued or []
+        return
+    yield "document", doc
+
+
+def json_records(src: Source, b: BatchBuilder, *, array_paths: tuple[str, ...] = (),
+                 item: str = "") -> Iterator[tuple[str, Any]]:
+    """Each top-level record of a JSON file, with its location (``json_documents``).
+
+    JSON lines give one record per line (``line 12``). Otherwise the file is one document
+    (``document``). A top-level array gives its elements (``<item>[3]``, or ``line 12[3]``), an
+    object with an array at one of ``array_paths`` (dotted, e.g. ``hits.hits``) gives that
+    array's elements (``hits.hits[3]``, ``line 12 hits.hits[3]``). A line or document that is
+    not JSON is one rejected record.
+    """
+    for where, doc in json_documents(src, b, before="comments"):
+        if where == "document":
+            yield from _expand(doc, where, "", item, array_paths)
+        else:
+            yield from _expand(doc, where, f"{where} ", where, array_paths)
+
+
+def _expand(doc: Any, where: str, prefix: str, item: str,
+            array_paths: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
+    if isinstance(doc, list):
+        for i, element in enumerate(doc):
+            yield f"{item}[{i}]", element
+        return
+    if isinstance(doc, dict):
+        for path in array_paths:
+            found = select_path(doc, path)
+            if found and isinstance(found[0], list):
+                for i, element in enumerate(found[0]):
+                    yield f"{prefix}{path}[{i}]", element
+                return
+    yield where, doc
 
 
 def json_values(src: Source, b: BatchBuilder, expected: str) -> Iterator[tuple[str, Any]]:
@@ -188,11 +276,21 @@ def shape(value: Any) -> str:
 
 
 def raw_json(value: Any) -> str:
-    """A decoded value back as JSON text for a reject's ``raw`` (capped)."""
+    """A decoded value back as JSON text for a reject's ``raw`` (capped), spaced as
+    ``json.dumps`` writes it (the bus formats' rejects)."""
     try:
         return json.dumps(value, ensure_ascii=False, default=str)[:2048]
     except (TypeError, ValueError):
         return repr(value)[:2048]
+
+
+def raw_text(value: Any, cap: int = RAW_CAP) -> str:
+    """A record as compact JSON text (``dumps``) for a reject's ``raw`` (capped); never raises,
+    whatever the nesting."""
+    try:
+        return dumps(value)[:cap]
+    except (TypeError, ValueError, RecursionError):
+        return f"<{type(value).__name__} not printable>"
 
 
 def compact(detail: dict[str, Any]) -> dict[str, Any]:

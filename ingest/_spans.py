@@ -16,11 +16,11 @@ OTLP does not need and these two do is here:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ingest import otlp_json
-from ingest.base import BatchBuilder, Source, is_json_lines, loads
+from ingest.base import BatchBuilder, Source
 from tracemap.model import CHANNEL_KINDS, KeyKind, channel_component
 
 #: A decoded span as ``otlp_json.add_spans`` takes it: (location, OTLP/JSON span, service,
@@ -226,33 +226,3 @@ def add_messaging_keys(spans: list[Decoded], b: BatchBuilder, steps_before: int)
 
 def _agree(a: str | None, b: str | None) -> bool:
     return a is None or b is None or a == b
-
-
-def documents(src: Source, b: BatchBuilder,
-              salvage: Callable[[bytes, BatchBuilder], list[tuple[str, Any]] | None] | None = None,
-              ) -> Iterator[tuple[str, Any]]:
-    """Each JSON document of the file with its location: one whole document, or one per line.
-
-    A line that is not JSON is one rejected record. A whole document that is not JSON is one
-    rejected record, unless ``salvage`` recovers records from it (a cut-off span array; it
-    rejects what it cannot recover itself).
-    """
-    if is_json_lines(src):
-        for number, line in src.lines():
-            try:
-                yield f"line {number}", loads(line)
-            except ValueError as exc:
-                b.read()
-                b.reject(f"line {number}", f"expected a JSON document per line: {exc}", line)
-        return
-    data = src.read_document().lstrip(b"\xef\xbb\xbf")
-    try:
-        doc = loads(data)
-    except ValueError as exc:
-        rescued = salvage(data, b) if salvage else None
-        if rescued is None:
-            b.read()
-            b.reject("file", f"expected one JSON document (truncated?): {exc}", data[:200])
-        yield from rescued or []
-        return
-    yield "document", doc

@@ -41,6 +41,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ingest._json import json_records, raw_text
 from ingest.base import Batch, BatchBuilder, Source, first_json_value, us_from_iso
 from ingest.openlineage_json import (
     AIRFLOW_RUN_KEY,
@@ -50,8 +51,6 @@ from ingest.openlineage_json import (
     attempt_uids,
     dag_component,
     dag_run_uid,
-    json_documents,
-    raw_text,
     task_component,
     task_uid,
 )
@@ -104,7 +103,7 @@ def sniff(head: bytes, path: str) -> bool:
 
 def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
-    for where, doc in json_documents(src, b):
+    for where, doc in json_records(src, b):
         prefix = "" if where == "document" else f"{where} "
         _document(b, src, doc, prefix)
         if b.ready():

@@ -24,8 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ingest._json import json_records, raw_text
 from ingest.base import Batch, BatchBuilder, Source, first_json_value, us_from_iso
-from ingest.openlineage_json import json_documents, raw_text
 from tracemap.model import FAILURE_STATUSES, EdgeKind, KeyKind, Status, component
 
 NAME = "dbt_log"
@@ -111,7 +111,7 @@ def sniff(head: bytes, path: str) -> bool:
 def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
     invocations: dict[str, _Invocation] = {}
-    for where, rec in json_documents(src, b, item="lines"):
+    for where, rec in json_records(src, b, item="lines"):
         b.read()
         outcome = _line(invocations, rec, where)
         if outcome is None:

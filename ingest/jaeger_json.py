@@ -37,6 +37,7 @@ from decimal import Decimal
 from typing import Any
 
 from ingest import _spans, otlp_json
+from ingest._json import json_documents
 from ingest.base import (
     Batch,
     BatchBuilder,
@@ -108,7 +109,7 @@ LOOSE_SPANS = 20_000
 def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
     loose: list[tuple[str, Any]] = []
-    for location, doc in _spans.documents(src, b, salvage=_anonymizer_lines):
+    for location, doc in json_documents(src, b, before="bom", salvage=_anonymizer_lines):
         is_span = isinstance(doc, dict) and ("spanID" in doc or "spanId" in doc)
         if is_span:
             loose.append((location, doc))

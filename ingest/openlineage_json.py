@@ -46,16 +46,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ingest._json import json_records, raw_text
 from ingest.base import (
-    RAW_CAP,
     Batch,
     BatchBuilder,
     Source,
-    dumps,
     first_json_value,
-    is_json_lines,
-    loads,
-    select_path,
     us_from_iso,
 )
 from tracemap.model import EdgeKind, KeyKind, Status, business_key, channel_component, component
@@ -214,57 +210,6 @@ def as_int(value: Any) -> int | None:
 
 
 # --------------------------------------------------------------------------------------------
-# Reading JSON records: lines, one document, or an array (also used by zeebe_json, dbt_log)
-
-
-def json_documents(src: Source, b: BatchBuilder, *, array_paths: tuple[str, ...] = (),
-                   item: str = "") -> Iterator[tuple[str, Any]]:
-    """Each top-level record of a JSON file, with its location.
-
-    JSON lines give one record per line (``line 12``). Otherwise the file is one document
-    (``document``). A top-level array gives its elements (``<item>[3]``, or ``line 12[3]``), an
-    object with an array at one of ``array_paths`` (dotted, e.g. ``hits.hits``) gives that
-    array's elements (``hits.hits[3]``, ``line 12 hits.hits[3]``). A line or document that is
-    not JSON is one rejected record.
-    """
-    if is_json_lines(src):  # judged on the whole first line: events can be far over 64 KiB
-        for number, line in src.lines():
-            where = f"line {number}"
-            try:
-                doc = loads(line.removeprefix(b"\xef\xbb\xbf"))
-            except ValueError as exc:
-                b.read()
-                b.reject(where, f"expected a JSON document per line: {exc}", line)
-                continue
-            yield from _expand(doc, where, f"{where} ", where, array_paths)
-        return
-    data = src.read_document()
-    try:
-        doc = loads(first_json_value(data))
-    except ValueError as exc:
-        b.read()
-        b.reject("file", f"expected one JSON document (truncated?): {exc}", data[:200])
-        return
-    yield from _expand(doc, "document", "", item, array_paths)
-
-
-def _expand(doc: Any, where: str, prefix: str, item: str,
-            array_paths: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
-    if isinstance(doc, list):
-        for i, element in enumerate(doc):
-            yield f"{item}[{i}]", element
-        return
-    if isinstance(doc, dict):
-        for path in array_paths:
-            found = select_path(doc, path)
-            if found and isinstance(found[0], list):
-                for i, element in enumerate(found[0]):
-                    yield f"{prefix}{path}[{i}]", element
-                return
-    yield where, doc
-
-
-# --------------------------------------------------------------------------------------------
 # Sniff and parse
 
 
@@ -287,7 +232,7 @@ def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
     lineage = _Lineage(src)
     limit = MAX_OPEN_RUNS
-    for where, ev in json_documents(src, b, array_paths=("events",), item="events"):
+    for where, ev in json_records(src, b, array_paths=("events",), item="events"):
         b.read()
         reason = lineage.add(b, ev, where)
         if reason:
@@ -302,14 +247,6 @@ def parse(src: Source) -> Iterator[Batch]:
             yield b.take()
     lineage.flush(b, final=True)
     yield b.take()
-
-
-def raw_text(value: Any, cap: int = RAW_CAP) -> str:
-    """A record as JSON text for a reject (capped); never raises, whatever the nesting."""
-    try:
-        return dumps(value)[:cap]
-    except (TypeError, ValueError, RecursionError):
-        return f"<{type(value).__name__} not printable>"
 
 
 @dataclass(slots=True)

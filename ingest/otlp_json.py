@@ -17,13 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ingest._json import json_documents
 from ingest.base import (
     Batch,
     BatchBuilder,
     Source,
     first_json_value,
-    is_json_lines,
-    loads,
     span_id,
     trace_id,
     us_from_ns,
@@ -62,32 +61,11 @@ def sniff(head: bytes, path: str) -> bool:
 
 def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
-    for location, doc in documents(src, b):
+    for location, doc in json_documents(src, b):
         spans_from_request(doc, location, src, b)
         if b.ready():
             yield b.take()
     yield b.take()
-
-
-def documents(src: Source, b: BatchBuilder) -> Iterator[tuple[str, Any]]:
-    """Each JSON document of the file with its location: one whole document, or one per line.
-
-    A line (or the whole file) that is not JSON is one rejected record.
-    """
-    if is_json_lines(src):
-        for number, line in src.lines():
-            try:
-                yield f"line {number}", loads(line)
-            except ValueError as exc:
-                b.read()
-                b.reject(f"line {number}", f"expected a JSON document per line: {exc}", line)
-    else:
-        data = src.read_document()
-        try:
-            yield "document", loads(data)
-        except ValueError as exc:
-            b.read()
-            b.reject("file", f"expected one JSON document (truncated?): {exc}", data[:200])
 
 
 def any_value(v: Any) -> Any:

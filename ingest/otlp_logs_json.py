@@ -24,7 +24,8 @@ from typing import Any
 
 import orjson
 
-from ingest import _spans, otlp_json
+from ingest import otlp_json
+from ingest._json import json_documents
 from ingest.base import (
     SHAPE_ERRORS,
     Batch,
@@ -70,7 +71,7 @@ def sniff(head: bytes, path: str) -> bool:
 
 def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
-    for location, doc in _spans.documents(src, b):
+    for location, doc in json_documents(src, b, before="bom"):
         yield from logs_from_request(doc, location, b)
     yield b.take()
 

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ingest._json import json_records, raw_text
 from ingest.base import (
     Batch,
     BatchBuilder,
@@ -52,7 +53,7 @@ from ingest.base import (
     us_from_iso,
     us_from_ms,
 )
-from ingest.openlineage_json import as_int, json_documents, raw_text
+from ingest.openlineage_json import as_int
 from tracemap.model import EdgeKind, KeyKind, Status, component
 
 NAME = "zeebe_json"
@@ -143,7 +144,7 @@ def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
     z = _Zeebe(src)
     limit = MAX_OPEN
-    for where, rec in json_documents(src, b, array_paths=("hits.hits",), item="records"):
+    for where, rec in json_records(src, b, array_paths=("hits.hits",), item="records"):
         b.read()
         outcome = z.add(rec, where)
         if outcome is None:

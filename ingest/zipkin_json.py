@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ingest import _spans
+from ingest._json import json_documents
 from ingest.base import Batch, BatchBuilder, Source, first_json_value, span_id, trace_id
 
 NAME = "zipkin_json"
@@ -67,7 +68,7 @@ CHUNK_SPANS = 20_000
 
 def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
-    for location, doc in _spans.documents(src, b):
+    for location, doc in json_documents(src, b, before="bom"):
         for chunk in _spans.by_trace(_walk(doc, location, b), CHUNK_SPANS):
             decoded: list[_spans.Decoded] = []
             for where, span in chunk:
