@@ -2,10 +2,10 @@
 
 Not an ingestor (the registry does not list it). The readers turn a file into ``(location,
 value)`` pairs, rejecting what is not JSON with the location and reason the loader reports;
-the helpers describe one record: where it is (``at``), what it is (``shape``), its reject's
-raw text (``raw_json``), its detail (``compact``) and keys (``unique``). ``ingest/base.py``
-keeps the value-level JSON functions (``loads``, ``dumps``, ``first_json_value``,
-``is_json_lines``) that non-JSON code uses too.
+the helpers describe one record: where it is (``elements``, ``at``), what it is (``shape``),
+its reject's raw text (``raw_json``, ``raw_text``), its detail (``compact``) and keys
+(``unique``). ``ingest/base.py`` keeps the value-level JSON functions (``loads``, ``dumps``,
+``first_json_value``, ``is_json_lines``) that non-JSON code uses too.
 """
 
 from __future__ import annotations
@@ -260,6 +260,17 @@ def starts_with_key(head: bytes, *names: str) -> bool:
 
 # --------------------------------------------------------------------------------------------
 # One record: location, reject reason and raw text, detail, keys
+
+
+def elements(value: Any, where: str, whole: str = "") -> Iterator[tuple[str, Any]]:
+    """A top-level JSON value as records with their locations: each element of an array
+    (``at(where, "[i]")``), else the value itself (at ``where``, or at ``whole`` when the value
+    is the whole file and ``where`` is empty)."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            yield at(where, f"[{i}]"), item
+    else:
+        yield where or whole, value
 
 
 def at(where: str, suffix: str) -> str:

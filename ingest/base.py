@@ -27,7 +27,7 @@ import math
 import re
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -477,12 +477,20 @@ def _fit_row(table: str, row: dict[str, Any], schema: dict[str, Any],
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """What an add function given to ``BatchBuilder.record`` returns for a record that is
+    well-formed but of no use: it is counted as skipped, under ``what``."""
+
+    what: str
+
+
 class BatchBuilder:
     """Collects rows and accounting while an ingestor walks its input.
 
     Call ``read()`` once per input record, then exactly one of ``loaded()``, ``skip()`` or
-    ``reject()`` for it. ``ready()`` says when a batch is worth yielding; ``take()`` returns it
-    and starts afresh.
+    ``reject()`` for it; ``record()`` does all of that for one record. ``ready()`` says when a
+    batch is worth yielding; ``take()`` returns it and starts afresh.
     """
 
     def __init__(self, batch_rows: int = BATCH_ROWS) -> None:
@@ -511,6 +519,32 @@ class BatchBuilder:
             raw = _valid_text(raw[:RAW_CAP])
         # One line each: parser messages (YAML's) span several, and reasons print as rows.
         self.batch.rejects.append((_one_line(location), _one_line(reason), raw))
+
+    def record(self, add: Callable[[Any, str], str | Skipped | None], item: Any, where: str, *,
+               raw: Callable[[Any], str], catch: bool = False) -> None:
+        """Account for one input record: ``read()`` it, then ``add(item, where)`` its rows.
+
+        ``add`` returns None when the record loaded, a ``Skipped``, or why the record is
+        unusable: then it is rejected at ``where`` with that reason and ``raw(item)``. With
+        ``catch``, ``add`` raising one of ``SHAPE_ERRORS`` rejects the record as well, without
+        the rows it added before it raised; without ``catch`` the error goes up to the caller.
+        """
+        self.read()
+        if catch:
+            mark = self.mark()
+            try:
+                outcome = add(item, where)
+            except SHAPE_ERRORS as exc:
+                self.restore(mark)  # none of a half-added record's rows stay
+                outcome = f"a field has an unexpected type or value: {exc}"
+        else:
+            outcome = add(item, where)
+        if isinstance(outcome, Skipped):
+            self.skip(outcome.what)
+        elif outcome:
+            self.reject(where, outcome, raw(item))
+        else:
+            self.loaded()
 
     def mark(self) -> tuple[Any, ...]:
         """Where the builder is now: ``restore`` goes back here if a record fails half-way."""

@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import yaml
 
-from ingest._json import at, compact, head_object, json_values, raw_json, shape, unique
+from ingest._json import compact, elements, head_object, json_values, raw_json, shape, unique
 from ingest.base import (
     Batch,
     BatchBuilder,
@@ -92,16 +93,10 @@ def parse(src: Source) -> Iterator[Batch]:
     values = (json_values(src, b, "a CloudEvent (JSON object with specversion, id, source, "
                           "type) or a batch of them")
               if head.startswith((b"{", b"[")) else _yaml_events(src, b))
+    add = partial(add_event, b, src)
     for where, value in values:
-        items = ([(at(where, f"[{i}]"), e) for i, e in enumerate(value)]
-                 if isinstance(value, list) else [(where or "event", value)])
-        for loc, event in items:
-            b.read()
-            reason = add_event(b, src, event, loc)
-            if reason:
-                b.reject(loc, reason, raw_json(event))
-            else:
-                b.loaded()
+        for loc, event in elements(value, where, "event"):
+            b.record(add, event, loc, raw=raw_json)
             if b.ready():
                 yield b.take()
     yield b.take()

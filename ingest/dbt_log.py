@@ -22,10 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from ingest._json import json_records, raw_text
-from ingest.base import Batch, BatchBuilder, Source, first_json_value, us_from_iso
+from ingest.base import Batch, BatchBuilder, Skipped, Source, first_json_value, us_from_iso
 from tracemap.model import FAILURE_STATUSES, EdgeKind, KeyKind, Status, component
 
 NAME = "dbt_log"
@@ -111,15 +112,9 @@ def sniff(head: bytes, path: str) -> bool:
 def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
     invocations: dict[str, _Invocation] = {}
+    add = partial(_line, invocations)
     for where, rec in json_records(src, b, item="lines"):
-        b.read()
-        outcome = _line(invocations, rec, where)
-        if outcome is None:
-            b.loaded()
-        elif outcome[0] == "skip":
-            b.skip(outcome[1])
-        else:
-            b.reject(where, outcome[1], raw_text(rec))
+        b.record(add, rec, where, raw=raw_text)
     for inv in invocations.values():
         _write(b, inv)
         if b.ready():
@@ -134,20 +129,20 @@ def _time(value: Any) -> int | None:
         return None
 
 
-def _line(invocations: dict[str, _Invocation], rec: Any, where: str) -> tuple[str, str] | None:
-    """Merge one log line: None when loaded, ``("skip", name)`` or ``("reject", reason)``."""
+def _line(invocations: dict[str, _Invocation], rec: Any, where: str) -> str | Skipped | None:
+    """Merge one log line: None when loaded, ``Skipped(name)``, or why it is rejected."""
     if not isinstance(rec, dict):
-        return "reject", f"expected a dbt log event object, got {type(rec).__name__}"
+        return f"expected a dbt log event object, got {type(rec).__name__}"
     info = rec["info"] if isinstance(rec.get("info"), dict) else rec
     data = rec.get("data") if isinstance(rec.get("data"), dict) else {}
     invocation = info.get("invocation_id")
     if not isinstance(invocation, str) or not invocation:
-        return "reject", ("expected a dbt structured log event with info.invocation_id, got "
-                          f"keys {sorted(rec)[:8]}")
+        return ("expected a dbt structured log event with info.invocation_id, got "
+                f"keys {sorted(rec)[:8]}")
     name = str(info.get("name") or CODE_NAMES.get(str(info.get("code")), info.get("code")))
     node_info = data.get("node_info") or rec.get("node_info")
     if name not in NODE_EVENTS and name not in RUN_EVENTS:
-        return "skip", name
+        return Skipped(name)
     at = _time(info.get("ts"))
     inv = invocations.get(invocation)
     if inv is None:
@@ -158,7 +153,7 @@ def _line(invocations: dict[str, _Invocation], rec: Any, where: str) -> tuple[st
         _run_event(inv, name, data, at)
         return None
     if not isinstance(node_info, dict) or not node_info.get("unique_id"):
-        return "reject", f"{name}: expected data.node_info with a unique_id"
+        return f"{name}: expected data.node_info with a unique_id"
     _node_event(inv, name, data, node_info, info, where)
     return None
 

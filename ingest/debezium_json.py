@@ -36,13 +36,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
-from ingest._json import at, head_object, json_values, raw_json, shape, starts_with_key
+from ingest._json import elements, head_object, json_values, raw_json, shape, starts_with_key
 from ingest.base import (
-    SHAPE_ERRORS,
     Batch,
     BatchBuilder,
+    Skipped,
     Source,
     cap_payload,
     dumps,
@@ -133,66 +134,46 @@ def _is_change_event(obj: dict[str, Any]) -> bool:
 def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
     expected = "a Debezium change event (JSON object with payload/before/after/source/op)"
+    add = partial(_add_event, b, src)
     for where, value in json_values(src, b, expected):
-        items = ([(at(where, f"[{i}]"), e) for i, e in enumerate(value)]
-                 if isinstance(value, list) else [(where or "document", value)])
-        for loc, event in items:
-            b.read()
-            mark = b.mark()
-            try:
-                _add_event(b, src, event, loc)
-            except SHAPE_ERRORS as exc:
-                b.restore(mark)  # none of a half-added event's rows stay
-                b.reject(loc, f"a field has an unexpected type or value: {exc}",
-                         raw_json(event))
+        for loc, event in elements(value, where, "document"):
+            b.record(add, event, loc, raw=raw_json, catch=True)
             if b.ready():
                 yield b.take()
     yield b.take()
 
 
-def _add_event(b: BatchBuilder, src: Source, event: Any, where: str) -> None:
+def _add_event(b: BatchBuilder, src: Source, event: Any, where: str) -> str | Skipped | None:
+    """Add one change event; returns why it is unusable, what was skipped, or None."""
     if event is None:
-        b.skip("tombstone")
-        return
+        return Skipped("tombstone")
     if not isinstance(event, dict):
-        b.reject(where, f"expected a Debezium change event object, got {shape(event)}",
-                 raw_json(event))
-        return
+        return f"expected a Debezium change event object, got {shape(event)}"
     schema = event.get("schema") if isinstance(event.get("schema"), dict) else {}
     payload = event["payload"] if "payload" in event and "schema" in event else event
     if payload is None:
-        b.skip("tombstone")
-        return
+        return Skipped("tombstone")
     if not isinstance(payload, dict):
-        b.reject(where, f"field 'payload': expected an object, got {shape(payload)}",
-                 raw_json(event))
-        return
+        return f"field 'payload': expected an object, got {shape(payload)}"
     if payload.get("status") in ("BEGIN", "END") and "data_collections" in payload:
-        b.skip(f"transaction {payload['status']}")
-        return
+        return Skipped(f"transaction {payload['status']}")
     source = payload.get("source")
     if not isinstance(source, dict):
         if set(payload) <= {"ts_ms", "ts_us", "ts_ns"}:
-            b.skip("heartbeat")
-            return
-        b.reject(where, "field 'source': expected the Debezium source block (connector, name, "
-                 f"db, table ...), got {shape(source)}", raw_json(event))
-        return
+            return Skipped("heartbeat")
+        return ("field 'source': expected the Debezium source block (connector, name, db, "
+                f"table ...), got {shape(source)}")
     op = payload.get("op")
     if op is None and ("ddl" in payload or "tableChanges" in payload):
         op = "schema_change"
     elif not isinstance(op, str) or op not in OP_NAMES:
-        b.reject(where, f"field 'op': expected one of {', '.join(OP_NAMES)}, got {op!r}",
-                 raw_json(event))
-        return
+        return f"field 'op': expected one of {', '.join(OP_NAMES)}, got {op!r}"
     try:
         produced = _time(payload)
     except (TypeError, ValueError):
-        b.reject(where, f"field 'ts_ms': expected epoch milliseconds, got {payload.get('ts_ms')!r}",
-                 raw_json(event))
-        return
+        return f"field 'ts_ms': expected epoch milliseconds, got {payload.get('ts_ms')!r}"
     _add_change(b, src, payload, source, schema, op, produced, where)
-    b.loaded()
+    return None
 
 
 def _add_change(b: BatchBuilder, src: Source, payload: dict[str, Any], source: dict[str, Any],

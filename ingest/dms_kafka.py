@@ -27,9 +27,18 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
-from ingest._json import at, compact, head_object, json_values, raw_json, shape, starts_with_key
+from ingest._json import (
+    compact,
+    elements,
+    head_object,
+    json_values,
+    raw_json,
+    shape,
+    starts_with_key,
+)
 from ingest.base import (
     Batch,
     BatchBuilder,
@@ -65,16 +74,10 @@ def sniff(head: bytes, path: str) -> bool:
 def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
     expected = "an AWS DMS record (JSON object with data and metadata)"
+    add = partial(_add_record, b, src)
     for where, value in json_values(src, b, expected):
-        items = ([(at(where, f"[{i}]"), r) for i, r in enumerate(value)]
-                 if isinstance(value, list) else [(where or "document", value)])
-        for loc, rec in items:
-            b.read()
-            reason = _add_record(b, src, rec, loc)
-            if reason:
-                b.reject(loc, reason, raw_json(rec))
-            else:
-                b.loaded()
+        for loc, rec in elements(value, where, "document"):
+            b.record(add, rec, loc, raw=raw_json)
             if b.ready():
                 yield b.take()
     yield b.take()

@@ -34,6 +34,7 @@ import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 from ingest._json import (
@@ -47,7 +48,6 @@ from ingest._json import (
     unique,
 )
 from ingest.base import (
-    SHAPE_ERRORS,
     Batch,
     BatchBuilder,
     Source,
@@ -109,21 +109,13 @@ def parse(src: Source) -> Iterator[Batch]:
     expected = "an EventBridge event (detail-type, source, detail) or a PutEvents request"
     for where, value in json_values(src, b, expected):
         for loc, event, bus in _events(value, where):
-            b.read()
             if event is None:
+                b.read()
                 b.reject(loc, "expected an EventBridge event object or a PutEvents request "
                          "with 'Entries', got " + shape(value), raw_json(value))
                 continue
-            mark = b.mark()
-            try:
-                reason = add_event(b, src, event, loc, bus=bus, seen=seen)
-            except SHAPE_ERRORS as exc:
-                b.restore(mark)  # none of a half-added event's rows stay
-                reason = f"a field has an unexpected type or value: {exc}"
-            if reason:
-                b.reject(loc, reason, raw_json(event))
-            else:
-                b.loaded()
+            b.record(partial(add_event, b, src, bus=bus, seen=seen), event, loc, raw=raw_json,
+                     catch=True)
             if b.ready():
                 yield b.take()
     yield b.take()

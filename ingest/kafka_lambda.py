@@ -19,11 +19,11 @@ A record is the same row as in a kcat dump of the topic: uid ``kafka:msg:<topic>
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
-from ingest._json import at, byte_text, compact, json_values, raw_json, shape, unique
+from ingest._json import at, byte_text, compact, elements, json_values, raw_json, shape, unique
 from ingest.base import (
-    SHAPE_ERRORS,
     Batch,
     BatchBuilder,
     Source,
@@ -55,20 +55,11 @@ def sniff(head: bytes, path: str) -> bool:
 def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
     for where, doc in json_values(src, b, "a Lambda Kafka event (JSON object with 'records')"):
-        for event_where, event in _events(doc, where):
+        for event_where, event in elements(doc, where):
             _add_event(b, src, event, event_where)
             if b.ready():
                 yield b.take()
     yield b.take()
-
-
-def _events(doc: Any, where: str) -> Iterator[tuple[str, Any]]:
-    """One event, or each event of a JSON array of them (a saved list of invocations)."""
-    if isinstance(doc, list):
-        for i, event in enumerate(doc):
-            yield at(where, f"[{i}]"), event
-    else:
-        yield where, doc
 
 
 def _add_event(b: BatchBuilder, src: Source, event: Any, where: str) -> None:
@@ -86,6 +77,7 @@ def _add_event(b: BatchBuilder, src: Source, event: Any, where: str) -> None:
     cluster = {"event_source": event.get("eventSource"),
                "event_source_arn": event.get("eventSourceArn"),
                "bootstrap_servers": event.get("bootstrapServers")}
+    add = partial(_add_record, b, src, cluster=cluster)
     for group, items in records.items():
         if not isinstance(items, list):
             b.read()
@@ -93,18 +85,7 @@ def _add_event(b: BatchBuilder, src: Source, event: Any, where: str) -> None:
                      f"{shape(items)}", raw_json(items))
             continue
         for i, rec in enumerate(items):
-            b.read()
-            loc = at(where, f"records[{group}][{i}]")
-            mark = b.mark()
-            try:
-                reason = _add_record(b, src, rec, loc, cluster)
-            except SHAPE_ERRORS as exc:
-                b.restore(mark)  # none of a half-added record's rows stay
-                reason = f"a field has an unexpected type or value: {exc}"
-            if reason:
-                b.reject(loc, reason, raw_json(rec))
-            else:
-                b.loaded()
+            b.record(add, rec, at(where, f"records[{group}][{i}]"), raw=raw_json, catch=True)
 
 
 def _timestamp_type(value: Any) -> Any:

@@ -44,6 +44,7 @@ import ast
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from ingest._json import json_records, raw_text
@@ -232,13 +233,9 @@ def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
     lineage = _Lineage(src)
     limit = MAX_OPEN_RUNS
+    add = partial(lineage.add, b)
     for where, ev in json_records(src, b, array_paths=("events",), item="events"):
-        b.read()
-        reason = lineage.add(b, ev, where)
-        if reason:
-            b.reject(where, reason, raw_text(ev))
-        else:
-            b.loaded()
+        b.record(add, ev, where, raw=raw_text)
         if len(lineage.runs) > limit:
             lineage.flush(b, final=False)
             # runs still open stay: wait for them to double before scanning again

@@ -45,12 +45,14 @@ import hashlib
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from ingest._json import (
     at,
     byte_text,
     compact,
+    elements,
     head_object,
     json_values,
     raw_json,
@@ -108,19 +110,13 @@ def sniff(head: bytes, path: str) -> bool:
 def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
     expected = "a rabbitmq_tracing JSON log line or an Amazon MQ Lambda event"
+    add_line = partial(_add_trace_line, b, src)
     for where, value in json_values(src, b, expected):
-        items = ([(at(where, f"[{i}]"), v) for i, v in enumerate(value)]
-                 if isinstance(value, list) else [(where, value)])
-        for loc, doc in items:
+        for loc, doc in elements(value, where):
             if isinstance(doc, dict) and "rmqMessagesByQueue" in doc:
                 _add_lambda_event(b, src, doc, loc)
             else:
-                b.read()
-                reason = _add_trace_line(b, src, doc, loc or "document")
-                if reason:
-                    b.reject(loc or "document", reason, raw_json(doc))
-                else:
-                    b.loaded()
+                b.record(add_line, doc, loc or "document", raw=raw_json)
             if b.ready():
                 yield b.take()
     yield b.take()
@@ -218,14 +214,9 @@ def _add_lambda_event(b: BatchBuilder, src: Source, event: dict[str, Any], where
             continue
         queue, _, vhost = str(group).rpartition("::")
         queue, vhost = (queue, vhost) if queue else (vhost, "/")
+        add = partial(_add_delivery, b, src, queue=queue, vhost=vhost, event=event)
         for i, msg in enumerate(messages):
-            b.read()
-            loc = at(where, f"rmqMessagesByQueue[{group}][{i}]")
-            reason = _add_delivery(b, src, msg, loc, queue, vhost, event)
-            if reason:
-                b.reject(loc, reason, raw_json(msg))
-            else:
-                b.loaded()
+            b.record(add, msg, at(where, f"rmqMessagesByQueue[{group}][{i}]"), raw=raw_json)
 
 
 def _add_delivery(b: BatchBuilder, src: Source, msg: Any, where: str, queue: str, vhost: str,

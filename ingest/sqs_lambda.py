@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
-from ingest._json import at, compact, json_values, raw_json, shape, unique
+from ingest._json import at, compact, elements, json_values, raw_json, shape, unique
 from ingest.base import (
     Batch,
     BatchBuilder,
@@ -65,10 +66,9 @@ def sniff(head: bytes, path: str) -> bool:
 
 def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
+    add = partial(_add_record, b, src)
     for where, value in json_values(src, b, "a Lambda SQS event (JSON object with 'Records')"):
-        events = ([(at(where, f"[{i}]"), e) for i, e in enumerate(value)]
-                  if isinstance(value, list) else [(where, value)])
-        for loc, event in events:
+        for loc, event in elements(value, where):
             records = event.get("Records") if isinstance(event, dict) else None
             if not isinstance(records, list):
                 b.read()
@@ -79,13 +79,7 @@ def parse(src: Source) -> Iterator[Batch]:
                 b.read()
                 b.skip("empty event")
             for i, rec in enumerate(records):
-                b.read()
-                rec_loc = at(loc, f"Records[{i}]")
-                reason = _add_record(b, src, rec, rec_loc)
-                if reason:
-                    b.reject(rec_loc, reason, raw_json(rec))
-                else:
-                    b.loaded()
+                b.record(add, rec, at(loc, f"Records[{i}]"), raw=raw_json)
                 if b.ready():
                     yield b.take()
     yield b.take()

@@ -46,6 +46,7 @@ from ingest._json import json_records, raw_text
 from ingest.base import (
     Batch,
     BatchBuilder,
+    Skipped,
     Source,
     cap_payload,
     first_json_value,
@@ -145,14 +146,7 @@ def parse(src: Source) -> Iterator[Batch]:
     z = _Zeebe(src)
     limit = MAX_OPEN
     for where, rec in json_records(src, b, array_paths=("hits.hits",), item="records"):
-        b.read()
-        outcome = z.add(rec, where)
-        if outcome is None:
-            b.loaded()
-        elif outcome[0] == "skip":
-            b.skip(outcome[1])
-        else:
-            b.reject(where, outcome[1], raw_text(rec))
+        b.record(z.add, rec, where, raw=raw_text)
         if len(z.entities) > limit:
             z.flush(b, final=False)
             # what is still open stays: wait for it to double before scanning again
@@ -198,29 +192,29 @@ class _Zeebe:
         # (src, dst, kind) -> (evidence, location): several records state the same link
         self.links: dict[tuple[str, str, str], tuple[str, str]] = {}
 
-    def add(self, rec: Any, where: str) -> tuple[str, str] | None:
-        """Merge one record: None when loaded, ``("skip", type)`` or ``("reject", reason)``."""
+    def add(self, rec: Any, where: str) -> str | Skipped | None:
+        """Merge one record: None when loaded, ``Skipped(type)``, or why it is rejected."""
         if isinstance(rec, dict) and isinstance(rec.get("_source"), dict):
             rec = rec["_source"]  # Elasticsearch exporter document
         if not isinstance(rec, dict):
-            return "reject", f"expected a Zeebe record object, got {type(rec).__name__}"
+            return f"expected a Zeebe record object, got {type(rec).__name__}"
         vtype, intent = rec.get("valueType"), rec.get("intent")
         value = rec.get("value")
         if not isinstance(vtype, str) or not isinstance(intent, str) or not isinstance(value,
                                                                                        dict):
-            return "reject", ("expected a Zeebe record with valueType, intent and a value "
-                              f"object, got keys {sorted(rec)[:10]}")
+            return ("expected a Zeebe record with valueType, intent and a value "
+                    f"object, got keys {sorted(rec)[:10]}")
         vtype = VALUE_TYPE_ALIASES.get(vtype, vtype)
         rtype = str(rec.get("recordType") or "EVENT")
         if rtype != "EVENT":
-            return "skip", f"{vtype} {rtype}"
+            return Skipped(f"{vtype} {rtype}")
         at = _time(rec.get("timestamp"))
         order = (at or 0, as_int(rec.get("position")) or 0)
         ctx = _Ctx(where, vtype, at, order, _key(rec.get("key")), rec.get("key"),
                    rec.get("partitionId"), value)
         handler = HANDLERS.get(vtype)
         if handler is None:
-            return "skip", vtype
+            return Skipped(vtype)
         return handler(self, intent, ctx)
 
     # entities -------------------------------------------------------------------------------
@@ -242,14 +236,14 @@ class _Zeebe:
             e.done = intent in DONE
             e.ended_at = ctx.at if intent in ENDS else None
 
-    def process_instance(self, intent: str, ctx: _Ctx) -> tuple[str, str] | None:
+    def process_instance(self, intent: str, ctx: _Ctx) -> str | Skipped | None:
         v = ctx.value
         if intent not in ELEMENT_INTENTS:
-            return "skip", f"PROCESS_INSTANCE.{intent}"
+            return Skipped(f"PROCESS_INSTANCE.{intent}")
         pik = _key(_field(v, "processInstanceKey"))
         if ctx.key is None or pik is None:
-            return "reject", (f"fields 'key'/'value.processInstanceKey': expected int64 keys, got "
-                              f"{ctx.raw_key!r}/{_field(v, 'processInstanceKey')!r}")
+            return (f"fields 'key'/'value.processInstanceKey': expected int64 keys, got "
+                    f"{ctx.raw_key!r}/{_field(v, 'processInstanceKey')!r}")
         process = str(v.get("bpmnProcessId") or "unknown")
         element_type = str(v.get("bpmnElementType") or "").upper()
         run_uid = f"zeebe:run:{pik}"
@@ -282,11 +276,11 @@ class _Zeebe:
         self._status(e, ELEMENT_INTENTS[intent], intent, ctx)
         return None
 
-    def job(self, intent: str, ctx: _Ctx) -> tuple[str, str] | None:
+    def job(self, intent: str, ctx: _Ctx) -> str | Skipped | None:
         if intent not in JOB_INTENTS:
-            return "skip", f"JOB.{intent}"
+            return Skipped(f"JOB.{intent}")
         if ctx.key is None:
-            return "reject", f"field 'key': expected the job's int64 key, got {ctx.raw_key!r}"
+            return f"field 'key': expected the job's int64 key, got {ctx.raw_key!r}"
         e = self._job(ctx.key, ctx.value, ctx)
         status = JOB_INTENTS[intent]
         retries = as_int(ctx.value.get("retries"))
@@ -326,13 +320,13 @@ class _Zeebe:
         e.detail["partition"] = ctx.partition
         return e
 
-    def job_batch(self, intent: str, ctx: _Ctx) -> tuple[str, str] | None:
+    def job_batch(self, intent: str, ctx: _Ctx) -> str | Skipped | None:
         """JOB_BATCH ACTIVATED: a worker took these jobs (the only record of an activation)."""
         if intent != "ACTIVATED":
-            return "skip", f"JOB_BATCH.{intent}"
+            return Skipped(f"JOB_BATCH.{intent}")
         keys, jobs = ctx.value.get("jobKeys"), ctx.value.get("jobs")
         if not isinstance(keys, list):
-            return "reject", "field 'value.jobKeys': expected a list of job keys"
+            return "field 'value.jobKeys': expected a list of job keys"
         jobs = jobs if isinstance(jobs, list) and len(jobs) == len(keys) else [{}] * len(keys)
         for raw, job in zip(keys, jobs, strict=True):
             key = _key(raw)
@@ -348,7 +342,7 @@ class _Zeebe:
             self._status(e, Status.RUNNING, "ACTIVATED", ctx, starts=False)
         return None
 
-    def incident(self, intent: str, ctx: _Ctx) -> tuple[str, str] | None:
+    def incident(self, intent: str, ctx: _Ctx) -> str | Skipped | None:
         v = ctx.value
         if intent == "RESOLVED":
             for uid in self.incidents.pop(ctx.key or -1, ()):
@@ -356,9 +350,9 @@ class _Zeebe:
                     self.entities[uid].incidents.discard(ctx.key or -1)
             return None
         if intent != "CREATED":
-            return "skip", f"INCIDENT.{intent}"
+            return Skipped(f"INCIDENT.{intent}")
         if ctx.key is None:
-            return "reject", f"field 'key': expected the incident's int64 key, got {ctx.raw_key!r}"
+            return f"field 'key': expected the incident's int64 key, got {ctx.raw_key!r}"
         message = str(v.get("errorMessage") or v.get("errorType") or "incident")[:ERROR_CAP]
         targets = []
         for name, prefix in (("jobKey", "zeebe:job:"), ("elementInstanceKey", "zeebe:step:"),
@@ -375,11 +369,11 @@ class _Zeebe:
         self.incidents[ctx.key] = tuple(dict.fromkeys(targets))
         return None
 
-    def message(self, intent: str, ctx: _Ctx) -> tuple[str, str] | None:
+    def message(self, intent: str, ctx: _Ctx) -> str | Skipped | None:
         if intent not in MESSAGE_INTENTS:
-            return "skip", f"MESSAGE.{intent}"
+            return Skipped(f"MESSAGE.{intent}")
         if ctx.key is None:
-            return "reject", f"field 'key': expected the message's int64 key, got {ctx.raw_key!r}"
+            return f"field 'key': expected the message's int64 key, got {ctx.raw_key!r}"
         v = ctx.value
         e = self._entity("messages", f"zeebe:msg:{ctx.key}", ctx.where)
         if intent == "PUBLISHED" or not e.message:
@@ -401,12 +395,12 @@ class _Zeebe:
             e.done = True
         return None
 
-    def subscription(self, intent: str, ctx: _Ctx) -> tuple[str, str] | None:
+    def subscription(self, intent: str, ctx: _Ctx) -> str | Skipped | None:
         """A waiting element's message subscription: its correlation key; CORRELATED links."""
         v = ctx.value
         element = _key(v.get("elementInstanceKey"))
         if element is None:
-            return "skip", f"{ctx.vtype}.{intent}"
+            return Skipped(f"{ctx.vtype}.{intent}")
         e = self._entity("steps", f"zeebe:step:{element}", ctx.where)
         if v.get("correlationKey") not in (None, ""):
             e.keys.add((KeyKind.CORRELATION_ID, str(v["correlationKey"])))
@@ -416,11 +410,11 @@ class _Zeebe:
                        "message subscription correlated", ctx.where)
         return None
 
-    def start_subscription(self, intent: str, ctx: _Ctx) -> tuple[str, str] | None:
+    def start_subscription(self, intent: str, ctx: _Ctx) -> str | Skipped | None:
         v = ctx.value
         pik, message = _key(_field(v, "processInstanceKey")), _key(v.get("messageKey"))
         if intent != "CORRELATED" or pik is None or message is None:
-            return "skip", f"MESSAGE_START_EVENT_SUBSCRIPTION.{intent}"
+            return Skipped(f"MESSAGE_START_EVENT_SUBSCRIPTION.{intent}")
         run = self._entity("runs", f"zeebe:run:{pik}", ctx.where)
         if v.get("correlationKey") not in (None, ""):
             run.keys.add((KeyKind.CORRELATION_ID, str(v["correlationKey"])))
@@ -428,7 +422,7 @@ class _Zeebe:
                    "message start event correlated", ctx.where)
         return None
 
-    def variables(self, intent: str, ctx: _Ctx) -> tuple[str, str] | None:
+    def variables(self, intent: str, ctx: _Ctx) -> str | Skipped | None:
         """Variables that carry correlation keys give them to their process instance."""
         v = ctx.value
         pik = _key(_field(v, "processInstanceKey"))
@@ -444,7 +438,7 @@ class _Zeebe:
         if isinstance(doc, dict) and what == "VARIABLE":
             pairs += self.src.rules.payload(next(iter(doc.values())))
         if pik is None or not pairs:
-            return "skip", what
+            return Skipped(what)
         self._entity("runs", f"zeebe:run:{pik}", ctx.where).keys.update(pairs)
         return None
 
