@@ -924,18 +924,18 @@ def proto_fields(buf: bytes) -> list[tuple[int, int, Any]]:
     out: list[tuple[int, int, Any]] = []
     i, n = 0, len(buf)
     while i < n:
-        tag, i = _varint(buf, i)
+        tag, i = read_varint(buf, i)
         if tag is None or tag >> 3 == 0:
             break
         field_no, wire = tag >> 3, tag & 7
         if wire == 0:
-            value, i = _varint(buf, i)
+            value, i = read_varint(buf, i)
             if value is None:
                 break
         elif wire == 1:
             value, i = buf[i : i + 8], i + 8
         elif wire == 2:
-            size, i = _varint(buf, i)
+            size, i = read_varint(buf, i)
             if size is None:
                 break
             value, i = buf[i : i + size], i + size
@@ -947,7 +947,8 @@ def proto_fields(buf: bytes) -> list[tuple[int, int, Any]]:
     return out
 
 
-def _varint(buf: bytes, i: int) -> tuple[int | None, int]:
+def read_varint(buf: bytes, i: int) -> tuple[int | None, int]:
+    """The protobuf varint at ``buf[i]`` and the index after it; None if it is cut short."""
     result = shift = 0
     while i < len(buf) and shift < 64:
         byte = buf[i]

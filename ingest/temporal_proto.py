@@ -30,7 +30,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from ingest import temporal_json
-from ingest.base import Batch, BatchBuilder, Source, proto_fields
+from ingest.base import Batch, BatchBuilder, Source, proto_fields, read_varint
 from ingest.temporal_json import ENUMS, EVENT_TYPES, FAILED_CAUSES, TEMPORAL, Hints
 
 NAME = "temporal_proto"
@@ -438,7 +438,7 @@ def _split(buf: bytes, b: BatchBuilder, what: str) -> Iterator[bytes]:
     i, n, index = 0, len(buf), 0
     while i < n:
         start = i
-        tag, i = _varint(buf, i)
+        tag, i = read_varint(buf, i)
         if tag is None or tag >> 3 == 0 or (tag & 7) not in (0, 1, 2, 5):
             b.read()
             b.reject(f"{what}[{index}]", f"not protobuf at byte {start}: bad field tag "
@@ -446,7 +446,7 @@ def _split(buf: bytes, b: BatchBuilder, what: str) -> Iterator[bytes]:
             return
         wire = tag & 7
         if wire == 2:
-            size, i = _varint(buf, i)
+            size, i = read_varint(buf, i)
             end = i + (size or 0)
             if size is None or end > n:
                 b.read()
@@ -458,18 +458,6 @@ def _split(buf: bytes, b: BatchBuilder, what: str) -> Iterator[bytes]:
                 index += 1
             i = end
         elif wire == 0:
-            _, i = _varint(buf, i)
+            _, i = read_varint(buf, i)
         else:
             i += 8 if wire == 1 else 4
-
-
-def _varint(buf: bytes, i: int) -> tuple[int | None, int]:
-    result = shift = 0
-    while i < len(buf) and shift < 64:
-        byte = buf[i]
-        i += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, i
-        shift += 7
-    return None, i
