@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from google.protobuf import json_format
-from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from ingest import otlp_logs_json
+from ingest import otlp_logs_json, otlp_proto
 from ingest.base import Batch, BatchBuilder, Source, proto_fields, proto_first
 
 NAME = "otlp_logs_proto"
@@ -39,14 +37,7 @@ def sniff(head: bytes, path: str) -> bool:
 
 def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
-    request = ExportLogsServiceRequest()
-    data = src.read_document()
-    try:
-        request.ParseFromString(data)
-    except DecodeError as exc:
-        b.read()
-        b.reject("file", f"expected a protobuf ExportLogsServiceRequest (truncated?): {exc}")
-        yield b.take()
-        return
-    yield from otlp_logs_json.logs_from_request(json_format.MessageToDict(request), "message", b)
+    doc = otlp_proto.request_dict(src, b, ExportLogsServiceRequest())
+    if doc is not None:
+        yield from otlp_logs_json.logs_from_request(doc, "message", b)
     yield b.take()

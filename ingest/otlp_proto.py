@@ -9,9 +9,10 @@ A file may be gzip-compressed (as the Collector writes with ``compression: gzip`
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from ingest import otlp_json
@@ -33,15 +34,21 @@ def sniff(head: bytes, path: str) -> bool:
 
 def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
-    request = ExportTraceServiceRequest()
+    doc = request_dict(src, b, ExportTraceServiceRequest())
+    if doc is not None:
+        otlp_json.spans_from_request(doc, "message", src, b)
+    yield b.take()
+
+
+def request_dict(src: Source, b: BatchBuilder, request: Message) -> dict[str, Any] | None:
+    """The file parsed as one OTLP export ``request``, as the dict ``json_format`` makes of it
+    (the OTLP/JSON shape); None, with the file rejected as one record, when it does not parse.
+    """
     data = src.read_document()
     try:
         request.ParseFromString(data)
     except DecodeError as exc:
         b.read()
-        b.reject("file", f"expected a protobuf ExportTraceServiceRequest (truncated?): {exc}")
-        yield b.take()
-        return
-    doc = json_format.MessageToDict(request)
-    otlp_json.spans_from_request(doc, "message", src, b)
-    yield b.take()
+        b.reject("file", f"expected a protobuf {request.DESCRIPTOR.name} (truncated?): {exc}")
+        return None
+    return json_format.MessageToDict(request)
