@@ -73,13 +73,10 @@ def _add_record(b: BatchBuilder, src: Source, rec: Any, where: str) -> str | Non
     """Add one record; returns why it is unusable, or None."""
     if not isinstance(rec, dict):
         return f"expected a JSON object with topic/partition/offset, got {type(rec).__name__}"
-    topic, partition, offset = rec.get("topic"), rec.get("partition"), rec.get("offset")
-    if not isinstance(topic, str) or not topic:
-        return "field 'topic': expected a non-empty string"
-    try:
-        partition, offset = int(partition), int(offset)
-    except (TypeError, ValueError):
-        return f"fields 'partition'/'offset': expected integers, got {partition!r}/{offset!r}"
+    place = position(rec)
+    if isinstance(place, str):
+        return place
+    topic, partition, offset = place
     headers = header_dict(rec.get("headers"))
     payload = rec.get("payload")
     decoded = _json_payload(payload)
@@ -107,6 +104,18 @@ def _add_record(b: BatchBuilder, src: Source, rec: Any, where: str) -> str | Non
     if "ce_id" in headers:
         b.key(uid, KeyKind.MESSAGE_ID, f"{headers.get('ce_source', '')}/{headers['ce_id']}")
     return None
+
+
+def position(rec: dict[str, Any]) -> tuple[str, int, int] | str:
+    """A record's ``(topic, partition, offset)``, its uid in every Kafka format, or why they
+    are unusable."""
+    topic, partition, offset = rec.get("topic"), rec.get("partition"), rec.get("offset")
+    if not isinstance(topic, str) or not topic:
+        return "field 'topic': expected a non-empty string"
+    try:
+        return topic, int(partition), int(offset)
+    except (TypeError, ValueError):
+        return f"fields 'partition'/'offset': expected integers, got {partition!r}/{offset!r}"
 
 
 def header_dict(raw: Any) -> dict[str, str]:

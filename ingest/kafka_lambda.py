@@ -33,7 +33,7 @@ from ingest.base import (
     loads,
     us_from_ms,
 )
-from ingest.kafka_kcat import event_type
+from ingest.kafka_kcat import event_type, position
 from tracemap.model import KeyKind, Status, channel_component
 
 NAME = "kafka_lambda"
@@ -97,13 +97,10 @@ def _add_record(b: BatchBuilder, src: Source, rec: Any, where: str,
     """Add one Kafka record; returns why it is unusable, or None."""
     if not isinstance(rec, dict):
         return f"expected a Kafka record object, got {shape(rec)}"
-    topic, partition, offset = rec.get("topic"), rec.get("partition"), rec.get("offset")
-    if not isinstance(topic, str) or not topic:
-        return "field 'topic': expected a non-empty string"
-    try:
-        partition, offset = int(partition), int(offset)
-    except (TypeError, ValueError):
-        return f"fields 'partition'/'offset': expected integers, got {partition!r}/{offset!r}"
+    place = position(rec)
+    if isinstance(place, str):
+        return place
+    topic, partition, offset = place
     try:
         produced = us_from_ms(rec.get("timestamp"))
     except (TypeError, ValueError):
