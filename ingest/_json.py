@@ -273,6 +273,27 @@ def elements(value: Any, where: str, whole: str = "") -> Iterator[tuple[str, Any
         yield where or whole, value
 
 
+def envelope_records(b: BatchBuilder, event: Any, where: str, name: str, kind: type,
+                     expected: str) -> Any:
+    """The records field ``name`` of a Lambda event (or another envelope), if it has records.
+
+    An event without it, or with it of another ``kind``, is one rejected record (``expected``
+    says what it should have been); an event with it empty is well-formed, and one record
+    skipped as ``empty event``. Either way there is nothing more to add: None.
+    """
+    records = event.get(name) if isinstance(event, dict) else None
+    if not isinstance(records, kind):
+        b.read()
+        b.reject(where or "document", f"expected {expected}, got {shape(event)}",
+                 raw_json(event))
+        return None
+    if not records:
+        b.read()
+        b.skip("empty event")
+        return None
+    return records
+
+
 def at(where: str, suffix: str) -> str:
     """A location inside a value found at ``where`` (``line 3`` + ``[2]`` -> ``line 3 [2]``)."""
     return f"{where} {suffix}" if where else suffix

@@ -22,7 +22,17 @@ from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
-from ingest._json import at, byte_text, compact, elements, json_values, raw_json, shape, unique
+from ingest._json import (
+    at,
+    byte_text,
+    compact,
+    elements,
+    envelope_records,
+    json_values,
+    raw_json,
+    shape,
+    unique,
+)
 from ingest.base import (
     Batch,
     BatchBuilder,
@@ -63,16 +73,9 @@ def parse(src: Source) -> Iterator[Batch]:
 
 
 def _add_event(b: BatchBuilder, src: Source, event: Any, where: str) -> None:
-    records = event.get("records") if isinstance(event, dict) else None
-    if not isinstance(records, dict):
-        b.read()
-        b.reject(where or "document", "expected a Lambda Kafka event with a 'records' object, "
-                 f"got {shape(event)}", raw_json(event))
-        return
-    if not records:
-        # An invocation with nothing in it is well-formed; it is still an input record.
-        b.read()
-        b.skip("empty event")
+    records = envelope_records(b, event, where, "records", dict,
+                               "a Lambda Kafka event with a 'records' object")
+    if records is None:
         return
     cluster = {"event_source": event.get("eventSource"),
                "event_source_arn": event.get("eventSourceArn"),

@@ -30,7 +30,16 @@ from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
-from ingest._json import at, compact, elements, json_values, raw_json, shape, unique
+from ingest._json import (
+    at,
+    compact,
+    elements,
+    envelope_records,
+    json_values,
+    raw_json,
+    shape,
+    unique,
+)
 from ingest.base import (
     Batch,
     BatchBuilder,
@@ -69,15 +78,10 @@ def parse(src: Source) -> Iterator[Batch]:
     add = partial(_add_record, b, src)
     for where, value in json_values(src, b, "a Lambda SQS event (JSON object with 'Records')"):
         for loc, event in elements(value, where):
-            records = event.get("Records") if isinstance(event, dict) else None
-            if not isinstance(records, list):
-                b.read()
-                b.reject(loc or "document", "expected a Lambda SQS event with a 'Records' list, "
-                         f"got {shape(event)}", raw_json(event))
+            records = envelope_records(b, event, loc, "Records", list,
+                                       "a Lambda SQS event with a 'Records' list")
+            if records is None:
                 continue
-            if not records:
-                b.read()
-                b.skip("empty event")
             for i, rec in enumerate(records):
                 b.record(add, rec, at(loc, f"Records[{i}]"), raw=raw_json)
                 if b.ready():
