@@ -162,7 +162,8 @@ def _document(doc: Any, loc: str, src: Source, b: BatchBuilder) -> Iterator[Batc
             _add_trace(trace, loc, f"data[{i}].", src, b)
             if b.ready():
                 yield b.take()
-        for j, err in enumerate(doc.get("errors") or []):
+        errors = doc.get("errors") or []
+        for j, err in enumerate(errors if isinstance(errors, list) else [errors]):
             b.read()
             what = err if not isinstance(err, dict) else (
                 f"trace {err.get('traceID') or '?'}: {err.get('code', '')} {err.get('msg', '')}")

@@ -114,7 +114,7 @@ def position(rec: dict[str, Any]) -> tuple[str, int, int] | str:
         return "field 'topic': expected a non-empty string"
     try:
         return topic, int(partition), int(offset)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: Infinity
         return f"fields 'partition'/'offset': expected integers, got {partition!r}/{offset!r}"
 
 

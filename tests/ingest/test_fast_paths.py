@@ -116,7 +116,8 @@ KCAT_EDGES: list[Callable[[dict[str, Any]], None]] = [
     _set(tstype="none"), _drop("ts"), _set(ts=-5), _set(ts="1700000000000"), _set(ts=1.5),
     _set(topic=""), _drop("topic"), _set(topic=7), _set(topic=" padded\u3000"),
     _set(partition="3"), _set(partition=3.7), _set(partition=True), _set(offset=2**62),
-    _set(offset=2**64), _set(broker="b1"),
+    _set(offset=2**64), _set(offset=float("inf")), _set(partition=float("-inf")),
+    _set(broker="b1"),
     _set(key_error="bad key", payload_error="bad \u0002 payload"), _set(tstype=3),
     _set(extra={"ignored": True}),
 ]

@@ -147,6 +147,10 @@ def test_api_errors_are_rejected_records(tmp_path: Path) -> None:
     assert rows["rejects"] == [{"location": "line 1 errors[0]", "reason":
                                 "the Jaeger query API reported an error: trace abc123: 404 "
                                 "trace not found"}]
+    count = tmp_path / "error_count.json"  # not the API's shape: still no crash
+    count.write_text('{"data": [], "errors": 1}')
+    assert normalized_rows(count, fmt="jaeger_json")["rejects"] == [{
+        "location": "line 1 errors[0]", "reason": "the Jaeger query API reported an error: 1"}]
     v3 = tmp_path / "v3_error.json"
     v3.write_text('{"error": {"httpCode": 404, "message": "No traces found"}}')
     rows = normalized_rows(v3)
