@@ -7,10 +7,11 @@ OTLP does not need and these two do is here:
 - ``split_shared``: a SERVER span sharing its id with the CLIENT span that called it (Zipkin
   B3 "shared" spans, Jaeger traces reported by Zipkin instrumentation) gets a derived id of its
   own, the client half as parent, and the server-side children of that id.
-- ``add_messaging_keys``: channel and message-key keys from the tags Brave, OpenTracing and
-  OTel instrumentations write (``kafka.topic``/``kafka.key``, ``rabbit.exchange``/
-  ``rabbit.routing_key``, ``messaging.*``), shared between a PRODUCER span and the CONSUMER
-  span that names it as parent, because that parent id travelled in the message's headers.
+- ``add_messaging_keys``: the channel and message key each span states
+  (``otlp_json.messaging``: Brave, OpenTracing and OTel tags), shared between a PRODUCER span
+  and the CONSUMER span that names it as parent, because that parent id travelled in the
+  message's headers. An OTLP export holds one service's spans per request, so the two sides
+  rarely meet in one batch there.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from ingest import otlp_json
 from ingest.base import BatchBuilder, Source
-from tracemap.model import CHANNEL_KINDS, KeyKind, channel_component
+from tracemap.model import KeyKind, channel_component
 
 #: A decoded span as ``otlp_json.add_spans`` takes it: (location, OTLP/JSON span, service,
 #: resource attributes, scope name).
@@ -32,27 +33,6 @@ KIND_CODES = {"unspecified": 0, "internal": 1, "server": 2, "client": 3, "produc
               "consumer": 5}
 _SERVER, _CLIENT, _PRODUCER, _CONSUMER = 2, 3, 4, 5
 
-#: Attributes naming the destination a message went to, and the bus the name implies.
-DESTINATION_ATTRS: tuple[tuple[str, str | None], ...] = (
-    ("messaging.destination.name", None),  # OTel semconv >= 1.17
-    ("messaging.destination", None),  # OTel semconv < 1.17
-    ("messaging.kafka.topic", "kafka"),
-    ("kafka.topic", "kafka"),  # Brave kafka-clients / spring-kafka
-    ("rabbit.exchange", "rabbitmq"),  # Brave amqp-client / spring-rabbit
-    ("message_bus.destination", None),  # OpenTracing semantic conventions
-)
-#: Attributes carrying the key a message was routed by (Kafka record key, AMQP routing key).
-MESSAGE_KEY_ATTRS: tuple[tuple[str, str], ...] = (
-    ("messaging.kafka.message.key", "kafka"),
-    ("messaging.kafka.message_key", "kafka"),  # OTel semconv < 1.17
-    ("kafka.key", "kafka"),
-    ("messaging.rabbitmq.destination.routing_key", "rabbitmq"),
-    ("messaging.rabbitmq.routing_key", "rabbitmq"),
-    ("rabbit.routing_key", "rabbitmq"),
-)
-#: AMQP's default exchange is named "" (OTel semconv too); RabbitMQ also accepts this alias,
-#: and a channel needs a name.
-DEFAULT_EXCHANGE = "amq.default"
 #: Attribute (so: ``detail`` field) naming the id a re-identified shared server span had.
 SHARED_ATTR = "shared_span_id"
 
@@ -149,29 +129,6 @@ def _attr(key: str, value: Any) -> dict[str, Any]:
     return {"key": key, "value": {"stringValue": str(value)}}
 
 
-def messaging(attrs: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
-    """``(bus, destination, message key)`` a span's attributes state, each possibly None."""
-    bus = attrs.get("messaging.system")
-    bus = str(bus).lower() if bus else None
-    dest = key = None
-    for name, implied in DESTINATION_ATTRS:
-        value = attrs.get(name)
-        if isinstance(value, str | int):
-            dest, bus = str(value), bus or implied
-            break
-    for name, implied in MESSAGE_KEY_ATTRS:
-        value = attrs.get(name)
-        if isinstance(value, str | int) and str(value) != "":
-            key, bus = str(value), bus or implied
-            break
-    if not bus:
-        peer = str(attrs.get("peer.service") or "").lower()
-        bus = peer if peer in CHANNEL_KINDS else None
-    if dest == "" and bus in ("rabbitmq", "amqp"):
-        dest = DEFAULT_EXCHANGE
-    return bus, dest or None, key
-
-
 def add_messaging_keys(spans: list[Decoded], b: BatchBuilder, steps_before: int) -> None:
     """Channel and message-key keys for the producer/consumer spans just added.
 
@@ -186,7 +143,8 @@ def add_messaging_keys(spans: list[Decoded], b: BatchBuilder, steps_before: int)
         if span.get("kind") not in (_PRODUCER, _CONSUMER):
             continue
         uid = f"otel:span:{span['traceId']}/{span['spanId']}"
-        info[uid] = [span["kind"], *messaging(otlp_json.attributes(span.get("attributes")))]
+        attrs = otlp_json.attributes(span.get("attributes"))
+        info[uid] = [span["kind"], *otlp_json.messaging(attrs)]
         if span.get("parentSpanId"):
             parent_of[uid] = f"otel:span:{span['traceId']}/{span['parentSpanId']}"
     if not info:

@@ -27,7 +27,14 @@ from ingest.base import (
     trace_id,
     us_from_ns,
 )
-from tracemap.model import EdgeKind, KeyKind, Status, channel_component, component
+from tracemap.model import (
+    CHANNEL_KINDS,
+    EdgeKind,
+    KeyKind,
+    Status,
+    channel_component,
+    component,
+)
 
 NAME = "otlp_json"
 
@@ -51,6 +58,27 @@ AWS_SDK_PUBLISH: dict[tuple[str, str], tuple[str, tuple[str, ...], str | None]] 
     ("sns", "publish"): ("sns", ("messaging.destination.name", "aws.sns.topic_arn"), None),
     ("sns", "publishbatch"): ("sns", ("messaging.destination.name", "aws.sns.topic_arn"), None),
 }
+#: Attributes naming the destination a message went to, and the bus the name implies.
+DESTINATION_ATTRS: tuple[tuple[str, str | None], ...] = (
+    ("messaging.destination.name", None),  # OTel semconv >= 1.17
+    ("messaging.destination", None),  # OTel semconv < 1.17
+    ("messaging.kafka.topic", "kafka"),
+    ("kafka.topic", "kafka"),  # Brave kafka-clients / spring-kafka
+    ("rabbit.exchange", "rabbitmq"),  # Brave amqp-client / spring-rabbit
+    ("message_bus.destination", None),  # OpenTracing semantic conventions
+)
+#: Attributes carrying the key a message was routed by (Kafka record key, AMQP routing key).
+MESSAGE_KEY_ATTRS: tuple[tuple[str, str], ...] = (
+    ("messaging.kafka.message.key", "kafka"),
+    ("messaging.kafka.message_key", "kafka"),  # OTel semconv < 1.17
+    ("kafka.key", "kafka"),
+    ("messaging.rabbitmq.destination.routing_key", "rabbitmq"),
+    ("messaging.rabbitmq.routing_key", "rabbitmq"),
+    ("rabbit.routing_key", "rabbitmq"),
+)
+#: AMQP's default exchange is named "" (OTel semconv too); RabbitMQ also accepts this alias,
+#: and a channel needs a name.
+DEFAULT_EXCHANGE = "amq.default"
 _STATUS_NAMES = {"unset": 0, "ok": 1, "error": 2}
 
 
@@ -113,6 +141,29 @@ def _enum(value: Any, names: dict[str, int], prefix: str) -> int:
 
 def _get(d: dict[str, Any], camel: str, snake: str) -> Any:
     return d.get(camel, d.get(snake))
+
+
+def messaging(attrs: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """``(bus, destination, message key)`` a span's attributes state, each possibly None."""
+    bus = attrs.get("messaging.system")
+    bus = str(bus).lower() if bus else None
+    dest = key = None
+    for name, implied in DESTINATION_ATTRS:
+        value = attrs.get(name)
+        if isinstance(value, str | int):
+            dest, bus = str(value), bus or implied
+            break
+    for name, implied in MESSAGE_KEY_ATTRS:
+        value = attrs.get(name)
+        if isinstance(value, str | int) and str(value) != "":
+            key, bus = str(value), bus or implied
+            break
+    if not bus:
+        peer = str(attrs.get("peer.service") or "").lower()
+        bus = peer if peer in CHANNEL_KINDS else None
+    if dest == "" and bus in ("rabbitmq", "amqp"):
+        dest = DEFAULT_EXCHANGE
+    return bus, dest or None, key
 
 
 def aws_sdk_channel(attrs: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -261,15 +312,13 @@ def _add_span(b: BatchBuilder, src: Source, where: str, span: dict[str, Any], se
     b.key(uid, KeyKind.TRACE_ID, tid)
     b.key(uid, KeyKind.SPAN_ID, sid)
     b.keys(uid, src.rules.attributes(attrs))
-    bus = attrs.get("messaging.system")
-    dest = (attrs.get("messaging.destination.name") or attrs.get("messaging.destination")
-            or attrs.get("messaging.kafka.topic"))
+    bus, dest, message_key = messaging(attrs)
     if not (bus and dest):
         bus, dest = aws_sdk_channel(attrs)
-    if bus and dest and not isinstance(dest, dict | list):
-        channel = channel_component(str(bus), str(dest))
+    if bus and dest:
+        channel = channel_component(bus, dest)
         b.key(uid, KeyKind.CHANNEL, channel)
         if run_uid:
             b.key(run_uid, KeyKind.CHANNEL, channel)
-    if bus and attrs.get("messaging.kafka.message.key") is not None:
-        b.key(uid, KeyKind.MESSAGE_KEY, attrs["messaging.kafka.message.key"])
+    if bus and message_key:
+        b.key(uid, KeyKind.MESSAGE_KEY, message_key)
