@@ -31,6 +31,7 @@ from ``otel.status_description`` or a log with ``event: error`` (OpenTracing).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from decimal import Decimal
@@ -339,7 +340,7 @@ def _micros(value: Any, field: str) -> int | None:
     """Epoch µs from the query API's integer µs or the api_v2 JSON's RFC 3339 text."""
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
         raise ValueError(f"field '{field}': expected epoch microseconds, got {value!r}")
     if isinstance(value, int):
         return value or None

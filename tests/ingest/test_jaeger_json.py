@@ -222,3 +222,16 @@ def test_sniff_claims_jaeger_shapes_only() -> None:
                 "ts": 1605223981761, "broker": 1, "key": None, "payload": span}
     assert not jaeger_json.sniff(json.dumps(envelope).encode(), "dump.jsonl")
     assert jaeger_json.sniff(json.dumps(span).encode(), "spans.jsonl")
+
+
+def test_an_infinite_start_time_is_that_spans_reject(tmp_path: Path) -> None:
+    # Python's json writes Infinity, and tracemap reads it (orjson refuses, the stdlib falls
+    # back); the fuzzer found it reached int() (scripts/fuzz_long.py, jaeger_json:4041).
+    doc = json.loads(QUERY_API.read_text())
+    doc["data"][0]["spans"][0]["startTime"] = float("inf")
+    path = tmp_path / "inf.json"
+    path.write_text(json.dumps(doc, indent=1))
+    rows = normalized_rows(path)
+    assert rows["source"]["records"] == 2 and rows["source"]["rejected"] == 1
+    assert rows["rejects"] == [{"location": "document data[0].spans[0]", "reason":
+                                "field 'startTime': expected epoch microseconds, got inf"}]
