@@ -33,6 +33,19 @@ def normalized_rows(path: Path, fmt: str | None = None, **options: Any) -> dict[
         store.close()
 
 
+def counts_and_rejects(path: Path, fmt: str | None = None,
+                       ) -> tuple[tuple[int, int, int, int], list[tuple[str, str]]]:
+    """Ingest one new file: its (records, loaded, rejected, skipped) and its rejects in order."""
+    store = Store(":memory:")
+    try:
+        (src,) = ingest_paths(store, [str(path)], fmt=fmt).sources
+        assert src.status == "new", src.message
+        rejects = store.sql("SELECT location, reason FROM rejects ORDER BY rowid").fetchall()
+        return (src.records, src.loaded, src.rejected, src.skipped), rejects
+    finally:
+        store.close()
+
+
 def _canonical(row: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for k, v in row.items():

@@ -125,35 +125,15 @@ def test_mistakes_are_clear_errors(tmp_path: Path, text: str, message: str) -> N
     assert str(err.value).startswith(f"{path}{message}")
 
 
-def test_cli_picks_up_tracemap_toml_in_the_working_directory(tmp_path, monkeypatch) -> None:
-    import json as _json
-
-    from typer.testing import CliRunner
-
-    from tracemap.cli import app
-    from tracemap.store import Store
-
-    (tmp_path / "tracemap.toml").write_text('[correlation.headers]\n"req" = "business:request"\n')
-    dump = tmp_path / "dump.jsonl"
-    dump.write_text(_json.dumps({"topic": "t", "partition": 0, "offset": 1, "ts": 1637230546039,
-                                 "tstype": "create", "headers": ["req", "r-42"], "key": None,
-                                 "payload": None}) + "\n")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("TRACEMAP_CONFIG", raising=False)
-    r = CliRunner().invoke(app, ["ingest", str(dump), "--db", str(tmp_path / "s.duckdb")])
-    assert r.exit_code == 0, r.output
-    with Store(tmp_path / "s.duckdb", read_only=True) as store:
-        assert store.rows("SELECT kind, value FROM keys WHERE kind LIKE 'business:%'") == [
-            {"kind": "business:request", "value": "r-42"}]
-
-
-def test_cli_config_option_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("named", [False, True], ids=["./tracemap.toml", "--config"])
+def test_cli_reads_the_rules_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                  named: bool) -> None:
     from typer.testing import CliRunner
 
     from tracemap.cli import app
 
-    rules = tmp_path / "rules" / "shop.toml"
-    rules.parent.mkdir()
+    rules = tmp_path / ("rules/shop.toml" if named else "tracemap.toml")
+    rules.parent.mkdir(exist_ok=True)
     rules.write_text('[correlation.headers]\n"req" = "business:request"\n')
     dump = tmp_path / "dump.jsonl"
     dump.write_text(json.dumps({"topic": "t", "partition": 0, "offset": 1, "ts": 1637230546039,
@@ -162,12 +142,20 @@ def test_cli_config_option_names_the_file(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("TRACEMAP_CONFIG", raising=False)
     db = str(tmp_path / "s.duckdb")
-    r = CliRunner().invoke(app, ["--config", str(rules), "ingest", str(dump), "--db", db])
+    config = ["--config", "rules/shop.toml"] if named else []
+    r = CliRunner().invoke(app, [*config, "ingest", str(dump), "--db", db])
     assert r.exit_code == 0, r.output
     with Store(tmp_path / "s.duckdb", read_only=True) as store:
         assert store.rows("SELECT kind, value FROM keys WHERE kind LIKE 'business:%'") == [
             {"kind": "business:request", "value": "r-42"}]
 
+
+def test_cli_config_option_naming_no_file_is_an_error(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tracemap.cli import app
+
+    db = str(tmp_path / "s.duckdb")
     gone = CliRunner().invoke(app, ["--config", "gone.toml", "status", "--db", db])
     assert gone.exit_code == 1
     assert " ".join(gone.output.split()) == (

@@ -13,8 +13,7 @@ import pytest
 import ingest.base
 from tests.conftest import FIXTURES
 from tests.fuzzing import Raw, _nodes, _write, emit, fuzz_cases, parse_fixture
-from tracemap.load import ingest_paths
-from tracemap.store import Store
+from tests.golden import counts_and_rejects
 
 DEPTH = 100_000
 DEEP = Raw(b"[" * DEPTH + b"]" * DEPTH)
@@ -40,15 +39,6 @@ DEEP_CASES = [(fmt, *found) for fmt in sorted({f for f, _ in fuzz_cases()})
               if (found := _first_structured(fmt))]
 
 
-def _ingest(path: Path, fmt: str) -> tuple[tuple[int, int, int, int], list[tuple[str, str]]]:
-    store = Store(":memory:")
-    try:
-        (src,) = ingest_paths(store, [str(path)], fmt=fmt).sources
-        assert src.status == "new", src.message
-        rejects = store.sql("SELECT location, reason FROM rejects ORDER BY rowid").fetchall()
-        return (src.records, src.loaded, src.rejected, src.skipped), rejects
-    finally:
-        store.close()
 
 
 def deep_variant(fixture: Path) -> bytes:
@@ -73,7 +63,7 @@ def test_nesting_100k_deep_is_one_reject_saying_so(fmt: str, fixture: Path, read
     parsed = parse_fixture(fixture.read_bytes(), fixture)
     deep = tmp_path / fixture.name
     deep.write_bytes(deep_variant(fixture))
-    (records, loaded, rejected, skipped), rejects = _ingest(deep, fmt)
+    (records, loaded, rejected, skipped), rejects = counts_and_rejects(deep, fmt)
     assert records == loaded + rejected + skipped
     nested = [r for r in rejects if any(text in r[1] for text in NESTING.values())]
     assert len(nested) == 1, rejects
@@ -85,7 +75,7 @@ def test_nesting_100k_deep_is_one_reject_saying_so(fmt: str, fixture: Path, read
         lines[first] = b""
         without = tmp_path / f"without-{fixture.name}"
         without.write_bytes(b"\n".join(lines) + b"\n")
-        (records_w, loaded_w, _, skipped_w), _ = _ingest(without, fmt)
+        (records_w, loaded_w, _, skipped_w), _ = counts_and_rejects(without, fmt)
         assert (records, loaded, skipped) == (records_w + 1, loaded_w, skipped_w)
 
 
@@ -133,7 +123,7 @@ def test_protobuf_nesting_100k_deep_is_one_reject(tmp_path: Path) -> None:
     # Re-frame every enclosing message by hand: cheaper than building 100k protobuf objects.
     path = tmp_path / "deep.pb"
     path.write_bytes(_replace_nested(data, value, deep_value))
-    (records, loaded, rejected, _), rejects = _ingest(path, "otlp_proto")
+    (records, loaded, rejected, _), rejects = counts_and_rejects(path, "otlp_proto")
     assert (records, loaded, rejected) == (1, 0, 1)
     assert rejects[0][0] == "file" and "Error parsing message" in rejects[0][1]
 
@@ -194,7 +184,7 @@ def test_gzip_bomb_of_one_endless_line_is_one_reject(tmp_path: Path,
         fh.write(b'"}\n')
         fh.write(kcat)
     assert bomb.stat().st_size < 200_000
-    (records, loaded, rejected, _), rejects = _ingest(bomb, "kafka_kcat")
+    (records, loaded, rejected, _), rejects = counts_and_rejects(bomb, "kafka_kcat")
     assert (records, loaded, rejected) == (25, 24, 1)
     assert rejects == [("line 13", "line of 67,108,880 bytes is over the 1 MiB limit for one "
                         "record; split the record or export it another way")]

@@ -20,8 +20,7 @@ from ingest.base import (
     us_from_s,
 )
 from tests.conftest import FIXTURES
-from tracemap.load import ingest_paths
-from tracemap.store import Store
+from tests.golden import counts_and_rejects
 
 KCAT = FIXTURES / "kafka_kcat" / "kcat_J_kafkasql_journal_dump.jsonl"
 OTLP = FIXTURES / "otlp_json" / "jaeger_fixture_otel_traces_01.otlp.json"
@@ -30,22 +29,13 @@ GZIP_CUT = ("gzip stream broken off or corrupt (Compressed file ended before the
             "it again")
 
 
-def _ingest(path: Path, fmt: str | None = None) -> tuple[tuple[int, ...], list[tuple[str, str]]]:
-    store = Store(":memory:")
-    try:
-        (src,) = ingest_paths(store, [str(path)], fmt=fmt).sources
-        assert src.status == "new", src.message
-        rejects = store.sql("SELECT location, reason FROM rejects ORDER BY rowid").fetchall()
-        return (src.records, src.loaded, src.rejected, src.skipped), rejects
-    finally:
-        store.close()
 
 
 def test_cut_gzip_of_json_lines_keeps_the_lines_before_the_cut(tmp_path: Path) -> None:
     packed = gzip.compress(KCAT.read_bytes(), mtime=0)
     cut = tmp_path / "dump.jsonl.gz"
     cut.write_bytes(packed[: len(packed) // 2])
-    counts, rejects = _ingest(cut)
+    counts, rejects = counts_and_rejects(cut)
     assert counts == (4, 3, 1, 0)
     assert rejects == [("line 4", GZIP_CUT)]
 
@@ -54,7 +44,7 @@ def test_cut_gzip_of_one_document_is_one_reject_saying_so(tmp_path: Path) -> Non
     packed = gzip.compress(OTLP.read_bytes(), mtime=0)
     cut = tmp_path / "traces.json.gz"
     cut.write_bytes(packed[:-40])  # the whole head is there: sniffed as usual
-    counts, rejects = _ingest(cut)
+    counts, rejects = counts_and_rejects(cut)
     assert counts == (1, 0, 1, 0)
     assert rejects == [("file", f"not readable as otlp_json: {GZIP_CUT}")]
 
@@ -73,7 +63,7 @@ def test_json_lines_with_a_garbled_first_line_stay_json_lines(tmp_path: Path) ->
     dump = tmp_path / "dump.jsonl"
     dump.write_bytes(b"\n".join([lines[0][:50], *lines[1:]]) + b"\n")
     assert is_json_lines(Source(dump))
-    counts, rejects = _ingest(dump, fmt="kafka_kcat")
+    counts, rejects = counts_and_rejects(dump, fmt="kafka_kcat")
     assert counts == (12, 11, 1, 0)
     assert [loc for loc, _ in rejects] == ["line 1"]
     pretty = tmp_path / "pretty.json"
