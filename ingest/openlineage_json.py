@@ -725,17 +725,22 @@ def _dataset_detail(detail: dict[str, Any], facets: Any) -> None:
 def _column_inputs(spec: dict[str, Any]) -> list[dict[str, Any]]:
     """One output column's input fields, with the transformation that made it."""
     out = []
-    for f in spec.get("inputFields") or []:
+    for f in _list(spec.get("inputFields")):
         if not isinstance(f, dict):
             continue
         entry: dict[str, Any] = {
             "dataset": dataset_uid(str(f.get("namespace")), str(f.get("name"))),
             "field": f.get("field"),
         }
-        kinds = [t.get("subtype") or t.get("type") for t in f.get("transformations") or []
+        kinds = [t.get("subtype") or t.get("type") for t in _list(f.get("transformations"))
                  if isinstance(t, dict)]
         kind = ",".join(str(k) for k in kinds if k) or spec.get("transformationType")
         if kind:
             entry["transformation"] = kind
         out.append(entry)
     return out
+
+
+def _list(value: Any) -> list[Any]:
+    """A facet's list, or none when an export wrote something else there."""
+    return value if isinstance(value, list) else []

@@ -108,7 +108,7 @@ def any_value(v: Any) -> Any:
         if name in v:
             try:
                 return int(v[name])
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # OverflowError: Infinity
                 return v[name]
     arr = v.get("arrayValue", v.get("array_value"))
     if isinstance(arr, dict):

@@ -275,3 +275,29 @@ def test_as_int_refuses_what_is_no_integer() -> None:
 
     assert [as_int(v) for v in (7, "7", float("inf"), "x", True, None, [1])] == [
         7, 7, None, None, None, None, None]
+
+
+def test_column_lineage_of_the_wrong_shape_is_left_out_not_a_crash(tmp_path: Path) -> None:
+    # Found by scripts/fuzz_long.py (openlineage_json:2917, :5822): a number where the facet
+    # has lists of input fields and transformations.
+    events = _events(DBT)
+    for event in events:
+        for ds in event.get("outputs") or []:
+            for spec in ((ds.get("facets") or {}).get("columnLineage") or {}).get(
+                    "fields", {}).values():
+                spec["inputFields"][0]["transformations"] = 1.5
+                spec["inputFields"].append({"namespace": "x", "name": "y",
+                                            "transformations": 7})
+    broken = normalized_rows(_write_lines(tmp_path / "odd.jsonl", events))
+    fine = normalized_rows(DBT)
+    assert broken["source"]["loaded"] == fine["source"]["loaded"]
+    assert "rejects" not in broken
+    out = _by_uid(broken, "datasets")[
+        "dataset:postgres://localhost:5432/dbt_test.main.customer_analytics"]
+    assert out["detail"]["column_lineage"]["customer_name"][0] == {
+        "dataset": "dataset:postgres://localhost:5432/dbt_test.main.stg_customers",
+        "field": "customer_name"}
+    events[0].setdefault("outputs", [{}])
+    for ds in events[0]["outputs"]:
+        ds.setdefault("facets", {})["columnLineage"] = {"fields": {"c": {"inputFields": 2.5}}}
+    assert "rejects" not in normalized_rows(_write_lines(tmp_path / "odd2.jsonl", events))

@@ -63,3 +63,14 @@ def test_messaging_keys_across_semconv_versions(tmp_path: Path, attrs: dict[str,
                                                expected: list[tuple[str, str]]) -> None:
     path = _request(tmp_path / "spans.otlp.json", 4, attrs)
     assert _messaging_keys(path) == expected
+
+
+def test_an_infinite_int_value_is_kept_not_a_crash(tmp_path: Path) -> None:
+    # Found by scripts/fuzz_long.py (otlp_json:3765): Python's json writes Infinity.
+    path = _request(tmp_path / "spans.otlp.json", 1, {"retry.count": 3})
+    doc = json.loads(path.read_text())
+    attr = doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"][0]
+    attr["value"] = {"intValue": float("inf")}
+    path.write_text(json.dumps(doc))
+    rows = normalized_rows(path)
+    assert (rows["source"]["loaded"], rows["source"]["rejected"]) == (1, 0)
