@@ -784,6 +784,29 @@ def traceparent_keys(value: str) -> list[tuple[str, str]]:
     return [(KeyKind.TRACE_ID, parsed[0]), (KeyKind.SPAN_ID, parsed[1])]
 
 
+_XRAY_ROOT = re.compile(r"Root=1-([0-9a-fA-F]{8})-([0-9a-fA-F]{24})")
+_XRAY_PARENT = re.compile(r"Parent=([0-9a-fA-F]{16})")
+
+
+def xray_keys(header: Any) -> list[tuple[str, str]]:
+    """Trace and parent span ids from an X-Ray trace header, in the W3C (OTel) form.
+
+    ``Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8`` -> trace id
+    ``5759e988bd862e3fe1be46a994272793`` (X-Ray puts the epoch seconds in the first 8 hex
+    digits), span id ``53995c3f42cd8ad8``: the keys join OpenTelemetry spans of the request.
+    """
+    if not isinstance(header, str):
+        return []
+    out: list[tuple[str, str]] = []
+    root = _XRAY_ROOT.search(header)
+    if root and (tid := trace_id(root.group(1) + root.group(2))):
+        out.append((KeyKind.TRACE_ID, tid))
+    parent = _XRAY_PARENT.search(header)
+    if parent and (sid := span_id(parent.group(1))):
+        out.append((KeyKind.SPAN_ID, sid))
+    return out
+
+
 #: Epoch µs of 10000-01-01: later "times" are garbage (and past what a timestamp column holds).
 MAX_US = 253_402_300_800_000_000
 

@@ -57,8 +57,8 @@ from ingest.base import (
     loads,
     us_from_iso,
     us_from_s,
+    xray_keys,
 )
-from ingest.sqs_lambda import xray_keys
 from tracemap.model import EdgeKind, KeyKind, Status, business_key, channel_component
 
 NAME = "eventbridge_json"

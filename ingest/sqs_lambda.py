@@ -25,7 +25,6 @@ envelope in the body adds its event id (what eventbridge_json keys the event wit
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
@@ -48,17 +47,14 @@ from ingest.base import (
     cap_payload,
     first_json_value,
     loads,
-    span_id,
-    trace_id,
     us_from_ms,
+    xray_keys,
 )
 from ingest.kafka_kcat import event_type
 from tracemap.model import KeyKind, Status, channel_component
 
 NAME = "sqs_lambda"
 
-_XRAY_ROOT = re.compile(r"Root=1-([0-9a-fA-F]{8})-([0-9a-fA-F]{24})")
-_XRAY_PARENT = re.compile(r"Parent=([0-9a-fA-F]{16})")
 #: ``attributes`` kept in ``detail`` under our names.
 ATTRIBUTE_DETAIL = {"SenderId": "sender_id", "MessageGroupId": "message_group_id",
                     "MessageDeduplicationId": "deduplication_id",
@@ -183,23 +179,3 @@ def _json(text: Any) -> Any:
         except ValueError:
             return None
     return None
-
-
-def xray_keys(header: str) -> list[tuple[str, str]]:
-    """Trace and span ids from an X-Ray trace header (``Root=1-<8 hex>-<24 hex>;Parent=...``).
-
-    The root's 8 + 24 hex digits are the W3C trace id (X-Ray puts the epoch seconds in the
-    first 8), so the key joins OpenTelemetry spans of the same request.
-    """
-    out: list[tuple[str, str]] = []
-    root = _XRAY_ROOT.search(header or "")
-    if root:
-        tid = trace_id(root.group(1) + root.group(2))
-        if tid:
-            out.append((KeyKind.TRACE_ID, tid))
-    parent = _XRAY_PARENT.search(header or "")
-    if parent:
-        sid = span_id(parent.group(1))
-        if sid:
-            out.append((KeyKind.SPAN_ID, sid))
-    return out

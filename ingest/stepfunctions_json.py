@@ -54,12 +54,11 @@ from ingest.base import (
     first_json_value,
     is_json_lines,
     loads,
-    span_id,
-    trace_id,
     traceparent_keys,
     us_auto,
     us_from_iso,
     us_from_s,
+    xray_keys,
 )
 from tracemap.model import EdgeKind, KeyKind, Status, component
 
@@ -125,8 +124,6 @@ _DIGITS = re.compile(r"^\d+(\.\d+)?$")
 #: snapshot tools reuse one placeholder for many values, so such keys would join strangers.
 _PLACEHOLDER = re.compile(r"<[^<>]*>")
 _TOKEN_FIELD = re.compile(r"^task_?token$", re.I)
-_XRAY_ROOT = re.compile(r"Root=1-([0-9a-fA-F]{8})-([0-9a-fA-F]{24})")
-_XRAY_PARENT = re.compile(r"Parent=([0-9a-fA-F]{16})")
 #: A CloudWatch Logs export pending this many events flushes its finished executions.
 MAX_PENDING_EVENTS = 200_000
 _CAUSE_CAP = 2000
@@ -546,24 +543,6 @@ def _json(value: Any) -> Any:
         except ValueError:
             return value
     return value
-
-
-def xray_keys(header: Any) -> list[tuple[str, str]]:
-    """Trace and parent span ids from an X-Ray trace header, in the W3C (OTel) form.
-
-    ``Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8`` ->
-    trace id ``5759e988bd862e3fe1be46a994272793``, span id ``53995c3f42cd8ad8``.
-    """
-    if not isinstance(header, str):
-        return []
-    out: list[tuple[str, str]] = []
-    root = _XRAY_ROOT.search(header)
-    if root and (tid := trace_id(root.group(1) + root.group(2))):
-        out.append((KeyKind.TRACE_ID, tid))
-    parent = _XRAY_PARENT.search(header)
-    if parent and (sid := span_id(parent.group(1))):
-        out.append((KeyKind.SPAN_ID, sid))
-    return out
 
 
 def _task_tokens(doc: Any) -> list[str]:

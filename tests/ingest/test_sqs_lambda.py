@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ingest.sqs_lambda import xray_keys
+from ingest.base import xray_keys
 from tests.conftest import FIXTURES
 from tests.golden import normalized_rows
 
