@@ -97,7 +97,7 @@ def _add_record(b: BatchBuilder, src: Source, rec: Any, where: str) -> str | Non
         produced = us_from_ms(attrs.get("SentTimestamp"))
         count = int(attrs["ApproximateReceiveCount"]) if attrs.get(
             "ApproximateReceiveCount") not in (None, "") else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: Infinity
         return ("fields 'attributes.SentTimestamp'/'ApproximateReceiveCount': expected "
                 f"integers, got {attrs.get('SentTimestamp')!r}/"
                 f"{attrs.get('ApproximateReceiveCount')!r}")

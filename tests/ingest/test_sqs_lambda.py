@@ -85,3 +85,16 @@ def test_bad_records_are_rejected_where_they_are(tmp_path: Path) -> None:
         {"location": "Records[1]", "reason": "field 'messageId': expected a non-empty string"},
         {"location": "Records[2]", "reason": "expected an SQS record object, got str"},
     ]
+
+
+def test_an_infinite_receive_count_is_that_records_reject(tmp_path: Path) -> None:
+    # Found by scripts/fuzz_long.py (sqs_lambda:1377): Python's json writes Infinity.
+    event = json.loads(SNS_XRAY.read_text())
+    event["Records"][0]["attributes"]["ApproximateReceiveCount"] = float("inf")
+    path = tmp_path / "inf.json"
+    path.write_text(json.dumps(event, indent=2))
+    rows = normalized_rows(path)
+    assert (rows["source"]["loaded"], rows["source"]["rejected"]) == (1, 1)
+    assert rows["rejects"][0]["location"] == "Records[0]"
+    assert rows["rejects"][0]["reason"].startswith(
+        "fields 'attributes.SentTimestamp'/'ApproximateReceiveCount': expected integers")
