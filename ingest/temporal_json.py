@@ -13,8 +13,10 @@ Quirks handled:
 - payloads ``{"metadata": {"encoding": "<base64 json/plain>"}, "data": "<base64>"}``: JSON
   payloads are decoded for correlation keys, ``binary/*`` and encrypted ones are not;
 - histories that do not name their own workflow id (the started event carries it only since
-  server 1.2x): it is taken from a wrapper, the file name (``<workflowId>__<runId>.json``), the
-  ``workflow_id`` option, or derived from the content (noted as ``workflow_id_from``);
+  server 1.2x): it is taken from a wrapper, the file name (``<workflowId>__<runId>.json``, the
+  run id a UUID), the ``workflow_id`` option, or derived from the content (noted as
+  ``workflow_id_from``); the run id likewise (``run_id_from``). What the history states wins:
+  a file name only fills what it lacks;
 - events of types this module does not know (newer servers) are skipped by type.
 
 A run of ``temporal:workflow:<type>`` per history; activities, child workflows, timers, signals,
@@ -219,12 +221,13 @@ SYSTEM_SEARCH_ATTRIBUTES = frozenset({"BuildIds", "BinaryChecksums", "BatcherUse
 #: Marker detail fields that name the activity of a local-activity marker (Go/Java/core SDKs).
 LOCAL_ACTIVITY_TYPE_FIELDS = ("activity_type", "ActivityType", "activityType")
 
-#: File names that state the ids: ``<workflowId>__<runId>`` (any run id), and
-#: ``<workflowId>_<runId>`` / ``<workflowId>.<runId>`` when the history confirms the run id.
-FILE_NAME_EXPLICIT = re.compile(r"^(?P<wf>.+)__(?P<run>[^_].*)$")
-FILE_NAME_CONFIRMED = re.compile(
-    r"^(?P<wf>.+)[_.](?P<run>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}"
-    r"-[0-9a-fA-F]{12})$")
+#: A run id as Temporal and Cadence servers make them: a UUID.
+RUN_ID = (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+#: File names that state the ids: ``<workflowId>__<runId>``, and ``<workflowId>_<runId>`` /
+#: ``<workflowId>.<runId>`` when the history confirms the run id. The part after ``__`` must be
+#: a run id: ``repo__update-after-complete.json`` names a file, not a run.
+FILE_NAME_EXPLICIT = re.compile(rf"^(?P<wf>.+)__(?P<run>{RUN_ID})$")
+FILE_NAME_CONFIRMED = re.compile(rf"^(?P<wf>.+)[_.](?P<run>{RUN_ID})$")
 #: ``<workflowId>_event_history``: the name the Temporal docs give ``temporal workflow show
 #: --workflow-id X --output json > X_event_history.json``. A bare ``_history`` suffix is not
 #: enough: replay test files are named ``cancel_fake_progress_history.json``.
@@ -781,16 +784,18 @@ class _History:
                              if hints.use_file else (None, None))
         option_wf = _s(self.src.options.get("workflow_id")) if hints.use_file else None
         option_run = _s(self.src.options.get("run_id")) if hints.use_file else None
+        # Read through _s: proto3 drops an empty identity that JSON writes as "".
         digest = hashlib.sha256("|".join(str(x) for x in (
             first.eid, first.type, first.us, _name(attrs.get("workflowType")), own_run,
-            attrs.get("identity"), _name(attrs.get(self.d.f("taskQueue"))),
+            _s(attrs.get("identity")), _name(attrs.get(self.d.f("taskQueue"))),
         )).encode()).hexdigest()
         generated = f"unknown-{digest[:12]}"
         self.wf, self.wf_from = next((v, how) for v, how in (
             (_s(attrs.get("workflowId")), "started_event"), (hints.workflow_id, "wrapper"),
             (file_wf, "file_name"), (option_wf, "option"), (generated, "generated")) if v)
+        # What the history states wins; the file name and options fill only what it lacks.
         self.run, self.run_from = next((v, how) for v, how in (
-            (hints.run_id, "wrapper"), (file_run, "file_name"), (own_run, "started_event"),
+            (hints.run_id, "wrapper"), (own_run, "started_event"), (file_run, "file_name"),
             (option_run, "option"), (generated, "generated")) if v)
 
     # dispatch -------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ import pytest
 from ingest import temporal_json
 from tests.conftest import FIXTURES
 from tests.golden import normalized_rows
+from tracemap.load import ingest_paths
+from tracemap.store import Store
 
 HERE = FIXTURES / "temporal_json"
 GO_PARENT = HERE / "sdkgo_parent_child_signal.json"
@@ -22,6 +24,8 @@ JAVA_RETRY = HERE / "sdkjava_activity_retry_failed.json"
 JAVA_CHILD = HERE / "sdkjava_child_failure_propagation.json"
 TS_CANCEL = HERE / "sdkts_cancel_activity_history.json"
 TS_OTEL = HERE / "sdkts_otel_smorgasbord_traceparent.json"
+DOTNET_UPDATE = HERE / "sdkdotnet_update_after_complete_local_activity.json"
+UI_RETRY = HERE / "ui_raw_events_descending_retry_failed.json"
 
 OTEL_RUN = ("temporal:run:6305f34a-ee33-4c95-8b8d-db6a1ac88ebd/"
             "24c39852-41f1-45b4-af74-eb75e1a2719c")
@@ -180,6 +184,61 @@ def test_workflow_id_comes_from_the_started_event_then_the_file_name(tmp_path: P
     assert re.fullmatch(rf"temporal:run:unknown-[0-9a-f]{{12}}/{run_id}", run["uid"])
     # the generated id is stable: it depends on the content, not on the file name
     assert run["uid"] == normalized_rows(JAVA_RETRY)["runs"][0]["uid"]
+
+
+def _source_detail(path: Path) -> dict[str, Any]:
+    """The source row's notes after ingesting ``path`` (where the ids came from)."""
+    store = Store(":memory:")
+    try:
+        ingest_paths(store, [str(path)])
+        (detail,) = store.sql("SELECT detail FROM sources").fetchone()
+        return json.loads(detail)
+    finally:
+        store.close()
+
+
+def test_ids_the_history_states_win_over_the_file_name(tmp_path: Path) -> None:
+    # Named <something>__<something>, but the started event states both ids.
+    named = tmp_path / "temporalio-sdk-dotnet__update-after-complete.post-core-flag.json"
+    named.write_bytes(DOTNET_UPDATE.read_bytes())
+    (run,) = normalized_rows(named)["runs"]
+    assert run["uid"] == ("temporal:run:workflow-5a320621-de67-46bd-9a4b-d642d54d72ca/"
+                          "5089cc53-3890-4c77-9d97-d022167615e6")
+    assert (run["detail"]["workflow_id_from"], run["detail"]["run_id_from"]) == (
+        "started_event", "started_event")
+    assert _source_detail(named) == {"workflow_id_from": "started_event",
+                                     "run_id_from": "started_event"}
+    # A UUID after "__" that is not the run the history names loses to it too; the workflow id
+    # the history lacks still comes from the file name.
+    other = "00000000-1111-2222-3333-444444444444"
+    renamed = tmp_path / f"order-45__{other}.json"
+    renamed.write_bytes(JAVA_RETRY.read_bytes())
+    (run,) = normalized_rows(renamed)["runs"]
+    assert run["uid"] == "temporal:run:order-45/abdb8767-2b5c-4b1d-bda5-c40581f9eeb5"
+    assert _source_detail(renamed) == {"workflow_id_from": "file_name",
+                                       "run_id_from": "started_event"}
+
+
+def test_a_file_name_tail_that_is_no_run_id_gives_no_ids(tmp_path: Path) -> None:
+    events = _events(JAVA_RETRY)
+    del events[0]["workflowExecutionStartedEventAttributes"]["originalExecutionRunId"]
+    # The history states no run id: only a UUID after "__" would be one.
+    stated = _write(tmp_path / "order-46__6ba7b810-9dad-11d1-80b4-00c04fd430c8.json", events)
+    (run,) = normalized_rows(stated)["runs"]
+    assert run["uid"] == "temporal:run:order-46/6ba7b810-9dad-11d1-80b4-00c04fd430c8"
+    assert _source_detail(stated) == {"workflow_id_from": "file_name",
+                                      "run_id_from": "file_name"}
+    # "__" before something that is no run id: not <workflowId>__<runId>, so neither id.
+    unstated = _write(tmp_path / "samples__activity-retry.json", events)
+    (run,) = normalized_rows(unstated)["runs"]
+    assert re.fullmatch(r"temporal:run:(unknown-[0-9a-f]{12})/\1", run["uid"]), run["uid"]
+    assert (run["detail"]["workflow_id_from"], run["detail"]["run_id_from"]) == (
+        "generated", "generated")
+    assert _source_detail(unstated) == {"workflow_id_from": "generated",
+                                        "run_id_from": "generated"}
+    # the --workflow-id / --run-id options still fill what neither states
+    (run,) = normalized_rows(unstated, workflow_id="wf-9", run_id="run-9")["runs"]
+    assert run["uid"] == "temporal:run:wf-9/run-9"
 
 
 def test_workflow_id_from_a_wrapper_document(tmp_path: Path) -> None:

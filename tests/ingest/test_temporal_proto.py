@@ -32,6 +32,8 @@ def to_proto(doc: dict[str, Any]) -> bytes:
             return temporal_json.enum_name(node, *temporal_json.ENUMS[key]) or 0
         return node
 
+    if isinstance(doc.get("history"), dict):  # a GetWorkflowExecutionHistory response
+        doc = doc["history"]
     message = json_format.ParseDict(walk(doc), temporal_proto.History(),
                                     ignore_unknown_fields=True)
     return message.SerializeToString()
