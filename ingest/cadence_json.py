@@ -12,7 +12,10 @@ tables below. Quirks handled:
   ``taskQueue`` and ``namespace``;
 - payloads (``input``, ``result``, header and memo fields) are base64 bytes, several arguments
   as newline-separated JSON values (the Go client's encoding);
-- failures are ``reason`` + base64 ``details`` (no Failure message), attempts count from 0.
+- failures are ``reason`` + base64 ``details`` (no Failure message), attempts count from 0;
+- a marker's ``details`` are its data, never a failure: only a ``LocalActivity`` marker whose
+  data (Go client: the details; Java client: the ``LocalActivityHeader`` header field) has an
+  ``errReason`` records a failed local activity.
 """
 
 from __future__ import annotations
@@ -57,6 +60,15 @@ FAILURE_FIELDS: dict[str, tuple[str, str]] = {
 
 #: Longest failure details kept in an error text.
 DETAILS_CAP = 500
+
+#: The marker the Go and Java clients record a local activity's outcome in. The Go client
+#: writes its localActivityMarkerData (activityId, activityType, errReason, errJson,
+#: resultJson, replayTime, attempt, backoff; internal/internal_event_handlers.go) as the
+#: details; the Java client writes those fields but the result to the ``LocalActivityHeader``
+#: header field, and the result or the error details as the details. Version, SideEffect and
+#: MutableSideEffect markers record values and never fail.
+LOCAL_ACTIVITY_MARKER = "LocalActivity"
+LOCAL_ACTIVITY_HEADER = "LocalActivityHeader"
 
 
 def _bytes(value: Any) -> bytes | None:
@@ -120,6 +132,27 @@ def failure(attrs: dict[str, Any], which: str) -> tuple[str | None, dict[str, An
     return text, ({"failure_type": reason} if reason and which == "failure" else {})
 
 
+def marker_failure(attrs: dict[str, Any],
+                   values: list[Any]) -> tuple[str | None, dict[str, Any]]:
+    """``errReason: errJson`` of a failed local activity's marker; no failure for the rest."""
+    if attrs.get("markerName") != LOCAL_ACTIVITY_MARKER:
+        return None, {}
+    data = next((v for v in values
+                 if isinstance(v, dict) and {"activityId", "activityType"} & v.keys()), None)
+    errors = None
+    if data is None:  # Java client: the data in the header, the error details in details
+        data = payload(temporal_json._get(attrs, "header", "fields", LOCAL_ACTIVITY_HEADER))
+        errors = _details_text(attrs.get("details"))
+    if not isinstance(data, dict):
+        return None, {}
+    reason = data.get("errReason")
+    if not isinstance(reason, str) or not reason:
+        return None, {}
+    if errors is None and isinstance(data.get("errJson"), str):
+        errors = data["errJson"].strip()[:DETAILS_CAP] or None
+    return ": ".join(x for x in (reason, errors) if x), {"failure_type": reason}
+
+
 def event_time(event: dict[str, Any]) -> tuple[int | None, str | None]:
     """Epoch µs and the raw nanoseconds of ``timestamp`` (int64 ns, as a number or string)."""
     value = event.get("timestamp")
@@ -135,7 +168,8 @@ def event_time(event: dict[str, Any]) -> tuple[int | None, str | None]:
 CADENCE = Dialect(
     system="cadence", event_aliases=EVENT_ALIASES, extra_events=EXTRA_EVENTS, fields=FIELDS,
     task_word="decision task", time=event_time, payloads=payloads, payload=payload,
-    failure=failure, attempt=lambda value: _attempt(temporal_json.as_int(value) or 0),
+    failure=failure, marker_failure=marker_failure,
+    attempt=lambda value: _attempt(temporal_json.as_int(value) or 0),
 )
 
 

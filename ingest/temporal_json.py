@@ -428,6 +428,12 @@ def _temporal_failure(attrs: dict[str, Any], which: str) -> tuple[str | None, di
     return failure_text(attrs.get(which))
 
 
+def _temporal_marker_failure(attrs: dict[str, Any],
+                             values: list[Any]) -> tuple[str | None, dict[str, Any]]:
+    """A Temporal marker fails through its own ``failure`` field (a local activity's, mostly)."""
+    return failure_text(attrs.get("failure"))
+
+
 def temporal_time(event: dict[str, Any]) -> tuple[int | None, str | None]:
     """Epoch µs of ``eventTime``: RFC 3339 text, ``{seconds, nanos}`` or a number."""
     value = event.get("eventTime")
@@ -462,6 +468,8 @@ class Dialect:
         payloads: a ``Payloads``-like field -> its decoded JSON values.
         payload: one value of a header/memo/search-attribute map -> decoded, or ``NOTHING``.
         failure: (attributes, ``failure``|``lastFailure``) -> (text, detail).
+        marker_failure: (marker attributes, its decoded details) -> (text, detail); a
+            marker's details are its data (a result, a version), not a failure.
         attempt: a source attempt value -> the attempt counted from 1.
     """
 
@@ -474,6 +482,7 @@ class Dialect:
     payloads: Callable[[Any], list[Any]]
     payload: Callable[[Any], Any]
     failure: Callable[[dict[str, Any], str], tuple[str | None, dict[str, Any]]]
+    marker_failure: Callable[[dict[str, Any], list[Any]], tuple[str | None, dict[str, Any]]]
     attempt: Callable[[Any], int | None]
 
     def f(self, name: str) -> str:
@@ -484,7 +493,8 @@ class Dialect:
 TEMPORAL = Dialect(
     system="temporal", event_aliases={}, extra_events=frozenset(), fields={},
     task_word="workflow task", time=temporal_time, payloads=temporal_payloads,
-    payload=temporal_payload, failure=_temporal_failure, attempt=_temporal_attempt,
+    payload=temporal_payload, failure=_temporal_failure,
+    marker_failure=_temporal_marker_failure, attempt=_temporal_attempt,
 )
 
 #: Every event type the mapping knows (others are skipped by type).
@@ -1038,10 +1048,6 @@ class _History:
     def _marker(self, ev: _Event) -> None:
         a = ev.attrs
         step = self._open(ev, "marker", "marker", _s(a.get("markerName")), _s(a.get("markerName")))
-        error, fdetail = self.d.failure(a, "failure")
-        self._close_step(step, ev, Status.FAILED if error else Status.OK)
-        step.error = error
-        step.detail.update(fdetail)
         details = a.get("details")
         values: list[Any] = []
         if isinstance(details, dict) and "payloads" in details:  # API before v1.0: Payloads
@@ -1051,6 +1057,10 @@ class _History:
                 values.extend(self.d.payloads(payloads))
         else:  # Cadence: bytes
             values.extend(self.d.payloads(details))
+        error, fdetail = self.d.marker_failure(a, values)
+        self._close_step(step, ev, Status.FAILED if error else Status.OK)
+        step.error = error
+        step.detail.update(fdetail)
         for value in values:
             step.keys.extend(self.src.rules.payload(value))
             if isinstance(value, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,12 @@ from tests.golden import normalized_rows
 HERE = FIXTURES / "cadence_json"
 TIMEOUT = HERE / "cadence_history_activity_cancel_decision_failed_timeout.json"
 PARENT = HERE / "cadence_history_parent_child_signal.json"
+LOCAL_ACTIVITIES = HERE / "cadence_local_activities.json"
+CRON_TIMEOUT = HERE / "cadence_cron_timeout_continued_as_new.json"
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
 
 
 def _step(rows: dict[str, Any], location: str) -> dict[str, Any]:
@@ -66,6 +73,57 @@ def test_parent_child_and_signal() -> None:
     assert (signal["component"], signal["status"]) == ("cadence:signal:test-signal", "ok")
     assert {"entity_uid": signal["uid"], "kind": "workflow_id", "value": child_wf} in rows["keys"]
     assert _step(rows, "event 5")["detail"]["namespace"] == "samples-domain"
+
+
+def test_local_activity_markers_of_a_successful_run_are_ok() -> None:
+    rows = normalized_rows(LOCAL_ACTIVITIES)
+    (run,) = rows["runs"]
+    assert run["status"] == "ok"
+    markers = [s for s in rows["steps"] if s["step_type"] == "marker"]
+    assert len(markers) == 13
+    # The marker details are the Go client's localActivityMarkerData, not a failure.
+    assert {(m["component"], m["status"], m.get("error")) for m in markers} == {
+        ("cadence:marker:LocalActivity", "ok", None)}
+    assert _step(rows, "event 5")["detail"]["local_activity_type"] == (
+        "go.uber.org/cadence/test.testActivityByteArgs")
+
+
+def test_only_a_local_activity_marker_with_an_err_reason_fails(tmp_path: Path) -> None:
+    events = json.loads(LOCAL_ACTIVITIES.read_text())
+    failed = {"activityId": "3", "activityType": "main.chargeCard", "errReason":
+              "cadenceInternal:Generic", "errJson": '"card declined"\n', "attempt": 2}
+    events[7]["markerRecordedEventAttributes"]["details"] = _b64(json.dumps(failed))  # event 8
+    # Other markers record values: a version (change id, version), a side effect's result.
+    events[8]["markerRecordedEventAttributes"] = {  # event 9
+        "markerName": "Version", "details": _b64('"new-billing"\n2\n')}
+    events[9]["markerRecordedEventAttributes"] = {  # event 10
+        "markerName": "SideEffect", "details": _b64('1\n"reason: not an error"\n')}
+    # The Java client: the marker data in the LocalActivityHeader header, error details in
+    # details; a marker without errReason there is a result.
+    java_failed = {"activityId": "la-1", "activityType": "ActivityType(name=Activity::run)",
+                   "errReason": "java.lang.IllegalStateException", "replayTimeMillis": 1234,
+                   "attempt": 2, "isCancelled": False}
+    events[10]["markerRecordedEventAttributes"] = {  # event 11
+        "markerName": "LocalActivity", "details": _b64('{"message":"bad state"}'),
+        "header": {"fields": {"LocalActivityHeader": _b64(json.dumps(java_failed))}}}
+    java_ok = {k: v for k, v in java_failed.items() if k != "errReason"}
+    events[11]["markerRecordedEventAttributes"] = {  # event 12
+        "markerName": "LocalActivity", "details": _b64('"result"'),
+        "header": {"fields": {"LocalActivityHeader": _b64(json.dumps(java_ok))}}}
+    path = tmp_path / "la_failed.json"
+    path.write_text(json.dumps(events))
+    rows = normalized_rows(path)
+    marker = _step(rows, "event 8")
+    assert (marker["status"], marker["error"], marker["detail"]["failure_type"]) == (
+        "failed", 'cadenceInternal:Generic: "card declined"', "cadenceInternal:Generic")
+    assert marker["detail"]["local_activity_type"] == "main.chargeCard"
+    java = _step(rows, "event 11")
+    assert (java["status"], java["error"]) == (
+        "failed", 'java.lang.IllegalStateException: {"message":"bad state"}')
+    for location in ("event 9", "event 10", "event 12"):
+        step = _step(rows, location)
+        assert (step["status"], step.get("error")) == ("ok", None), step
+    assert sum(s["status"] == "failed" for s in rows["steps"]) == 2
 
 
 def test_a_bad_event_is_rejected_and_the_rest_loaded(tmp_path: Path) -> None:

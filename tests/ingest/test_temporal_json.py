@@ -241,6 +241,22 @@ def test_a_file_name_tail_that_is_no_run_id_gives_no_ids(tmp_path: Path) -> None
     assert run["uid"] == "temporal:run:wf-9/run-9"
 
 
+def test_a_local_activity_marker_fails_only_through_its_failure_field(tmp_path: Path) -> None:
+    rows = normalized_rows(DOTNET_UPDATE)
+    marker = _step(rows, "temporal:marker:core_local_activity")
+    # details.data names the activity; details.result is its result, not an error
+    assert (marker["status"], marker.get("error"), marker["detail"]["local_activity_type"]) == (
+        "ok", None, "SomeActivity")
+    events = _events(DOTNET_UPDATE)
+    (event,) = [e for e in events if "markerRecordedEventAttributes" in e]
+    event["markerRecordedEventAttributes"]["failure"] = {
+        "message": "card declined", "applicationFailureInfo": {"type": "PaymentError"}}
+    marker = _step(normalized_rows(_write(tmp_path / "la.json", events)),
+                   "temporal:marker:core_local_activity")
+    assert (marker["status"], marker["error"], marker["detail"]["failure_type"]) == (
+        "failed", "PaymentError: card declined", "PaymentError")
+
+
 def test_workflow_id_from_a_wrapper_document(tmp_path: Path) -> None:
     doc = {"execution": {"workflowId": "wrapped-wf", "runId": "wrapped-run"},
            "history": {"events": _events(TS_CANCEL)}}
