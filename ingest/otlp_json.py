@@ -6,7 +6,15 @@ Written by the OpenTelemetry Collector ``file`` exporter (one request per line, 
 - ids are hex (OTLP/JSON spec, any case) or base64 (protobuf JSON mapping, jsonpb);
 - int64 fields (``*UnixNano``, ``intValue``) arrive as strings or numbers;
 - ``kind``/``status.code`` arrive as ints (2) or enum names (``SPAN_KIND_SERVER``);
-- pre-1.0 ``instrumentationLibrarySpans`` and snake_case field names (``resource_spans``).
+- pre-1.0 ``instrumentationLibrarySpans`` and snake_case field names (``resource_spans``);
+- Grafana Tempo trace-by-id JSON (``/api/traces/<id>``, what Grafana's "Download traces"
+  saves): ``{"batches": [ResourceSpans ...]}``, Tempo's ``tempopb.Trace`` message
+  (``repeated ResourceSpans batches = 1`` in grafana/tempo pkg/tempopb/tempo.proto; later
+  versions name the field ``resourceSpans``), read as ``resourceSpans``.
+
+A value with none of these keys is not a request: it is one rejected record. An empty object
+is an empty request, as protobuf's JSON mapping writes one (the Collector's ``file``
+exporter among them: empty repeated fields are left out).
 
 Spans become steps; the local root span of each service (no parent, or a parent in another
 service or not in the document) also becomes a run of ``otel:service:<service.name>``.
@@ -14,10 +22,11 @@ service or not in the document) also becomes a run of ``otel:service:<service.na
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
-from ingest._json import json_documents
+from ingest._json import json_documents, raw_text, shape, starts_with_key
 from ingest.base import (
     Batch,
     BatchBuilder,
@@ -80,11 +89,27 @@ MESSAGE_KEY_ATTRS: tuple[tuple[str, str], ...] = (
 #: and a channel needs a name.
 DEFAULT_EXCHANGE = "amq.default"
 _STATUS_NAMES = {"unset": 0, "ok": 1, "error": 2}
+#: The keys a request's ResourceSpans list goes by: the OTLP/JSON name, the protobuf field name
+#: (snake_case, as some JSON writers keep it), older Tempo's ``batches``.
+RESOURCE_SPANS_KEYS = ("resourceSpans", "resource_spans", "batches")
+#: A ResourceSpans' scope list, and the start of a Tempo document whose first batch opens with
+#: an OTLP resource (its attributes can push the scope list past the head).
+_SCOPE_SPANS = re.compile(
+    rb'"(?:scopeSpans|scope_spans|instrumentationLibrarySpans|instrumentation_library_spans)"'
+    rb'\s*:\s*\[')
+_TEMPO_RESOURCE = re.compile(
+    rb'\{\s*"batches"\s*:\s*\[\s*\{\s*"resource"\s*:\s*\{\s*"attributes"\s*:\s*\[')
 
 
 def sniff(head: bytes, path: str) -> bool:
-    text = first_json_value(head)[:2048]
-    return text.startswith(b"{") and (b'"resourceSpans"' in text or b'"resource_spans"' in text)
+    text = first_json_value(head)
+    if not text.startswith(b"{"):
+        return False
+    if b'"resourceSpans"' in text[:2048] or b'"resource_spans"' in text[:2048]:
+        return True
+    # Tempo's wrapper: "batches" is a common word, so its elements must be ResourceSpans.
+    return starts_with_key(text, "batches") and bool(
+        _SCOPE_SPANS.search(text) or _TEMPO_RESOURCE.match(text))
 
 
 def parse(src: Source) -> Iterator[Batch]:
@@ -203,10 +228,17 @@ def spans_from_request(doc: Any, location: str, src: Source, b: BatchBuilder) ->
         b.reject(location,
                  f"expected an ExportTraceServiceRequest object, got {type(doc).__name__}")
         return
+    name = next((k for k in RESOURCE_SPANS_KEYS if k in doc), None)
+    if name is None:
+        if doc:  # {} is an empty request; anything else is some other document
+            b.read()
+            b.reject(location, "expected an ExportTraceServiceRequest object with "
+                     f"'resourceSpans' (or Tempo's 'batches'), got {shape(doc)}",
+                     raw_text(doc, 300))
+        return
     spans: list[tuple[str, dict[str, Any], str, dict[str, Any], str]] = []
-    for i, rs in enumerate(_list(_get(doc, "resourceSpans", "resource_spans"), location,
-                                 "resourceSpans", b)):
-        where_rs = f"{location} resourceSpans[{i}]"
+    for i, rs in enumerate(_list(doc[name], location, name, b)):
+        where_rs = f"{location} {name}[{i}]"
         if not isinstance(rs, dict):
             b.read()
             b.reject(where_rs, f"expected an object, got {type(rs).__name__}")

@@ -3,7 +3,8 @@
 Written by the OpenTelemetry Collector ``file`` exporter in a logs pipeline (one request per
 line), ``otlp/json`` HTTP payloads to ``/v1/logs``, and SDK/test tools. Quirks handled, as for
 ``otlp_json`` traces: hex or base64 ids, int64 fields as strings, ``severityNumber`` as an
-int or an enum name (``SEVERITY_NUMBER_INFO2``), snake_case field names.
+int or an enum name (``SEVERITY_NUMBER_INFO2``), snake_case field names. A value without
+``resourceLogs`` is not a request and is one rejected record; ``{}`` is an empty request.
 
 Each log record becomes a ``logs`` row: ``entity_uid`` is the span it was written in
 (``otel:span:<trace>/<span>``, the uid the trace ingestors give that span) when it carries
@@ -25,7 +26,7 @@ from typing import Any
 import orjson
 
 from ingest import otlp_json
-from ingest._json import json_documents
+from ingest._json import json_documents, raw_text, shape
 from ingest.base import (
     SHAPE_ERRORS,
     Batch,
@@ -86,6 +87,12 @@ def logs_from_request(doc: Any, location: str, b: BatchBuilder) -> Iterator[Batc
     if not isinstance(doc, dict):
         b.read()
         b.reject(location, f"expected an ExportLogsServiceRequest object, got {type(doc).__name__}")
+        return
+    if "resourceLogs" not in doc and "resource_logs" not in doc:
+        if doc:  # {} is an empty request (protobuf's JSON mapping leaves empty lists out)
+            b.read()
+            b.reject(location, "expected an ExportLogsServiceRequest object with "
+                     f"'resourceLogs', got {shape(doc)}", raw_text(doc, 300))
         return
     for i, rl in _items(_get(doc, "resourceLogs", "resource_logs"), f"{location} resourceLogs",
                         b):

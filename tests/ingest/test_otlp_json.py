@@ -1,4 +1,4 @@
-"""otlp_json: messaging keys from the attribute spellings OTel semantic conventions have used.
+"""otlp_json: messaging keys across semconv versions; what is and is not a request; Tempo.
 
 The fixtures (tests/fixtures/otlp_json, pinned by goldens) hold Kafka spans in today's
 spelling; these spans are written from the semantic-conventions documents of other versions
@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.golden import normalized_rows
+from ingest import otlp_json
+from tests.conftest import FIXTURES
+from tests.golden import counts_and_rejects, normalized_rows
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 SPAN = "53995c3f42cd8ad8"
@@ -74,3 +76,57 @@ def test_an_infinite_int_value_is_kept_not_a_crash(tmp_path: Path) -> None:
     path.write_text(json.dumps(doc))
     rows = normalized_rows(path)
     assert (rows["source"]["loaded"], rows["source"]["rejected"]) == (1, 0)
+
+
+TEMPO = FIXTURES / "otlp_json" / "grafana_tempo_download_trace_example.json"
+OTLP_TRACES_REQUEST = ("expected an ExportTraceServiceRequest object with 'resourceSpans' "
+                       "(or Tempo's 'batches'), got")
+
+
+def test_a_document_that_is_not_a_request_is_one_reject(tmp_path: Path) -> None:
+    # A Jaeger query API response forced as OTLP: it has spans, but none this format can find.
+    path = tmp_path / "jaeger.json"
+    path.write_text(json.dumps({"data": [{"traceID": TRACE, "spans": []}], "total": 0}, indent=1))
+    assert counts_and_rejects(path, fmt="otlp_json") == (
+        (1, 0, 1, 0), [("document", f"{OTLP_TRACES_REQUEST} an object with keys data, total")])
+
+
+def test_lines_that_are_not_requests_are_rejects_and_empty_requests_are_none(
+        tmp_path: Path) -> None:
+    good = json.loads(_request(tmp_path / "one.json", 2, {}).read_text())
+    # {} is an empty request as protobuf's JSON mapping writes it (empty lists left out), the
+    # Collector's file exporter included; {"resourceSpans": []} says the same explicitly.
+    lines = [good, {}, {"resourceSpans": []}, {"resourceLogs": []}, {"batches": []}, [good]]
+    path = tmp_path / "spans.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert counts_and_rejects(path, fmt="otlp_json") == ((3, 1, 2, 0), [
+        ("line 4", f"{OTLP_TRACES_REQUEST} an object with keys resourceLogs"),
+        ("line 6", "expected an ExportTraceServiceRequest object, got list"),
+    ])
+
+
+def test_tempo_batches_are_resource_spans() -> None:
+    rows = normalized_rows(TEMPO)
+    assert rows["source"]["format"] == "otlp_json"
+    assert rows["source"]["chosen_by"] == "detected"
+    tid, sid, parent = "000000000000000060ba2abb44f13eae", "726b5e30102fc0d0", "398f0f21a3db99ae"
+    (step,) = rows["steps"]
+    assert (step["uid"], step["parent_uid"], step["component"], step["step_type"],
+            step["location"]) == (
+        f"otel:span:{tid}/{sid}", f"otel:span:{tid}/{parent}", "otel:operation:db/HTTP GET - root",
+        "server", "document batches[0].scopeSpans[0].spans[0]")
+    assert [r["component"] for r in rows["runs"]] == ["otel:service:db"]
+
+
+@pytest.mark.parametrize(("head", "claimed"), [
+    # Tempo's trace-by-id JSON: the batch opens with an OTLP resource, or its scope list
+    (b'{"batches": [{"resource": {"attributes": [{"key": "service.name"', True),
+    (b'{\n "batches": [\n  {\n   "scopeSpans": [{"spans": []}]}]}', True),
+    (b'{"batches":[{"resource":{},"instrumentationLibrarySpans":[{"spans":[]}]}]}', True),
+    # other documents with a "batches" key are not traces
+    (b'{"batches": [{"id": 1, "records": [{"topic": "t"}]}]}', False),
+    (b'{"batches": [{"resource": "checkout", "items": []}]}', False),
+    (b'{"name": "x", "batches": [{"scopeSpans": []}]}', False),
+])
+def test_tempo_sniff_is_tight(head: bytes, claimed: bool) -> None:
+    assert otlp_json.sniff(head, "x.json") is claimed

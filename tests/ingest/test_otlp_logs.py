@@ -12,7 +12,7 @@ import pytest
 from ingest import otlp_logs_json, otlp_logs_proto, otlp_proto
 from ingest.base import Source
 from tests.conftest import FIXTURES
-from tests.golden import normalized_rows
+from tests.golden import counts_and_rejects, normalized_rows
 from tracemap.load import ingest_paths
 from tracemap.store import Store
 
@@ -169,3 +169,23 @@ def test_odd_shapes_are_rejected_and_the_other_lines_load(tmp_path: Path) -> Non
     assert reasons.pop("line 3 resourceLogs[1].scopeLogs[0].logRecords") == (
         "expected a list, got int")
     assert set(reasons.values()) == {"resourceLogs[0].resource: expected an object, got str"}
+
+
+def test_values_that_are_not_requests_are_rejects_and_empty_requests_are_none(
+        tmp_path: Path) -> None:
+    first = COLLECTOR.read_text().splitlines()[0]
+    n_first = len(json.loads(first)["resourceLogs"][0]["scopeLogs"][0]["logRecords"])
+    # {} is an empty request as protobuf's JSON mapping (and so the Collector) writes it.
+    lines = [first, "{}", '{"resourceLogs": []}', '{"resourceSpans": []}', "[]"]
+    path = tmp_path / "logs.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    assert counts_and_rejects(path, fmt="otlp_logs_json") == ((n_first + 2, n_first, 2, 0), [
+        ("line 4", "expected an ExportLogsServiceRequest object with 'resourceLogs', got an "
+         "object with keys resourceSpans"),
+        ("line 5", "expected an ExportLogsServiceRequest object, got list"),
+    ])
+    # A whole document forced as logs: Grafana Tempo's trace JSON.
+    tempo = FIXTURES / "otlp_json" / "grafana_tempo_download_trace_example.json"
+    assert counts_and_rejects(tempo, fmt="otlp_logs_json") == ((1, 0, 1, 0), [
+        ("document", "expected an ExportLogsServiceRequest object with 'resourceLogs', got an "
+         "object with keys batches")])
