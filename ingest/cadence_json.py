@@ -52,11 +52,17 @@ FIELDS: dict[str, str] = {
     "parentWorkflowNamespace": "parentWorkflowDomain",
 }
 
-#: Where a Cadence event keeps what Temporal puts in a ``Failure``: (reason, details) fields.
-FAILURE_FIELDS: dict[str, tuple[str, str]] = {
-    "failure": ("reason", "details"),
-    "lastFailure": ("lastFailureReason", "lastFailureDetails"),
+#: Where a Cadence event keeps what Temporal puts in a ``Failure``: (reason, details) fields,
+#: the first pair an event has. WorkflowExecutionContinuedAsNew spells them failureReason and
+#: failureDetails (set when a retry policy or cron schedule continues a failed run).
+FAILURE_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "failure": (("reason", "details"), ("failureReason", "failureDetails")),
+    "lastFailure": (("lastFailureReason", "lastFailureDetails"),),
 }
+
+#: The reason the server gives a timeout: ``cadenceInternal:Timeout START_TO_CLOSE``
+#: (TimerTypeToReason in the Cadence server, the reason retry policies match).
+TIMEOUT_REASON = "cadenceInternal:Timeout "
 
 #: Longest failure details kept in an error text.
 DETAILS_CAP = 500
@@ -123,13 +129,22 @@ def _details_text(value: Any) -> str | None:
 
 
 def failure(attrs: dict[str, Any], which: str) -> tuple[str | None, dict[str, Any]]:
-    """``reason: details`` of a Cadence failure, and its reason as the failure type."""
-    reason_field, details_field = FAILURE_FIELDS[which]
+    """``reason: details`` of a Cadence failure, its reason as the failure type, and the
+    timeout type when the reason is the server's for a timeout."""
+    pairs = FAILURE_FIELDS[which]
+    reason_field, details_field = next(
+        (pair for pair in pairs if pair[0] in attrs or pair[1] in attrs), pairs[0])
     reason = attrs.get(reason_field)
     reason = reason if isinstance(reason, str) and reason else None
     details = _details_text(attrs.get(details_field))
     text = ": ".join(x for x in (reason, details) if x) or None
-    return text, ({"failure_type": reason} if reason and which == "failure" else {})
+    if not reason or which != "failure":
+        return text, {}
+    detail = {"failure_type": reason}
+    if reason.startswith(TIMEOUT_REASON):
+        detail["timeout_type"] = temporal_json.enum_name(
+            reason[len(TIMEOUT_REASON):].strip(), *temporal_json.ENUMS["timeoutType"]) or "timeout"
+    return text, detail
 
 
 def marker_failure(attrs: dict[str, Any],

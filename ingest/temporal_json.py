@@ -178,6 +178,11 @@ ENUMS: dict[str, tuple[str, tuple[str, ...]]] = {
         "UNSPECIFIED", "TERMINATE", "ABANDON", "REQUEST_CANCEL")),
 }
 
+#: Initiators of a continue-as-new that retries the run (Temporal ``RETRY``, Cadence
+#: ``RetryPolicy``): the next run is a retry of this one, not its successor.
+RETRY_INITIATORS = frozenset({"CONTINUE_AS_NEW_INITIATOR_RETRY",
+                              "CONTINUE_AS_NEW_INITIATOR_RETRY_POLICY"})
+
 #: ``cause`` of the failed-command events, by event type: (proto prefix, numbers).
 FAILED_CAUSES: dict[str, tuple[str, tuple[str, ...]]] = {
     "WorkflowTaskFailed": ("WORKFLOW_TASK_FAILED_CAUSE_", (
@@ -394,8 +399,9 @@ def failure_text(failure: Any, depth: int = 0) -> tuple[str | None, dict[str, An
         elif part is None:
             part = _failure_info_text(failure)
         timeout = failure.get("timeoutFailureInfo")
-        if isinstance(timeout, dict):
-            detail["timeout_type"] = enum_name(timeout.get("timeoutType"), *ENUMS["timeoutType"])
+        if isinstance(timeout, dict) and depth == 1:  # the failure is a timeout, not its cause
+            detail["timeout_type"] = (enum_name(timeout.get("timeoutType"), *ENUMS["timeoutType"])
+                                      or "timeout")
         if part and (not parts or parts[-1] != part):
             parts.append(part)
         if "failure_source" not in detail and _s(failure.get("source")):
@@ -860,7 +866,7 @@ class _History:
             self.detail["root_run_id"] = _s(_get(root, "runId"))
         previous = _s(a.get("continuedExecutionRunId"))
         if previous:
-            if _enum(a, "initiator") == "CONTINUE_AS_NEW_INITIATOR_RETRY":
+            if _enum(a, "initiator") in RETRY_INITIATORS:
                 self._link(self.uid, self.run_uid(self.wf, previous), EdgeKind.RETRY_OF,
                            "continuedExecutionRunId", ev.location)
             else:
@@ -874,11 +880,16 @@ class _History:
     def _closed(self, ev: _Event, status: Status) -> None:
         a = ev.attrs
         row, detail = self.run_row, self.detail
+        error, fdetail = self.d.failure(a, "failure")
+        if ev.type == "WorkflowExecutionContinuedAsNew" and error:
+            # A run that failed or timed out, continued by its retry policy or cron schedule
+            # (Cadence: failureReason; Temporal before servers wrote WorkflowExecutionFailed
+            # with newExecutionRunId: failure).
+            status = Status.TIMED_OUT if fdetail.get("timeout_type") else Status.FAILED
         row["status"], row["ended_at"] = status, ev.us
         detail["close_event"] = ev.type
         if ev.raw_time is not None:
             detail["ended_ns"] = ev.raw_time
-        error, fdetail = self.d.failure(a, "failure")
         detail.update(fdetail)
         retry_state = _enum(a, "retryState")
         if retry_state:
@@ -897,7 +908,14 @@ class _History:
         nxt = _s(a.get("newExecutionRunId"))
         if nxt:
             detail["new_execution_run_id"] = nxt
-            if status in (Status.FAILED, Status.TIMED_OUT):  # the server retries the workflow
+            initiator = _enum(a, "initiator")
+            if initiator:
+                detail["new_execution_initiator"] = initiator
+            # A continue-as-new says who started the next run, as the next run's started
+            # event does; a failed or timed-out close with a next run is the server retrying.
+            retried = (initiator in RETRY_INITIATORS if ev.type == "WorkflowExecutionContinuedAsNew"
+                       else status in (Status.FAILED, Status.TIMED_OUT))
+            if retried:
                 self._link(self.run_uid(self.wf, nxt), self.uid, EdgeKind.RETRY_OF,
                            "newExecutionRunId", ev.location)
             else:

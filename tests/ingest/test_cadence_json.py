@@ -126,6 +126,53 @@ def test_only_a_local_activity_marker_with_an_err_reason_fails(tmp_path: Path) -
     assert sum(s["status"] == "failed" for s in rows["steps"]) == 2
 
 
+def test_a_cron_run_that_timed_out_and_continued_as_new_keeps_its_timeout() -> None:
+    # What the Cadence server writes when a cron run times out: ContinuedAsNew with
+    # initiator CronSchedule and failureReason "cadenceInternal:Timeout START_TO_CLOSE".
+    rows = normalized_rows(CRON_TIMEOUT)
+    (run,) = rows["runs"]
+    assert (run["status"], run["error"]) == ("timed_out", "cadenceInternal:Timeout START_TO_CLOSE")
+    assert (run["detail"]["timeout_type"], run["detail"]["new_execution_initiator"]) == (
+        "TIMEOUT_TYPE_START_TO_CLOSE", "CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE")
+    this = run["uid"]
+    nxt = this.rsplit("/", 1)[0] + "/06c2468c-2d2d-44f7-ac7a-ff3c383f6e90"
+    assert {"src_uid": this, "dst_uid": nxt, "kind": "precedes", "evidence": "newExecutionRunId",
+            "location": "event 5"} in rows["links"]
+
+
+def _continued_as_new(tmp_path: Path, **attrs: Any) -> dict[str, Any]:
+    events = json.loads(CRON_TIMEOUT.read_text())
+    close = events[-1]["workflowExecutionContinuedAsNewEventAttributes"]
+    for name in ("failureReason", "failureDetails"):
+        close.pop(name, None)
+    close.update(attrs)
+    path = tmp_path / "can.json"
+    path.write_text(json.dumps(events))
+    return normalized_rows(path)
+
+
+def test_continued_as_new_by_retry_policy_is_a_failed_run_and_its_retry(tmp_path: Path) -> None:
+    rows = _continued_as_new(tmp_path, initiator="RetryPolicy",
+                             failureReason="cadenceInternal:Generic",
+                             failureDetails=_b64('"payment service down"'))
+    (run,) = rows["runs"]
+    assert (run["status"], run["error"], run["detail"]["failure_type"]) == (
+        "failed", "cadenceInternal:Generic: payment service down", "cadenceInternal:Generic")
+    nxt = run["uid"].rsplit("/", 1)[0] + "/06c2468c-2d2d-44f7-ac7a-ff3c383f6e90"
+    # the next run is a retry of this one, as its own started event (initiator RetryPolicy) says
+    assert [(x["kind"], x["dst_uid"]) for x in rows["links"] if x["src_uid"] == nxt] == [
+        ("retry_of", run["uid"])]
+
+
+def test_continued_as_new_without_a_failure_stays_ok(tmp_path: Path) -> None:
+    rows = _continued_as_new(tmp_path, initiator="Decider")
+    (run,) = rows["runs"]
+    assert (run["status"], run.get("error")) == ("ok", None)
+    nxt = run["uid"].rsplit("/", 1)[0] + "/06c2468c-2d2d-44f7-ac7a-ff3c383f6e90"
+    assert (run["uid"], "precedes", nxt) in {
+        (x["src_uid"], x["kind"], x["dst_uid"]) for x in rows["links"]}
+
+
 def test_a_bad_event_is_rejected_and_the_rest_loaded(tmp_path: Path) -> None:
     events = json.loads(TIMEOUT.read_text())
     events[9]["timestamp"] = "yesterday"  # ActivityTaskCompleted

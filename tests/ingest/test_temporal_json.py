@@ -400,6 +400,24 @@ def _two_event_history(close_type: str, close_attrs: dict[str, Any],
     ("WorkflowExecutionTimedOut", {"retryState": "RETRY_STATE_TIMEOUT"},
      "timed_out", "workflow timed out", None),
     ("WorkflowExecutionCanceled", {}, "cancelled", None, None),
+    # A failed run continued by its retry policy (servers before WorkflowExecutionFailed got
+    # newExecutionRunId) or cron schedule: failed or timed out, the next run still linked.
+    ("WorkflowExecutionContinuedAsNew", {"newExecutionRunId": "run-2", "initiator": "Retry",
+                                         "failure": {"message": "boom"}},
+     "failed", "boom", ("temporal:run:bill-7/run-2", "retry_of", "temporal:run:bill-7/run-1")),
+    ("WorkflowExecutionContinuedAsNew", {
+        "newExecutionRunId": "run-2", "initiator": "CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE",
+        "failure": {"timeoutFailureInfo": {"timeoutType": "TIMEOUT_TYPE_START_TO_CLOSE"}}},
+     "timed_out", "timeout TIMEOUT_TYPE_START_TO_CLOSE",
+     ("temporal:run:bill-7/run-1", "precedes", "temporal:run:bill-7/run-2")),
+    # an activity's timeout that failed the run: the run failed, it did not time out
+    ("WorkflowExecutionContinuedAsNew", {
+        "newExecutionRunId": "run-2", "initiator": "CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE",
+        "failure": {"message": "activity error", "activityFailureInfo": {}, "cause": {
+            "message": "activity StartToClose timeout",
+            "timeoutFailureInfo": {"timeoutType": "TIMEOUT_TYPE_START_TO_CLOSE"}}}},
+     "failed", "activity error: activity StartToClose timeout",
+     ("temporal:run:bill-7/run-1", "precedes", "temporal:run:bill-7/run-2")),
 ])
 def test_run_close_events(close_type: str, attrs: dict[str, Any], status: str,
                           error: str | None, link: tuple[str, str, str] | None,
@@ -418,7 +436,8 @@ def test_run_close_events(close_type: str, attrs: dict[str, Any], status: str,
 
 @pytest.mark.parametrize(("initiator", "kind"), [
     ("CONTINUE_AS_NEW_INITIATOR_WORKFLOW", "precedes"), ("CronSchedule", "precedes"),
-    ("CONTINUE_AS_NEW_INITIATOR_RETRY", "retry_of")])
+    ("CONTINUE_AS_NEW_INITIATOR_RETRY", "retry_of"),
+    ("RetryPolicy", "retry_of")])  # Cadence's name for a retry
 def test_next_run_states_the_same_link_as_the_previous(initiator: str, kind: str,
                                                        tmp_path: Path) -> None:
     path = tmp_path / "h.json"
