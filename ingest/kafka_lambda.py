@@ -1,7 +1,8 @@
 """Kafka records as AWS Lambda receives them from Amazon MSK or self-managed Kafka.
 
 The event source mapping writes ``{"eventSource": "aws:kafka" | "SelfManagedKafka",
-"eventSourceArn", "bootstrapServers", "records": {"<topic>-<partition>": [record ...]}}``;
+"eventSourceArn", "bootstrapServers", "records": {"<topic>-<partition>": [record ...]}}``
+(saved test events often spell the second ``aws:SelfManagedKafka``: read alike);
 each record is ``{topic, partition, offset, timestamp (epoch ms), timestampType, key (base64),
 value (base64), headers: [{"<name>": [byte ...]}]}`` (AWS Lambda developer guide, "Using
 Lambda with Amazon MSK" / "... self-managed Apache Kafka"; events logged by functions or
@@ -48,8 +49,12 @@ from tracemap.model import KeyKind, Status, channel_component
 
 NAME = "kafka_lambda"
 
-#: ``eventSource`` values of Kafka event source mappings.
-EVENT_SOURCES = ("aws:kafka", "SelfManagedKafka")
+#: ``eventSource`` values of Kafka event source mappings. AWS sends ``SelfManagedKafka`` for
+#: self-managed clusters (AWS Lambda Developer Guide; Powertools corrected its model to it,
+#: aws-powertools/powertools-lambda-python#5559); saved test events widely spell it
+#: ``aws:SelfManagedKafka`` (Powertools' own ``kafkaEventSelfManaged.json``), with records of
+#: the same shape.
+EVENT_SOURCES = ("aws:kafka", "SelfManagedKafka", "aws:SelfManagedKafka")
 #: ``timestampType`` -> kcat's ``tstype`` spelling, so both exports describe a record alike.
 TIMESTAMP_TYPES = {"CREATE_TIME": "create", "LOG_APPEND_TIME": "logappend",
                    "NO_TIMESTAMP_TYPE": "none"}

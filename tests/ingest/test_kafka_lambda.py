@@ -8,12 +8,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+import ingest
+from ingest.base import Source
 from tests.conftest import FIXTURES
 from tests.golden import normalized_rows
 
 HERE = FIXTURES / "kafka_lambda"
 MSK = HERE / "msk_lambda_kafka_event.json"
 SELF_MANAGED = HERE / "selfmanaged_kafka_lambda_event.json"
+POWERTOOLS = HERE / "powertools_kafka_event_self_managed.json"
 
 
 def _messages(rows: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -50,6 +55,24 @@ def test_self_managed_event_decodes_utf8_headers_json_values_and_tombstones() ->
     tombstone = msgs["kafka:msg:orders.placed/1/7"]
     assert tombstone["event_type"] == "tombstone" and "payload" not in tombstone
     assert tombstone["detail"]["tstype"] == "logappend"
+
+
+@pytest.mark.parametrize("event_source", ["SelfManagedKafka", "aws:SelfManagedKafka"])
+def test_both_self_managed_spellings_are_read(tmp_path: Path, event_source: str) -> None:
+    # AWS sends SelfManagedKafka; saved test events (Powertools' among them) write
+    # aws:SelfManagedKafka. Same records either way.
+    doc = json.loads(POWERTOOLS.read_text())
+    doc["eventSource"] = event_source
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(doc, indent=2))
+    assert ingest.detect(Source(path)).NAME == "kafka_lambda"
+    rows = normalized_rows(path)
+    (msg,) = rows["messages"]
+    assert (msg["uid"], msg["msg_key"], msg["payload"], msg["headers"], msg["produced_at"]) == (
+        "kafka:msg:mytopic/0/15", "recordKey", {"key": "value"}, {"headerKey": "headerValue"},
+        "2018-12-17T22:10:50.987000+00:00")
+    assert msg["detail"]["event_source"] == event_source
+    assert _keys(rows, msg["uid"]) == {("message_key", "recordKey")}
 
 
 def test_same_record_from_kcat_is_the_same_row(tmp_path: Path) -> None:
