@@ -676,8 +676,11 @@ class _Builder:
         if parent_arn:
             self.b.link(f"stepfunctions:run:{parent_arn}", run, EdgeKind.CHILD,
                         "input AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID", ex.where)
-        for entry_id, entry in entries.items():
+        # Every entry's steps first: a link may point at an entry later in the history (ids
+        # out of order), whose uids must exist by then.
+        for entry in entries.values():
             self._steps(entry, entries, machine, run_status, run_end, end_details)
+        for entry_id, entry in entries.items():
             parent = _attempt_at(entries[entry.parent], entry.entered.id) if (
                 entry.parent in entries) else run
             for uid, where in zip(entry.uids, entry.locations, strict=True):

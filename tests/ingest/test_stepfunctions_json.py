@@ -269,3 +269,15 @@ def test_filter_log_events_output_is_read_through_its_messages(tmp_path: Path) -
     assert (rows["source"]["loaded"], rows["source"]["skipped"]) == (21, 1)
     plain = _rows(EXPRESS)
     assert _steps_view(rows) == _steps_view(plain)
+
+
+def test_an_event_id_out_of_order_does_not_lose_the_history(tmp_path: Path) -> None:
+    # Found by scripts/fuzz_long.py (stepfunctions_json:6477): with event 7's id written as
+    # "0", a state's predecessor entry came after it in the history and had no steps yet.
+    doc = json.loads(DESCRIBE.read_text())
+    doc["events"][6]["id"] = "0"
+    path = tmp_path / "retyped.json"
+    path.write_text(json.dumps(doc, indent=1))
+    rows = normalized_rows(path)
+    assert (rows["source"]["records"], rows["source"]["rejected"]) == (19, 0)
+    assert len(rows["steps"]) == len(normalized_rows(DESCRIBE)["steps"])
