@@ -364,7 +364,7 @@ def _parquet(src: Source) -> tuple[list[str], Iterator[Chunk]]:
     def chunks() -> Iterator[Chunk]:
         start = 1
         for rb in batches():
-            df = pl.from_arrow(rb)
+            df = pl.from_arrow(_valid_text(rb))
             assert isinstance(df, pl.DataFrame)
             n = df.height
             df = df.with_columns(
@@ -376,6 +376,37 @@ def _parquet(src: Source) -> tuple[list[str], Iterator[Chunk]]:
         pf.close()
 
     return names, chunks()
+
+
+def _valid_text(rb: Any) -> Any:
+    """The record batch with invalid UTF-8 in text columns replaced by U+FFFD, as CSV is read.
+
+    pyarrow does not check the text of a Parquet page, and Polars trusts Arrow's: invalid
+    bytes there would abort the process (a Rust panic) when the column is first read.
+    """
+    import pyarrow as pa
+
+    try:
+        rb.validate(full=True)
+        return rb
+    except pa.ArrowInvalid:
+        pass
+    def lossy(arr: Any) -> Any:
+        if pa.types.is_dictionary(arr.type):
+            return pa.DictionaryArray.from_arrays(arr.indices, lossy(arr.dictionary))
+        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+            return arr
+        raw = arr.view(pa.large_binary() if pa.types.is_large_string(arr.type)
+                       else pa.binary()).to_pylist()
+        return pa.array([None if b is None else b.decode("utf-8", "replace") for b in raw],
+                        type=arr.type)
+
+    fixed = pa.RecordBatch.from_arrays([lossy(c) for c in rb.columns], schema=rb.schema)
+    try:
+        fixed.validate(full=True)
+    except pa.ArrowInvalid as exc:  # e.g. bad text inside a struct or list column
+        raise UnreadableFile(f"Parquet data invalid: {exc}") from None
+    return fixed
 
 
 def _row_text(df: pl.DataFrame) -> Callable[[int], str]:

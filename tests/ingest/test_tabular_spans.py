@@ -383,3 +383,31 @@ def test_corrupt_parquet_is_one_reject_saying_so(tmp_path: Path) -> None:
     assert reject["location"] == "file"
     assert reject["reason"].startswith("not readable as tabular_spans: not a readable Parquet "
                                        "file: ")
+
+
+def test_invalid_utf8_in_parquet_text_is_replaced_not_a_crash(tmp_path: Path) -> None:
+    # pyarrow does not check Parquet text and Polars trusts it: reading such a column ended
+    # the process with a Rust panic (found by scripts/fuzz_long.py on tabular_spans).
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(LAKE)
+    for column in ("name", "service.name"):  # plain and dictionary-encoded text
+        values = table.column(column).combine_chunks()
+        if pa.types.is_dictionary(values.type):
+            values = values.dictionary_decode()
+        raw = [b"\xffbad" if i == 0 else v.encode()
+               for i, v in enumerate(values.to_pylist())]
+        broken = pa.array(raw, type=pa.binary()).view(pa.string())
+        if column == "service.name":
+            broken = broken.dictionary_encode()
+        table = table.set_column(table.schema.get_field_index(column), column, broken)
+    path = tmp_path / "bad_text.parquet"
+    pq.write_table(table, path)
+    rows = normalized_rows(path)
+    fine = normalized_rows(LAKE)
+    assert (rows["source"]["loaded"], rows["source"]["rejected"]) == (
+        fine["source"]["loaded"], 0)
+    names = [r["name"] for r in rows["runs"] + rows["steps"]]
+    components = {r["component"] for r in rows["runs"] + rows["steps"]}
+    assert "\ufffdbad" in names and "otel:service:\ufffdbad" in components
