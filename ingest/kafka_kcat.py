@@ -5,6 +5,13 @@
 with repeated names, ``null`` payloads (tombstones), keys and payloads that are binary text
 (schema-registry magic bytes, U+FFFD where bytes were lost), ``key_error``/``payload_error``
 from deserializers, and ``-s avro`` output where key/payload are already JSON values.
+
+kcat's informational lines (``% Waiting for group rebalance``, ``% Reached end of topic ...``:
+``KC_INFO`` prints them to stderr, prefixed ``% ``) are in the file when a console run was
+captured with ``2>&1``. They are not records: sniffing passes over them and parsing counts
+them as skipped (``kcat status line``). Any other line that is not JSON is a reject. The
+DuckDB fast path cannot read past such a line: it stops (in practice before delivering the
+read buffer that holds it) and Python reads the rest of the file.
 """
 
 from __future__ import annotations
@@ -33,10 +40,17 @@ NAME = "kafka_kcat"
 EVENT_TYPE_HEADERS = ("ce_type", "ce-type", "eventtype", "event-type", "event_type", "type")
 #: Payload fields that name a record's event type.
 EVENT_TYPE_FIELDS = ("type", "eventType", "event_type", "@type")
+#: How kcat's stderr lines start (``KC_INFO`` in kcat.h: ``fprintf(stderr, "%% " ...)``).
+STATUS_PREFIX = b"% "
+#: What a skipped status line is counted as.
+STATUS_LINE = "kcat status line"
 
 
 def sniff(head: bytes, path: str) -> bool:
-    line = first_json_value(head).split(b"\n", 1)[0]
+    text = first_json_value(head)
+    while text.startswith(STATUS_PREFIX):  # kcat's stderr, captured with the records
+        text = text.split(b"\n", 1)[1].lstrip() if b"\n" in text else b""
+    line = text.split(b"\n", 1)[0]
     return (line.startswith(b"{") and b'"topic"' in line and b'"partition"' in line
             and b'"offset"' in line)
 
@@ -54,8 +68,11 @@ def parse(src: Source) -> Iterator[Batch]:
 
 
 def _line(b: BatchBuilder, src: Source, number: int, line: bytes) -> None:
-    """One input line: a loaded record or a reject."""
+    """One input line: a loaded record, a reject, or a skipped kcat status line."""
     b.read()
+    if line.startswith(STATUS_PREFIX):
+        b.skip(STATUS_LINE)
+        return
     where = f"line {number}"
     try:
         rec = loads(line)

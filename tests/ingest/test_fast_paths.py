@@ -204,6 +204,33 @@ def test_kcat_resumes_in_python_after_a_partial_read(tmp_path: Path,
     assert 0 < detail["fast_path"]["duckdb_records"] < 100
 
 
+@pytest.mark.parametrize("at", [0, 60], ids=["leading", "mid-file"])
+def test_kcat_status_lines_are_skipped_on_both_paths(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     at: int) -> None:
+    """kcat's stderr ``% `` lines captured with the records: DuckDB stops at the first one and
+    Python reads on; each is skipped, a librdkafka log line (``%3|``) stays a reject."""
+    lines = kcat_lines(copies=1)
+    records = len(lines)
+    lines[at:at] = [b"% Waiting for group rebalance",
+                    b"% Group g rebalanced (memberid rdkafka-1): assigned: orders [0]"]
+    lines.insert(at + 10, b"% Reached end of topic orders [0] at offset 9")
+    lines.insert(at + 20, b"%3|1700000000.123|FAIL|rdkafka#consumer-1| broker down")
+    lines.append(b"% Reached end of topic orders [2] at offset 299")
+    path = _write(tmp_path / "console.txt", lines)
+    slow, _ = _ingest(path, False, monkeypatch, "kafka_kcat")
+    detail = assert_same_rows(path, monkeypatch, fmt="kafka_kcat")
+    assert slow["counts"]["records"] == records + 5
+    assert slow["counts"]["skipped"] == 4
+    assert (f"line {at + 21}", "expected a kcat -J JSON object: unexpected character, expected "
+            "a JSON value: line 1 column 1 (char 0)") in [
+        (r["location"], r["reason"]) for r in slow["rejects"]]
+    assert detail["skipped_types"] == {"kcat status line": 4}
+    # DuckDB cannot read past a status line: Python goes on from where it stopped.
+    stopped = detail["fast_path_stopped"]["after_line"]
+    assert stopped <= at and detail["fast_path"]["python_from_line"] == stopped + 1
+
+
 @pytest.mark.parametrize("path", fixture_files("kafka_kcat"), ids=lambda p: p.name)
 def test_kcat_fixtures(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert_same_rows(path, monkeypatch)
