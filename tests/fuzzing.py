@@ -26,6 +26,7 @@ from typing import Any
 import json5
 import orjson
 import yaml
+from polars.exceptions import PanicException
 
 import ingest
 from ingest.base import Source, UnreadableFile
@@ -423,7 +424,7 @@ def check(fmt: str, mutated: Path, mutant: Mutant, baseline: set[str] | None = N
         if mutant.touched is not None:
             out.problems.append(f"whole file refused for a one-line change: {exc}")
         out.records, out.loaded, out.rejected, out.skipped = 1, 0, 1, 0
-    except Exception as exc:  # noqa: BLE001 - recorded as a finding
+    except (Exception, PanicException) as exc:  # noqa: BLE001 - recorded as a finding
         out.crash = crash_signature(exc)
         return out
     if out.file_error is None:
@@ -448,7 +449,7 @@ def check(fmt: str, mutated: Path, mutant: Mutant, baseline: set[str] | None = N
             out.problems.append(f"loader counts {row} differ from parse's {out}")
         rejects = store.sql("SELECT location, reason FROM rejects WHERE source_id = "
                             "(SELECT max(id) FROM sources)").fetchall()
-    except Exception as exc:  # noqa: BLE001 - recorded as a finding
+    except (Exception, PanicException) as exc:  # noqa: BLE001 - recorded as a finding
         out.crash = "load: " + crash_signature(exc)  # the loader rolled its transaction back
         return out
     finally:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import polars as pl
+from polars.exceptions import PanicException
 
 import ingest
 from ingest.base import Batch, DocumentTooLarge, KeyRules, Source, dumps
@@ -556,7 +557,8 @@ def _load(module: Any, src: Source, progress: Progress, debug: bool,
             pos = src.position()
             progress.advance(pos - seen)
             seen = pos
-    except Exception as exc:  # noqa: BLE001 - one file never stops the batch
+    # A Rust panic in Polars (PanicException is a BaseException) is that file's failure too.
+    except (Exception, PanicException) as exc:  # noqa: BLE001 - one file never stops the batch
         if debug:
             raise
         # The file as a whole could not be read: its rows so far go, one reject says why.
