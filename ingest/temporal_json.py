@@ -809,10 +809,15 @@ class _History:
         self.wf, self.wf_from = next((v, how) for v, how in (
             (_s(attrs.get("workflowId")), "started_event"), (hints.workflow_id, "wrapper"),
             (file_wf, "file_name"), (option_wf, "option"), (generated, "generated")) if v)
-        # What the history states wins; the file name and options fill only what it lacks.
+        # What the history states wins, with one exception: a file named
+        # ``<workflowId>__<runId>`` names the run it holds, while the started event's
+        # originalExecutionRunId keeps naming the run before a reset (Temporal's docs: "a
+        # workflow reset changes the execution run_id, but preserves this field").
+        explicit = file_run if file_run and FILE_NAME_EXPLICIT.match(
+            FILE_EXTENSIONS.sub("", self.src.path.name)) else None
         self.run, self.run_from = next((v, how) for v, how in (
-            (hints.run_id, "wrapper"), (own_run, "started_event"), (file_run, "file_name"),
-            (option_run, "option"), (generated, "generated")) if v)
+            (hints.run_id, "wrapper"), (explicit, "file_name"), (own_run, "started_event"),
+            (file_run, "file_name"), (option_run, "option"), (generated, "generated")) if v)
 
     # dispatch -------------------------------------------------------------------------------
     def handle(self, ev: _Event) -> None:

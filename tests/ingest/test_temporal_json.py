@@ -208,15 +208,20 @@ def test_ids_the_history_states_win_over_the_file_name(tmp_path: Path) -> None:
         "started_event", "started_event")
     assert _source_detail(named) == {"workflow_id_from": "started_event",
                                      "run_id_from": "started_event"}
-    # A UUID after "__" that is not the run the history names loses to it too; the workflow id
-    # the history lacks still comes from the file name.
+    # <workflowId>__<runId> with a UUID names the run the file holds: after a reset the
+    # started event's originalExecutionRunId still names the run before it, so the file name
+    # wins, and the original run id stays a key that joins the two.
     other = "00000000-1111-2222-3333-444444444444"
     renamed = tmp_path / f"order-45__{other}.json"
     renamed.write_bytes(JAVA_RETRY.read_bytes())
-    (run,) = normalized_rows(renamed)["runs"]
-    assert run["uid"] == "temporal:run:order-45/abdb8767-2b5c-4b1d-bda5-c40581f9eeb5"
+    rows = normalized_rows(renamed)
+    (run,) = rows["runs"]
+    assert run["uid"] == f"temporal:run:order-45/{other}"
     assert _source_detail(renamed) == {"workflow_id_from": "file_name",
-                                       "run_id_from": "started_event"}
+                                       "run_id_from": "file_name"}
+    assert {"kind": "run_id", "value": "abdb8767-2b5c-4b1d-bda5-c40581f9eeb5"} in [
+        {"kind": k["kind"], "value": k["value"]} for k in rows["keys"]
+        if k["entity_uid"] == run["uid"]]
 
 
 def test_a_file_name_tail_that_is_no_run_id_gives_no_ids(tmp_path: Path) -> None:
