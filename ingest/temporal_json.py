@@ -15,8 +15,9 @@ Quirks handled:
 - histories that do not name their own workflow id (the started event carries it only since
   server 1.2x): it is taken from a wrapper, the file name (``<workflowId>__<runId>.json``, the
   run id a UUID), the ``workflow_id`` option, or derived from the content (noted as
-  ``workflow_id_from``); the run id likewise (``run_id_from``). What the history states wins:
-  a file name only fills what it lacks;
+  ``workflow_id_from``); the run id likewise (``run_id_from``). What the history states wins
+  and a file name only fills what it lacks, except that ``<workflowId>__<runUUID>`` names
+  the run over the started event's originalExecutionRunId (which a reset preserves);
 - events of types this module does not know (newer servers) are skipped by type.
 
 A run of ``temporal:workflow:<type>`` per history; activities, child workflows, timers, signals,
