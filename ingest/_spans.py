@@ -4,9 +4,10 @@ Both convert their spans to the decoded OTLP/JSON shape and hand them to
 ``otlp_json.add_spans``, so a span gives the same rows whichever system exported it. What
 OTLP does not need and these two do is here:
 
-- ``split_shared``: a SERVER span sharing its id with the CLIENT span that called it (Zipkin
+- ``split_shared``: a SERVER span sharing its id with a CLIENT span of the same trace (Zipkin
   B3 "shared" spans, Jaeger traces reported by Zipkin instrumentation) gets a derived id of its
-  own, the client half as parent, and the server-side children of that id.
+  own, the client half as parent, and the server-side children of that id. A server span whose
+  client half is not in the trace keeps its id, whatever its ``shared`` flag says.
 - ``add_messaging_keys``: the channel and message key each span states
   (``otlp_json.messaging``: Brave, OpenTracing and OTel tags), shared between a PRODUCER span
   and the CONSUMER span that names it as parent, because that parent id travelled in the
@@ -84,10 +85,16 @@ def derived_span_id(tid: str, sid: str) -> str:
 def split_shared(spans: list[Decoded]) -> tuple[list[Decoded], dict[str, str]]:
     """Give the SERVER half of a shared span id its own id, below the CLIENT half.
 
-    A server span is shared when its span dict says so (``_shared``, Zipkin's ``shared``) or a
-    CLIENT span of the same trace has the same id. Children that name the shared id as parent
-    and run in the server's service are re-parented onto the server half, as Zipkin's tree
-    builder and Jaeger's span-id deduper do; so do span links to it from that service.
+    A server span is split off when a CLIENT span of the same trace has its id: only then do
+    two spans answer to that id. Zipkin's ``shared`` flag alone does not split: a shared server
+    whose caller was never reported (a root behind an untraced proxy, Yelp's ``routing`` in
+    zipkin-lens testdata/yelp.json) is the only span with that id, and the spans it called name
+    it as parent; a derived id would leave them pointing at no span. Zipkin agrees: Trace.merge
+    backfills ``shared`` from a CLIENT of the same id, and zipkin-lens's ``mergeV2ById`` drops
+    the flag from a shared root span (no parent, so no client half). Jaeger spans carry no
+    flag: a duplicate id is the only sign. Children that name the shared id as parent and run
+    in the server's service are re-parented onto the server half, as Zipkin's tree builder and
+    Jaeger's span-id deduper do; so do span links to it from that service.
     Returns the spans and, for each server half, its uid -> the shared id.
     """
     clients = {(span["traceId"], span["spanId"]) for _, span, _, _, _ in spans
@@ -95,8 +102,7 @@ def split_shared(spans: list[Decoded]) -> tuple[list[Decoded], dict[str, str]]:
     # (trace, shared id, server service) -> derived id
     servers: dict[tuple[str, str, str], str] = {}
     for _, span, service, _, _ in spans:
-        if span.get("kind") == _SERVER and (
-                span.get("_shared") or (span["traceId"], span["spanId"]) in clients):
+        if span.get("kind") == _SERVER and (span["traceId"], span["spanId"]) in clients:
             servers[(span["traceId"], span["spanId"], service)] = derived_span_id(
                 span["traceId"], span["spanId"])
     if not servers:

@@ -13,8 +13,10 @@ no kind is ``unspecified`` (unless a ``span.kind`` tag says), any ``error`` tag 
 (its value is the error text, ``"true"`` aside), ``otel.status_code`` is honoured. Quirks:
 
 - B3 "shared" spans (Brave/Finagle single-host RPC spans, 2016+): the SERVER half reuses the
-  CLIENT's span id (``shared: true``). It gets a derived id of its own with the client half as
-  parent (a ``calls`` link); server-side children follow it (``_spans.split_shared``).
+  CLIENT's span id (``shared: true``). When that CLIENT span is in the trace, the server half
+  gets a derived id of its own with the client half as parent (a ``calls`` link); server-side
+  children follow it (``_spans.split_shared``). A shared SERVER whose CLIENT half was never
+  reported (an untraced caller) keeps its id, so the spans it called still find their parent.
 - a ``parentId`` missing from the file stays the parent, and the span is a local root.
 - times are as recorded, clock skew included (Zipkin's UI corrects skew when drawing; we don't).
 - ``remoteEndpoint.serviceName`` of a client/producer/consumer span (``mysql``, ``kafka``) is
@@ -147,7 +149,6 @@ def to_otlp(span: Any) -> tuple[dict[str, Any], str, dict[str, Any], str]:
         "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attrs.items()],
         "events": [_event(a) for a in span.get("annotations") or [] if isinstance(a, dict)],
         "status": {"code": code, "message": message},
-        "_shared": bool(span.get("shared")) and kind == KINDS["SERVER"],
     }
     scope = tags.get("otel.scope.name") or tags.get("otel.library.name") or ""
     return otlp, service, {k: v for k, v in resource.items() if v is not None}, scope

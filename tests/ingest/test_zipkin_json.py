@@ -19,6 +19,7 @@ KAFKA = HERE / "zipkin2_messaging_kafka.json"
 RABBIT = HERE / "zipkin2_messaging_rabbitmq.json"
 MESSAGING2 = HERE / "zipkin2_messaging2_http_sns_rabbitmq.json"
 TRACES = HERE / "zipkin_api_v2_traces_list.json"
+YELP = HERE / "zipkin2_yelp_shared_root.json"
 
 
 def _uid(trace: str, span: str) -> str:
@@ -54,6 +55,33 @@ def test_shared_client_server_id_gives_two_steps_and_a_calls_link() -> None:
     # serviceb's child of the shared id belongs to the server half, not the client
     assert steps[_uid(tid, "43210ae0c10d1234")]["parent_uid"] == server["uid"]
     assert len(rows["steps"]) == 4 and len({s["uid"] for s in rows["steps"]}) == 4
+
+
+def test_shared_server_without_its_client_keeps_its_id_and_calls_what_it_called() -> None:
+    rows = normalized_rows(YELP)
+    steps = _steps(rows)
+    tid, routing = "a03ee8fff1dcd9b9", "2e8cfb154b59a41f"
+    # the root is a shared SERVER span whose CLIENT half was never reported: it is the only
+    # span with its id, so it keeps it (no derived id, no parent, no shared_span_id)
+    root = steps[_uid(tid, routing)]
+    assert (root["component"], root["step_type"]) == ("otel:operation:routing/post "
+                                                      "/location/update/v4", "server")
+    assert root.get("parent_uid") is None and "shared_span_id" not in root["detail"]
+    assert _uid(tid, derived_span_id(tid.rjust(32, "0"), routing)) not in steps
+    # the two services it called (their CLIENT spans name it as parent) hang under it
+    assert {(s, d) for s, k, d in _links(rows) if k == "calls" and s == root["uid"]} == {
+        (root["uid"], _uid(tid, "f5f268651b2a2b34")),  # yelp-main post
+        (root["uid"], _uid(tid, "668ed78ad94b35a1"))}  # unknown post -> api_proxy
+    # every link starts from a row that exists
+    uids = set(steps) | {r["uid"] for r in rows["runs"]}
+    assert {x["src_uid"] for x in rows["links"]} <= uids
+    assert {s["parent_uid"] for s in rows["steps"] if s.get("parent_uid")} <= uids
+    # shared ids whose CLIENT half is present are still split (mobile_api, spectre, api_proxy)
+    for shared in ("f5f268651b2a2b34", "7a778764a0d0b594", "668ed78ad94b35a1"):
+        server = steps[_uid(tid, derived_span_id(tid.rjust(32, "0"), shared))]
+        assert server["parent_uid"] == _uid(tid, shared)
+        assert server["detail"]["shared_span_id"] == shared
+    assert len(rows["steps"]) == 16
 
 
 def test_clock_skew_is_kept_as_recorded() -> None:
