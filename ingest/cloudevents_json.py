@@ -15,13 +15,20 @@ not say which broker or topic carried it, and ``source`` is the producer and ``s
 thing it is about; consumers subscribe by ``type`` (Knative triggers, Event Grid
 subscriptions filter on it), so the channel is the type: ``cloudevents:type:<type>``
 (``model.channel_component`` has no CloudEvents entry and would call it a "destination").
+Dapr pub/sub is the exception: it wraps every published message in a CloudEvent of one type
+(``com.dapr.event.sent`` unless the publisher overrides it) and adds extensions naming the
+channel, ``pubsubname`` (the pub/sub component) and ``topic`` (dapr/components-contrib
+``pubsub/envelope.go``; docs.dapr.io "Publishing & subscribing messages with CloudEvents"). An
+event carrying both is on that topic: ``dapr:topic:<pubsubname>/<topic>`` (the component name
+qualifies the topic, as two components may each have an ``orders`` topic); the type stays the
+event type.
 
 Extension attributes are kept with their JSON types in ``detail.extensions``; the header
 key rules run over them (as they would over binary-mode headers), which turns the
-distributed-tracing ``traceparent`` into trace/span ids and ``correlationid`` /
-``causationid`` into keys. ``partitionkey`` becomes the message key. ``data_base64`` (and 0.3
-base64 ``data``) is decoded; JSON data, also JSON sent as a string, is decoded for the
-payload key rules.
+distributed-tracing ``traceparent`` (Dapr writes it, and the same value as ``traceid``) into
+trace/span ids and ``correlationid`` / ``causationid`` into keys. ``partitionkey`` becomes
+the message key. ``data_base64`` (and 0.3 base64 ``data``) is decoded; JSON data, also JSON
+sent as a string, is decoded for the payload key rules.
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ from ingest.base import (
     loads,
     us_from_iso,
 )
-from tracemap.model import KeyKind, Status, component
+from tracemap.model import KeyKind, Status, channel_component, component
 
 #: libyaml when installed: ten times faster, and it refuses nesting past 1000 levels
 #: where the pure-Python loader recurses until RecursionError.
@@ -157,8 +164,11 @@ def add_event(b: BatchBuilder, src: Source, event: Any, where: str) -> str | Non
     uid = f"cloudevents:msg:{ce_source}/{ce_id}"
     text, cut = cap_payload(data)
     key = extensions.get("partitionkey")
-    b.message(uid=uid, system="cloudevents", component=component("cloudevents", "type", ce_type),
-              channel=ce_type, event_type=ce_type,
+    channel = dapr_topic(extensions)
+    comp = (channel_component("dapr", channel) if channel
+            else component("cloudevents", "type", ce_type))
+    b.message(uid=uid, system="cloudevents", component=comp,
+              channel=channel or ce_type, event_type=ce_type,
               msg_key=None if key is None else str(key), produced_at=produced,
               status=Status.OK, headers=None, payload=text, location=where,
               detail=compact({**{a: attrs.get(a) for a in DETAIL_ATTRIBUTES},
@@ -167,6 +177,14 @@ def add_event(b: BatchBuilder, src: Source, event: Any, where: str) -> str | Non
     b.keys(uid, unique([(KeyKind.MESSAGE_ID, f"{ce_source}/{ce_id}"),
                         *src.rules.headers({k: _text(v) for k, v in extensions.items()}),
                         (KeyKind.MESSAGE_KEY, key), *src.rules.payload(data)]))
+    return None
+
+
+def dapr_topic(extensions: dict[str, Any]) -> str | None:
+    """``<pubsubname>/<topic>`` of an event Dapr pub/sub enveloped, else None."""
+    pubsub, topic = extensions.get("pubsubname"), extensions.get("topic")
+    if isinstance(pubsub, str) and isinstance(topic, str) and pubsub.strip() and topic.strip():
+        return f"{pubsub.strip()}/{topic.strip()}"
     return None
 
 

@@ -240,6 +240,7 @@ CHANNEL_KINDS: dict[str, str] = {
     "pulsar": "topic",
     "activemq": "queue",
     "jms": "queue",
+    "dapr": "topic",  # a Dapr pub/sub topic, named <pubsub component>/<topic>
 }
 
 #: Bus names as systems write them (OTel ``messaging.system`` values) -> our system name.

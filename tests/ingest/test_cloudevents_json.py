@@ -15,6 +15,7 @@ BATCH = HERE / "ce_v1_batch_tracing_extensions.json"
 V02 = HERE / "ce_v02_azure_eventgrid_blobcreated.json"
 V03 = HERE / "ce_v03_structured_base64.json"
 YAML = HERE / "ce_conformance_v1_minimum.yaml"
+DAPR = HERE / "dapr_pubsub_generated_cloudevent.json"
 
 
 def _keys(rows: dict[str, Any], uid: str) -> set[tuple[str, str]]:
@@ -35,6 +36,35 @@ def test_message_id_is_source_slash_id_and_extensions_keep_their_types() -> None
     assert msg["channel"] == msg["event_type"] == "mock.test"
     assert msg["detail"]["subject"] == "sub"
     assert msg["produced_at"] == "2018-04-26T12:48:09+00:00"
+
+
+def test_dapr_pubsub_event_is_on_its_topic_not_its_type() -> None:
+    rows = normalized_rows(DAPR)
+    (msg,) = rows["messages"]
+    # Dapr's envelope names the channel: pubsubname (the component) + topic extensions
+    assert msg["component"] == "dapr:topic:order_pub_sub/orders"
+    assert msg["channel"] == "order_pub_sub/orders"
+    assert msg["event_type"] == "com.dapr.event.sent"
+    assert msg["system"] == "cloudevents"
+    # traceparent (and traceid, the same value) give the publisher's trace
+    assert _keys(rows, msg["uid"]) == {
+        ("message_id", "checkout/5929aaac-a5e2-4ca1-859c-edfe73f11565"),
+        ("trace_id", "113ad9c4e42b27583ae98ba698d54255"), ("span_id", "e3743e35ff56f219")}
+    assert msg["detail"]["extensions"]["topic"] == "orders"
+
+
+def test_dapr_topics_are_separate_channels(tmp_path: Path) -> None:
+    event = json.loads(DAPR.read_text())
+    events = [{**event, "id": "1"}, {**event, "id": "2", "topic": "payments"},
+              {**event, "id": "3", "pubsubname": "kafka_pubsub"},  # same topic, other component
+              {**event, "id": "4", "pubsubname": ""}]  # not a Dapr channel: the type
+    path = tmp_path / "dapr.json"
+    path.write_text(json.dumps(events))
+    msgs = {m["uid"].rsplit("/", 1)[1]: m for m in normalized_rows(path)["messages"]}
+    assert {k: m["component"] for k, m in msgs.items()} == {
+        "1": "dapr:topic:order_pub_sub/orders", "2": "dapr:topic:order_pub_sub/payments",
+        "3": "dapr:topic:kafka_pubsub/orders", "4": "cloudevents:type:com.dapr.event.sent"}
+    assert {m["event_type"] for m in msgs.values()} == {"com.dapr.event.sent"}
 
 
 def test_batch_tracing_correlation_and_causation_keys() -> None:
