@@ -1,4 +1,4 @@
-"""OTLP traces as JSON: ExportTraceServiceRequest documents, or JSON lines of them.
+"""OTLP traces as JSON: ExportTraceServiceRequests (or JSON lines of them), Tempo downloads.
 
 Written by the OpenTelemetry Collector ``file`` exporter (one request per line, v0.60+),
 ``otlp/json`` HTTP payloads, Jaeger's OTLP fixtures and test tools. Quirks handled:

@@ -1,4 +1,4 @@
-"""RabbitMQ messages: rabbitmq_tracing JSON logs, and Amazon MQ events as Lambda receives them.
+"""RabbitMQ messages: rabbitmq_tracing JSON logs, and Amazon MQ for RabbitMQ events in Lambda.
 
 Two shapes:
 
