@@ -364,7 +364,8 @@ def _parquet(src: Source) -> tuple[list[str], Iterator[Chunk]]:
     def chunks() -> Iterator[Chunk]:
         start = 1
         for rb in batches():
-            df = pl.from_arrow(_valid_text(rb))
+            # Metadata is of no use here, and Polars panics on a key that is not UTF-8.
+            df = pl.from_arrow(_valid_text(rb.replace_schema_metadata(None)))
             assert isinstance(df, pl.DataFrame)
             n = df.height
             df = df.with_columns(

@@ -411,3 +411,15 @@ def test_invalid_utf8_in_parquet_text_is_replaced_not_a_crash(tmp_path: Path) ->
     names = [r["name"] for r in rows["runs"] + rows["steps"]]
     components = {r["component"] for r in rows["runs"] + rows["steps"]}
     assert "\ufffdbad" in names and "otel:service:\ufffdbad" in components
+
+
+def test_parquet_metadata_that_is_not_utf8_is_ignored(tmp_path: Path) -> None:
+    # A flipped byte in a metadata key made Polars panic (scripts/fuzz_long.py, tabular_spans).
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(LAKE)
+    path = tmp_path / "bad_meta.parquet"
+    pq.write_table(table.replace_schema_metadata({b"A\xffROW:note": b"\xfe"}), path)
+    rows = normalized_rows(path)
+    assert rows["source"]["loaded"] == normalized_rows(LAKE)["source"]["loaded"]
+    assert "rejects" not in rows
