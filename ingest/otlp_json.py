@@ -346,7 +346,10 @@ def _add_span(b: BatchBuilder, src: Source, where: str, span: dict[str, Any], se
     b.keys(uid, src.rules.attributes(attrs))
     bus, dest, message_key = messaging(attrs)
     if not (bus and dest):
-        bus, dest = aws_sdk_channel(attrs)
+        # An AWS SDK publish names its channel elsewhere; other spans keep the bus they state.
+        sdk_bus, sdk_dest = aws_sdk_channel(attrs)
+        if sdk_bus:
+            bus, dest = sdk_bus, sdk_dest
     if bus and dest:
         channel = channel_component(bus, dest)
         b.key(uid, KeyKind.CHANNEL, channel)

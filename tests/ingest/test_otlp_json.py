@@ -60,6 +60,9 @@ def _messaging_keys(path: Path) -> list[tuple[str, str]]:
      [("channel", "kafka:topic:orders"), ("message_key", "42")]),
     # no bus named: a destination alone is not a channel
     ({"messaging.destination.name": "orders"}, []),
+    # a key without a destination is still the record's key
+    ({"messaging.system": "kafka", "messaging.kafka.message.key": "ord-1"},
+     [("message_key", "ord-1")]),
 ])
 def test_messaging_keys_across_semconv_versions(tmp_path: Path, attrs: dict[str, Any],
                                                expected: list[tuple[str, str]]) -> None:
