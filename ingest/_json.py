@@ -183,11 +183,12 @@ def _record_lines(src: Source) -> Iterator[tuple[int, bytes]]:
 
 def _has_second_value(data: bytes) -> bool:
     """Is ``data`` a complete JSON value followed by another one (pretty-printed records)?"""
+    text = data.decode("utf-8", "replace")
     try:
-        _, end = json.JSONDecoder().raw_decode(data.decode("utf-8", "replace"))
+        _, end = json.JSONDecoder().raw_decode(text)
     except (ValueError, RecursionError):
         return False
-    return data.decode("utf-8", "replace")[end:].lstrip()[:1] in ("{", "[")
+    return text[end:].lstrip()[:1] in ("{", "[")
 
 
 _NON_SPACE = re.compile(r"\S")
