@@ -8,7 +8,6 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN = Path(__file__).parent / "golden"
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

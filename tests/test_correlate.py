@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import tracemap
-from tests.conftest import CORPUS, SCENARIOS
+from tests.conftest import FIXTURES, SCENARIOS
 from tracemap.correlate import CORRELATED_TABLES, is_stale
 
 CHECKOUT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -186,7 +186,7 @@ def test_temporal_parent_and_child_histories_are_one_execution(tmp_path: Path) -
 
 def test_temporal_parent_history_alone_leaves_the_child_as_a_dangling_link(
         tmp_path: Path) -> None:
-    tm = _store(tmp_path, CORPUS / "temporal" / "sdkgo_parent_child_signal.json")
+    tm = _store(tmp_path, FIXTURES / "temporal_json" / "sdkgo_parent_child_signal.json")
     assert not [e for e in _edges(tm).values() if e["kind"] == "child"]
     coverage = tm.coverage()
     dangling = [f for f in coverage.findings if f["issue"] == "dangling_link"]
@@ -201,7 +201,7 @@ def test_temporal_parent_history_alone_leaves_the_child_as_a_dangling_link(
 ])
 def test_zipkin_messaging_traces_go_through_their_channel(
         tmp_path: Path, name: str, producer: str, channel: str, consumers: set[str]) -> None:
-    tm = _store(tmp_path, CORPUS / "zipkin" / name)
+    tm = _store(tmp_path, FIXTURES / "zipkin_json" / name)
     comp = {(r["source"], r["target"], r["kind"]) for r in _rows(
         tm, "SELECT source, target, kind FROM component_edges")}
     assert (producer, channel, "emits") in comp
@@ -255,7 +255,7 @@ def test_analyses_correlate_a_stale_store_first(tmp_path: Path) -> None:
 
 def test_every_edge_has_parseable_evidence_with_records(tmp_path: Path) -> None:
     tm = _store(tmp_path, SCENARIOS / "skew_traceparent", SCENARIOS / "skew_time",
-                SCENARIOS / "temporal_traceparent", CORPUS / "zipkin")
+                SCENARIOS / "temporal_traceparent", FIXTURES / "zipkin_json")
     rows = _rows(tm, "SELECT rule, evidence FROM edges")
     assert len(rows) > 40
     for r in rows:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import tracemap
-from tests.conftest import CORPUS, SCENARIOS
+from tests.conftest import FIXTURES, SCENARIOS
 
 
 def _issues(result) -> dict[str, list[dict]]:
@@ -35,7 +35,7 @@ def test_breaks_are_found_and_explained(tmp_path: Path) -> None:
         "key": None, "payload": None}) + "\n" for i in range(3)))
     tm = tracemap.open(tmp_path / "store.duckdb")
     tm.ingest([str(SCENARIOS / "no_shared_key"), str(dump),
-               str(CORPUS / "temporal" / "sdkgo_parent_child_signal.json")])
+               str(FIXTURES / "temporal_json" / "sdkgo_parent_child_signal.json")])
     result = tm.coverage()
     issues = _issues(result)
     lonely = {f["where"]: f for f in issues["message_without_producer"]}
