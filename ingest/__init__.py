@@ -2,7 +2,9 @@
 
 ``INGESTORS`` is explicit: a format exists when it is listed here. ``get(name)`` finds one by
 name (with a suggestion for a typo); ``detect(src)`` asks each in order whether it recognises
-the start of a file.
+the start of a file, and ``detection(src)`` also says by which rule: the file's first
+``SNIFF_BYTES``, or else its first complete record(s) past noise lines and log prefixes
+(``ingest.base.record_view``: a long first line, a shell prompt, ``sam logs`` prefixes).
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from ingest import (
     zeebe_json,
     zipkin_json,
 )
-from ingest.base import Source
+from ingest._json import head_object, shape
+from ingest.base import RecordView, Source, record_view
 from tracemap.errors import UnknownFormatError
 
 #: Sniff order matters: a format whose signature is a strict subset of another's comes later.
@@ -96,16 +99,65 @@ def get(name: str) -> ModuleType:
 
 
 def detect(src: Source) -> ModuleType:
-    """The first ingestor whose ``sniff`` claims the file."""
+    """The first ingestor whose ``sniff`` claims the file (see ``detection``)."""
+    return detection(src)[0]
+
+
+#: The rule that chose a format when the start of the file settled it.
+HEAD_RULE = "start of file"
+
+
+def detection(src: Source) -> tuple[ModuleType, str]:
+    """The ingestor that claims the file, and the rule that chose it.
+
+    Each sniffer is shown the file's head first (``HEAD_RULE``); when none claims it, the
+    file's first complete record(s), found past noise lines (shell prompts, kcat status
+    lines, comments) and log prefixes in a bounded read (``RecordView.rule`` says which).
+    A file no ingestor claims raises ``UnknownFormatError`` saying what its start looks like
+    and, in ``declined``, what each format looks for.
+    """
     head = src.head()
+    module = _claim(head, str(src.path))
+    if module is not None:
+        return module, HEAD_RULE
+    view = record_view(src) if head else None
+    if view is not None and view.head != head:
+        module = _claim(view.head, str(src.path))
+        if module is not None:
+            return module, view.rule()
+    what = (f"is empty (tried {len(INGESTORS)})" if not head else
+            f"was recognised by no ingestor (tried {len(INGESTORS)}): {_looks(head, view)}")
+    error = UnknownFormatError(
+        f"{src.display}: this file {what}. Pass --format NAME; `tracemap formats` lists them "
+        "and what each reads.")
+    error.declined = {m.NAME: looks_for(m) for m in INGESTORS}  # type: ignore[attr-defined]
+    raise error
+
+
+def _claim(head: bytes, path: str) -> ModuleType | None:
     for module in INGESTORS:
         try:
-            if module.sniff(head, str(src.path)):
+            if module.sniff(head, path):
                 return module
         except Exception:  # noqa: BLE001 - a sniff must never stop detection
             continue
-    what = "is empty" if not head else "was recognised by no ingestor"
-    raise UnknownFormatError(
-        f"{src.display}: this file {what} (tried {len(INGESTORS)}). "
-        "Pass --format NAME; `tracemap formats` lists them."
-    )
+    return None
+
+
+def looks_for(module: ModuleType) -> str:
+    """What a format's sniff looks for, in a few words: its ``LOOKS_FOR`` if it states one,
+    else its summary (why it declined a file it did not claim)."""
+    return str(getattr(module, "LOOKS_FOR", "") or summary(module))
+
+
+def _looks(head: bytes, view: RecordView | None) -> str:
+    """What the start of an unclaimed file is, briefly, for the error message."""
+    if b"\x00" in head[:1024]:
+        return "it is binary, and no binary format (protobuf, Parquet) parses it"
+    text = view.head if view is not None else head
+    obj = head_object(text)
+    where = f" (line {view.line})" if view is not None and view.line > 1 else ""
+    if obj is not None:
+        return f"its first record{where} is {shape(obj)}, which no format's signature matches"
+    first = text.lstrip()[:60].split(b"\n", 1)[0].decode("utf-8", "replace")
+    return f"it starts with {first!r}, not a record any format reads"

@@ -211,6 +211,9 @@ class Source:
         self._raw: IO[bytes] | None = None
         #: Rejects found below the ingestor (over-long lines): ``(location, reason, raw)``.
         self.oversized: list[tuple[str, str, bytes]] = []
+        #: The loader's note of the first reject, ``(location, reason)``: what it tells when
+        #: nothing of the file loaded.
+        self.first_reject: tuple[str, str] | None = None
 
     def position(self) -> int:
         """Bytes of the file on disk consumed so far by the last ``open()`` (for progress)."""
@@ -993,3 +996,121 @@ def proto_first(buf: bytes, *path: int) -> bytes | None:
         else:
             return None
     return buf
+
+
+# --------------------------------------------------------------------------------------------
+# Sniffing past the head: noise lines, log prefixes, the first complete record
+
+
+#: How much detection reads, at most, to find a file's first complete record when the first
+#: ``SNIFF_BYTES`` did not settle it (a long first line, noise before the records).
+RECORD_SNIFF_BYTES = 1 << 20
+#: What sniffers are shown of the records found there (after long strings are shortened).
+RECORD_VIEW_BYTES = 256 << 10
+#: A JSON string longer than this is shortened in the record view: it is a value (an escaped
+#: input document, a payload), never what a sniffer recognises a format by.
+LONG_STRING = 200
+
+#: Lines that are obviously not records, and what they are counted as when skipped. A shell
+#: prompt is a command line as terminals show it (``$ kcat -C ...``, ``user@host:~$ ...``,
+#: ``[user@host dir]$ ...``, ``bash-5.2$ ...``, ``PS C:\\> ...``); ``% `` lines are kcat's stderr.
+NOISE_LINES: tuple[tuple[str, re.Pattern[bytes]], ...] = (
+    ("kcat status line", re.compile(rb"^% ")),
+    ("shell prompt", re.compile(
+        rb"^(?:[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?|\[[^\]\n]{1,120}\]\s?|[\w.-]+-\d[\d.]*|"
+        rb"\([\w.-]+\)\s?|PS [A-Za-z]:\\[^>\n]*)?[$#>] \S")),
+)
+#: A log viewer's prefix before a record: ``sam logs`` writes ``<log stream> <time> <message>``
+#: (``samcli/lib/observability/cw_logs/cw_log_formatters.py``), ``aws logs tail`` writes
+#: ``<time> <log stream> <message>``; the time is ISO 8601, with or without a zone.
+LOG_PREFIX = re.compile(
+    rb"^(?:(?P<stream1>[^\s{\[]\S*) )?(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?"
+    rb"(?:Z|[+-]\d\d:?\d\d)?)(?: (?P<stream2>[^\s{\[]\S*))? (?=[{\[])")
+_LONG_STRING = re.compile(rb'"(?:[^"\\\n]|\\.){%d,}"' % LONG_STRING)
+_JSON_START = re.compile(rb"[{\[]")
+
+
+def noise_kind(line: bytes) -> str | None:
+    """What an input line that is not a record is (``shell prompt``, ``kcat status line``),
+    when it is obviously one; None for anything that may be data."""
+    if line[:1] in (b"{", b"["):
+        return None
+    for kind, pattern in NOISE_LINES:
+        if pattern.match(line):
+            return kind
+    return None
+
+
+def strip_log_prefix(line: bytes) -> bytes | None:
+    """A line's record without its log viewer prefix (``LOG_PREFIX``); None without one."""
+    m = LOG_PREFIX.match(line)
+    return line[m.end():] if m else None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordView:
+    """The start of a file's records as sniffers are shown them when its head did not settle
+    the format: noise lines before them and log prefixes cut, long strings shortened.
+
+    Attributes:
+        head: what the sniffers see.
+        line: the line the first record starts on (1-based).
+        noise: the noise lines passed over before it, by kind.
+        prefixed: whether the records carry a log viewer prefix (cut in ``head``).
+    """
+
+    head: bytes
+    line: int
+    noise: dict[str, int]
+    prefixed: bool
+
+    def rule(self) -> str:
+        """How the format was found, for the ingest report."""
+        parts = [f"first record, line {self.line}"]
+        if self.noise:
+            parts.append("after " + ", ".join(
+                f"{n} {kind}{'s' if n > 1 else ''}" for kind, n in self.noise.items()))
+        if self.prefixed:
+            parts.append("log prefix cut")
+        return "; ".join(parts)
+
+
+def record_view(src: Source) -> RecordView | None:
+    """The file's first records past noise lines and log prefixes (a bounded read of
+    ``RECORD_SNIFF_BYTES``); None for a binary or empty file. Never raises."""
+    try:
+        return _record_view(src.head(RECORD_SNIFF_BYTES))
+    except Exception:  # noqa: BLE001 - detection must go on whatever the bytes are
+        return None
+
+
+def _record_view(data: bytes) -> RecordView | None:
+    if not data or b"\x00" in data[:SNIFF_BYTES]:
+        return None
+    lines = data.removeprefix(b"\xef\xbb\xbf").split(b"\n")
+    noise: Counter[str] = Counter()
+    in_comment = False
+    for i, raw in enumerate(lines):
+        line = raw.strip()
+        if in_comment or line.startswith(b"/*"):
+            in_comment = b"*/" not in line
+            if not in_comment and line.split(b"*/", 1)[1].strip():
+                return None  # a record after a comment on the same line: the head's business
+            continue
+        if not line or line.startswith((b"#", b"//")):
+            continue  # blank and comment lines: as ``first_json_value`` passes over them
+        kind = noise_kind(line)
+        if kind:
+            noise[kind] += 1
+            continue
+        record = strip_log_prefix(line)
+        rest = lines[i + 1:] if i + 1 < len(lines) else []
+        if record is not None:
+            # The following lines are the same record's (pretty-printed) or carry the prefix.
+            rest = [strip_log_prefix(r.strip()) or r for r in rest]
+        elif not _JSON_START.match(line):
+            return None  # text that is no record this module knows how to reach
+        body = b"\n".join([record if record is not None else line, *rest])
+        head = _LONG_STRING.sub(b'"..."', body)[:RECORD_VIEW_BYTES]
+        return RecordView(head, i + 1, dict(noise), record is not None)
+    return None

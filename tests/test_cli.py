@@ -84,3 +84,31 @@ def test_formats_lists_every_ingestor() -> None:
     names = [f["name"] for f in json.loads(output)["formats"]]
     assert names == ingest.names()
     assert all(f["summary"] for f in json.loads(output)["formats"])
+
+
+def test_named_file_with_nothing_loaded_fails_the_ingest(tmp_path: Path) -> None:
+    # A real compatibility-test template: its one event has placeholder times, so it rejects.
+    template = FIXTURES / "openlineage_json" / "ol_flink_kafka_expected_start.json"
+    db = str(tmp_path / "s.duckdb")
+    r = runner.invoke(app, ["ingest", str(template), "--db", db])
+    assert r.exit_code == 1, r.output
+    assert (f"{template}: nothing loaded, its only record was rejected: document: field "
+            "'eventTime' is a test placeholder") in " ".join(r.stderr.split())
+    again = runner.invoke(app, ["ingest", str(template), "--db", db])  # unchanged: still nothing
+    assert again.exit_code == 1 and "nothing loaded when it was ingested" in again.stderr
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / template.name).write_bytes(template.read_bytes())
+    walked = runner.invoke(app, ["ingest", str(folder), "--db", str(tmp_path / "w.duckdb")])
+    assert walked.exit_code == 0, walked.output  # found by walking: reported, not fatal
+    assert "nothing loaded" in walked.stderr
+
+
+def test_undetected_file_says_why_each_format_declined(tmp_path: Path) -> None:
+    odd = tmp_path / "notes.json"
+    odd.write_text('{"hello": "world", "n": 1}\n')
+    r = runner.invoke(app, ["ingest", str(odd), "--db", str(tmp_path / "s.duckdb"), "--json"])
+    assert r.exit_code == 1
+    (src,) = json.loads(r.stdout)["sources"]
+    assert "its first record is an object with keys hello, n" in src["message"]
+    assert src["declined"]["kafka_kcat"].startswith("Kafka records as ``kcat -C -J``")

@@ -92,8 +92,10 @@ def test_unknown_file_names_format_option(tm: tracemap.Tracemap, tmp_path: Path)
     (src,) = tm.ingest([str(odd)]).sources
     assert src.status == "failed"
     assert src.message == (f"{odd}: this file was recognised by no ingestor (tried "
-                           f"{len(__import__('ingest').INGESTORS)}). Pass --format NAME; "
-                           "`tracemap formats` lists them.")
+                           f"{len(__import__('ingest').INGESTORS)}): it starts with 'just some "
+                           "notes', not a record any format reads. Pass --format NAME; "
+                           "`tracemap formats` lists them and what each reads.")
+    assert src.declined is not None and set(src.declined) == set(__import__("ingest").names())
 
 
 def test_mistyped_format_suggests_the_right_one(tm: tracemap.Tracemap) -> None:

@@ -147,9 +147,11 @@ def ingest_cmd(
         _print_json(result)
     else:
         out.print(render_text.ingest_table(result))
-        for source in result.failed:
+        for source in result.failed + result.empty:
             err.print(render_text.cell(source.message, "red"))
-    hard_failures = [s for s in result.failed if s.explicit]
+    # A named file that gave nothing (not detected, unreadable, every record rejected) fails
+    # the command; one found by walking a directory is reported but does not.
+    hard_failures = [s for s in result.failed + result.empty if s.explicit]
     if hard_failures or (strict and result.totals["rejected"]):
         raise typer.Exit(1)
 

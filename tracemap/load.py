@@ -56,6 +56,14 @@ class SourceResult:
     chosen_by: str | None = None
     message: str | None = None
     explicit: bool = True  # named by the user, not found by walking a directory
+    #: The detection rule that chose the format (``start of file``, ``first record, line 3;
+    #: after 1 shell prompt``); None when forced or not detected.
+    rule: str | None = None
+    #: For a file no format claimed: what each format looks for (why it declined).
+    declined: dict[str, str] | None = None
+    #: Rows of this source whose uid an earlier source holds too, by table, and which source:
+    #: the same run or message exported twice is one entity (the first source's row is used).
+    merged: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -71,6 +79,12 @@ class IngestResult:
     @property
     def failed(self) -> list[SourceResult]:
         return [s for s in self.sources if s.status == "failed"]
+
+    @property
+    def empty(self) -> list[SourceResult]:
+        """Sources read but nothing loaded from: every record was rejected."""
+        return [s for s in self.sources
+                if s.status != "failed" and not s.loaded and s.rejected]
 
     def to_dict(self) -> dict[str, Any]:
         return {"sources": [_source_dict(s) for s in self.sources], "totals": self.totals}
@@ -352,11 +366,16 @@ def _ingest_one(store: Store, src: Source, stat: os.stat_result | None, key_path
                                 same.format), known.counts(same.id))
         progress.advance(stat.st_size)
         return _unchanged(known, same, src.display)
+    rule = None
     try:
-        module = forced or ingest.detect(src)
+        if forced:
+            module = forced
+        else:
+            module, rule = ingest.detection(src)
     except UnknownFormatError as exc:
         progress.advance(stat.st_size)
-        return SourceResult(src.display, None, "failed", message=str(exc))
+        return SourceResult(src.display, None, "failed", message=str(exc),
+                            declined=getattr(exc, "declined", None))
     replaced = [s for s in {previous, same} if s is not None]
     chosen_by = "forced" if forced else "detected"
     row = SourceRow(0, key_path, sha, stat.st_size, stat.st_mtime_ns, module.NAME)
@@ -367,7 +386,20 @@ def _ingest_one(store: Store, src: Source, stat: os.stat_result | None, key_path
         counts = _stream(store, row, chosen_by, replaced, module, src, progress, debug, known)
     progress.advance(stat.st_size - src.position())
     return SourceResult(src.display, module.NAME, "replaced" if replaced else "new",
-                        chosen_by=chosen_by, **counts)
+                        chosen_by=chosen_by, rule=rule, message=_nothing_loaded(src, counts),
+                        **counts)
+
+
+def _nothing_loaded(src: Source, counts: dict[str, int]) -> str | None:
+    """Why a file gave nothing, when every record of it was rejected (None otherwise)."""
+    if counts["loaded"] or not counts["rejected"]:
+        return None
+    where, why = src.first_reject or ("", "")
+    n = counts["rejected"]
+    every = "its only record was" if n == 1 else f"all {n:,} records were"
+    first = f" (first: {where}: {why})" if n > 1 else f": {where}: {why}"
+    return (f"{src.display}: nothing loaded, {every} rejected{first}; `tracemap rejects` "
+            "lists them, or pass --format NAME if the format was mistaken")
 
 
 def _stream(store: Store, row: SourceRow, chosen_by: str, replaced: list[SourceRow],
@@ -528,7 +560,11 @@ def _transaction(store: Store) -> Iterator[None]:
 
 
 def _unchanged(known: _Known, row: SourceRow, display: str) -> SourceResult:
-    return SourceResult(display, row.format, "unchanged", *known.counts(row.id))
+    out = SourceResult(display, row.format, "unchanged", *known.counts(row.id))
+    if out.rejected and not out.loaded:
+        out.message = (f"{display}: nothing loaded when it was ingested, all {out.rejected:,} "
+                       "records were rejected; `tracemap rejects` lists them")
+    return out
 
 
 def _load(module: Any, src: Source, progress: Progress, debug: bool,
@@ -547,6 +583,8 @@ def _load(module: Any, src: Source, progress: Progress, debug: bool,
             oversized = [(loc, why, raw.decode("utf-8", "replace"))
                          for loc, why, raw in src.oversized]
             src.oversized.clear()
+            if src.first_reject is None and (batch.rejects or oversized):
+                src.first_reject = (batch.rejects + oversized)[0][:2]
             store_batch(batch, batch.rejects + oversized)
             counts["records"] += batch.records + len(oversized)
             counts["loaded"] += batch.loaded
@@ -563,6 +601,7 @@ def _load(module: Any, src: Source, progress: Progress, debug: bool,
             raise
         # The file as a whole could not be read: its rows so far go, one reject says why.
         reason = _file_error(module.NAME, exc)
+        src.first_reject = ("file", reason)
         failed(reason)
         return {"records": 1, "loaded": 0, "rejected": 1, "skipped": 0}, {"error": reason}
     if counts["records"] != counts["loaded"] + counts["rejected"] + counts["skipped"]:

@@ -50,7 +50,7 @@ def ingest_table(result: Any) -> RenderableType:
     for s in result.sources:
         fmt = s.format or "-"
         if s.chosen_by == "detected":
-            fmt += " (detected)"
+            fmt += f" (detected: {s.rule})" if getattr(s, "rule", None) else " (detected)"
         table.add_row(cell(s.path), cell(fmt), cell(s.status, STATUS_STYLES.get(s.status, "")),
                       *(cell(getattr(s, c)) for c in ("records", "loaded", "rejected", "skipped")))
     totals = result.totals
