@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from ingest.base import (
@@ -24,6 +25,7 @@ from ingest.base import (
     is_json,
     is_json_lines,
     loads,
+    noise_kind,
     select_path,
 )
 
@@ -109,7 +111,17 @@ def _expand(doc: Any, where: str, prefix: str, item: str,
     yield where, doc
 
 
-def json_values(src: Source, b: BatchBuilder, expected: str) -> Iterator[tuple[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class Keyed:
+    """A record value read with the Kafka message key a console consumer printed before it
+    (``--property print.key=true``): ``key`` is the key's text as written."""
+
+    key: str | None
+    value: Any
+
+
+def json_values(src: Source, b: BatchBuilder, expected: str, *,
+                keyed: bool = False) -> Iterator[tuple[str, Any]]:
     """Each top-level JSON value of the file with where it is.
 
     JSON lines give ``("line N", value)``; a whole-file document (pretty-printed object or
@@ -117,11 +129,18 @@ def json_values(src: Source, b: BatchBuilder, expected: str) -> Iterator[tuple[s
     its own, or when its first does not but its second does (a broken first line must not
     turn a large JSON-lines file into one rejected document). A line or document that is not
     JSON is one rejected record whose reason says ``expected``.
+
+    With ``keyed`` (dumps of a Kafka topic), a line that is a key, a separator and a JSON
+    value (``split_keyed``) gives a ``Keyed`` value, and noise is skipped and counted: text
+    lines before the first record (a captured terminal: the command, the tool's banner) and
+    shell prompts or kcat status lines anywhere (``noise_kind``).
     """
     first: list[bytes] = []
     known = len(src.oversized)
     for _, line in _record_lines(src):
-        first.append(line)
+        if keyed and _noise(line, not first):
+            continue
+        first.append(line if not keyed else _value_part(line))
         if len(first) == 2:
             break
     # The peek read lines the full pass reads again: over-long ones must be rejected once.
@@ -131,10 +150,21 @@ def json_values(src: Source, b: BatchBuilder, expected: str) -> Iterator[tuple[s
     is_lines = is_json(first[0]) or (len(first) == 2 and is_json(first[1])
                                      and first[1][:1] in (b"{", b"["))
     if is_lines:
+        started = False
         for number, line in _record_lines(src):
+            noise = _noise(line, not started) if keyed else None
+            if noise:
+                b.read()
+                b.skip(noise)
+                continue
+            started = True
             try:
                 yield f"line {number}", loads(line)
             except ValueError as exc:
+                pair = split_keyed(line) if keyed else None
+                if pair is not None:
+                    yield f"line {number}", Keyed(*pair)
+                    continue
                 b.read()
                 b.reject(f"line {number}", f"expected {expected}, one per line: {exc}", line)
         return
@@ -151,6 +181,56 @@ def json_values(src: Source, b: BatchBuilder, expected: str) -> Iterator[tuple[s
                      data[:200])
         return
     yield "", doc
+
+
+#: What text before a topic dump's first record is counted as when skipped.
+PREAMBLE = "text before the first record"
+#: Separators ``kafka-console-consumer`` users set as ``key.separator`` (tab by default).
+_KEY_SEPARATOR = re.compile(r"\s*(?:\t|\||:|,|=>|->|;)?\s*")
+
+
+def _noise(line: bytes, before_first: bool) -> str | None:
+    """What a line of a topic dump is when it is not a record (``json_values(keyed=True)``)."""
+    kind = noise_kind(line)
+    if kind is None and before_first and line[:1] not in (b"{", b"["):
+        kind = PREAMBLE
+    return kind
+
+
+def split_keyed(line: bytes) -> tuple[str | None, Any] | None:
+    """``(key text, value)`` from a console consumer's ``key<separator>value`` line, or None.
+
+    The key is a JSON value (a Debezium ``{schema, payload}`` key document, a number, a
+    string) followed by a short separator, or any text up to a tab (string keys; ``null``
+    for none); the value must be one JSON value.
+    """
+    text = line.decode("utf-8", "replace")
+    if text[:1] in ("{", "[", '"'):
+        try:
+            _, end = json.JSONDecoder().raw_decode(text)
+        except (ValueError, RecursionError):
+            return None
+        key, rest = text[:end], text[end:]
+        rest = rest[_KEY_SEPARATOR.match(rest).end():]  # type: ignore[union-attr]
+    elif "\t" in text:
+        key, _, rest = text.partition("\t")
+    else:
+        return None
+    if not rest:
+        return None
+    try:
+        value = loads(rest)
+    except ValueError:
+        return None
+    return (None if key.strip() == "null" else key.strip()), value
+
+
+def _value_part(line: bytes) -> bytes:
+    """The value of a ``key<separator>value`` line (the line itself when it is not one)."""
+    if is_json(line):
+        return line
+    pair = split_keyed(line)
+    return dumps(pair[1]).encode() if pair is not None else line
 
 
 def _record_lines(src: Source) -> Iterator[tuple[int, bytes]]:

@@ -1007,17 +1007,21 @@ def proto_first(buf: bytes, *path: int) -> bytes | None:
 RECORD_SNIFF_BYTES = 1 << 20
 #: What sniffers are shown of the records found there (after long strings are shortened).
 RECORD_VIEW_BYTES = 256 << 10
+#: Detection gives up on a file with more noise lines than this before its first record.
+MAX_NOISE_LINES = 40
 #: A JSON string longer than this is shortened in the record view: it is a value (an escaped
 #: input document, a payload), never what a sniffer recognises a format by.
 LONG_STRING = 200
 
 #: Lines that are obviously not records, and what they are counted as when skipped. A shell
 #: prompt is a command line as terminals show it (``$ kcat -C ...``, ``user@host:~$ ...``,
-#: ``[user@host dir]$ ...``, ``bash-5.2$ ...``, ``PS C:\\> ...``); ``% `` lines are kcat's stderr.
+#: ``[user@host dir]$ ...``, ``bash-5.2$ ...``, macOS ``host:~ user$ ...``, ``PS C:\\> ...``);
+#: ``% `` lines are kcat's stderr.
 NOISE_LINES: tuple[tuple[str, re.Pattern[bytes]], ...] = (
     ("kcat status line", re.compile(rb"^% ")),
     ("shell prompt", re.compile(
         rb"^(?:[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?|\[[^\]\n]{1,120}\]\s?|[\w.-]+-\d[\d.]*|"
+        rb"[\w.-]+:\S* [\w.-]+|"
         rb"\([\w.-]+\)\s?|PS [A-Za-z]:\\[^>\n]*)?[$#>] \S")),
 )
 #: A log viewer's prefix before a record: ``sam logs`` writes ``<log stream> <time> <message>``
@@ -1100,16 +1104,18 @@ def _record_view(data: bytes) -> RecordView | None:
         if not line or line.startswith((b"#", b"//")):
             continue  # blank and comment lines: as ``first_json_value`` passes over them
         kind = noise_kind(line)
+        if kind is None and not _JSON_START.match(line) and strip_log_prefix(line) is None:
+            kind = "text line"  # a captured terminal's banner before the records
         if kind:
             noise[kind] += 1
+            if sum(noise.values()) > MAX_NOISE_LINES:
+                return None
             continue
         record = strip_log_prefix(line)
         rest = lines[i + 1:] if i + 1 < len(lines) else []
         if record is not None:
             # The following lines are the same record's (pretty-printed) or carry the prefix.
             rest = [strip_log_prefix(r.strip()) or r for r in rest]
-        elif not _JSON_START.match(line):
-            return None  # text that is no record this module knows how to reach
         body = b"\n".join([record if record is not None else line, *rest])
         head = _LONG_STRING.sub(b'"..."', body)[:RECORD_VIEW_BYTES]
         return RecordView(head, i + 1, dict(noise), record is not None)

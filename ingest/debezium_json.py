@@ -39,7 +39,16 @@ from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
-from ingest._json import elements, head_object, json_values, raw_json, shape, starts_with_key
+from ingest._json import (
+    Keyed,
+    elements,
+    head_object,
+    json_values,
+    raw_json,
+    shape,
+    split_keyed,
+    starts_with_key,
+)
 from ingest.base import (
     Batch,
     BatchBuilder,
@@ -52,13 +61,16 @@ from ingest.base import (
     us_from_ms,
     us_from_ns,
 )
-from tracemap.model import Status, business_key, channel_component
+from tracemap.model import KeyKind, Status, business_key, channel_component
 
 NAME = "debezium_json"
 
 #: Key kinds this module writes (business keys are open-ended in the model).
 DB_TRANSACTION = business_key("db_transaction")
 DB_POSITION = business_key("db_position")
+
+#: What a key document printed on its own line is counted as (its event carries the key).
+KEY_LINE = "message key line"
 
 OP_NAMES = {"c": "create", "u": "update", "d": "delete", "r": "read", "t": "truncate",
             "m": "message"}
@@ -110,6 +122,8 @@ SOURCE_DETAIL_NAMES = {"version": "connector_version", "name": "server",
 
 def sniff(head: bytes, path: str) -> bool:
     obj = head_object(head)
+    if obj is not None and is_key_document(obj):
+        return _value_after_key(first_json_value(head))
     if obj is not None:
         return _is_change_event(obj)
     text = first_json_value(head)
@@ -117,6 +131,17 @@ def sniff(head: bytes, path: str) -> bool:
     if starts_with_key(head, "before", "after"):
         return b'"source"' in text or b'"after"' in text
     return starts_with_key(head, "schema") and b'"field":"before"' in text.replace(b" ", b"")
+
+
+def _value_after_key(text: bytes) -> bool:
+    """Whether a dump that starts with a key document goes on with a change event: on the
+    same line after a separator (``print.key=true``), or on the next line."""
+    line, _, rest = text.partition(b"\n")
+    pair = split_keyed(line)
+    if pair is not None:
+        return isinstance(pair[1], dict) and _is_change_event(pair[1])
+    value = head_object(rest)
+    return value is not None and _is_change_event(value)
 
 
 def _is_change_event(obj: dict[str, Any]) -> bool:
@@ -134,8 +159,12 @@ def _is_change_event(obj: dict[str, Any]) -> bool:
 def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
     expected = "a Debezium change event (JSON object with payload/before/after/source/op)"
-    add = partial(_add_event, b, src)
-    for where, value in json_values(src, b, expected):
+    pending: list[str] = []  # a key document's text, waiting for the change event after it
+    add = partial(_add_event, b, src, pending)
+    for where, value in json_values(src, b, expected, keyed=True):
+        if isinstance(value, Keyed):
+            pending[:] = [value.key] if value.key is not None else []
+            value = value.value
         for loc, event in elements(value, where, "document"):
             b.record(add, event, loc, raw=raw_json, catch=True)
             if b.ready():
@@ -143,8 +172,23 @@ def parse(src: Source) -> Iterator[Batch]:
     yield b.take()
 
 
-def _add_event(b: BatchBuilder, src: Source, event: Any, where: str) -> str | Skipped | None:
+def is_key_document(event: Any) -> bool:
+    """A Debezium message key as JsonConverter writes it: ``{schema, payload}`` whose schema is
+    named ``<topic>.Key`` (the table's primary key columns)."""
+    schema = event.get("schema") if isinstance(event, dict) else None
+    return (isinstance(schema, dict) and str(schema.get("name", "")).endswith(".Key")
+            and isinstance(event.get("payload"), dict | None))
+
+
+def _add_event(b: BatchBuilder, src: Source, pending: list[str], event: Any,
+               where: str) -> str | Skipped | None:
     """Add one change event; returns why it is unusable, what was skipped, or None."""
+    if is_key_document(event):
+        # A key printed on its own line before its value (console consumers, docs): it is
+        # the next change event's Kafka key, not a record of its own.
+        pending[:] = [dumps(event)]
+        return Skipped(KEY_LINE)
+    key = pending.pop() if pending else None
     if event is None:
         return Skipped("tombstone")
     if not isinstance(event, dict):
@@ -172,12 +216,13 @@ def _add_event(b: BatchBuilder, src: Source, event: Any, where: str) -> str | Sk
         produced = _time(payload)
     except (TypeError, ValueError):
         return f"field 'ts_ms': expected epoch milliseconds, got {payload.get('ts_ms')!r}"
-    _add_change(b, src, payload, source, schema, op, produced, where)
+    _add_change(b, src, payload, source, schema, op, produced, where, key)
     return None
 
 
 def _add_change(b: BatchBuilder, src: Source, payload: dict[str, Any], source: dict[str, Any],
-                schema: dict[str, Any], op: str, produced: int | None, where: str) -> None:
+                schema: dict[str, Any], op: str, produced: int | None, where: str,
+                key: str | None) -> None:
     connector = str(source.get("connector") or "")
     server = str(source.get("name") or "")
     table = source.get("table") or source.get("collection")
@@ -200,7 +245,7 @@ def _add_change(b: BatchBuilder, src: Source, payload: dict[str, Any], source: d
     })
     op_name = "schema_change" if op == "schema_change" else f"{table}.{OP_NAMES[op]}"
     b.message(uid=uid, system="kafka", component=channel_component("kafka", topic),
-              channel=topic, event_type=op_name, msg_key=None, produced_at=produced,
+              channel=topic, event_type=op_name, msg_key=key, produced_at=produced,
               status=Status.OK, headers=None, payload=text, location=where,
               detail={k: v for k, v in detail.items() if v is not None})
     # Snapshot reads all share the snapshot's transaction and position: keys from them would
@@ -212,6 +257,8 @@ def _add_change(b: BatchBuilder, src: Source, payload: dict[str, Any], source: d
         if position:
             b.key(uid, DB_POSITION, f"{server}/{position}")
     b.keys(uid, src.rules.payload(after if after is not None else before))
+    if key:
+        b.key(uid, KeyKind.MESSAGE_KEY, key)
 
 
 def _topic(source: dict[str, Any], schema: dict[str, Any], connector: str, server: str,

@@ -5,7 +5,10 @@ Shapes read (Jaeger 1.x and 2.x):
 - query HTTP API ``GET /api/traces[/<id>]`` (what the UI's "Trace JSON" and search downloads
   save): ``{"data": [{traceID, spans, processes, warnings}], total, limit, offset, errors}``;
   ``errors`` (``[{code, msg, traceID}]``, e.g. trace not found) are rejected records;
-- one trace object ``{traceID, spans, processes}`` (UI model, ``jaeger-ui`` upload files);
+- one trace object ``{traceID, spans, processes}`` (UI model, ``jaeger-ui`` upload files), also
+  as the UI holds it in its store, ``{"data": <trace>, "id", "state": "FETCH_DONE"}``
+  (``packages/jaeger-ui/src/reducers/trace``; spans carry their ``process`` inline and
+  ``references[].span`` copies of the parent, which are ignored);
 - api_v3 ``GET /api/v3/traces...``: ``{"result": <OTLP TracesData>}`` (one per line when
   streamed), handed to ``otlp_json``; ``{"error": {httpCode, message}}`` is a rejected record;
 - span arrays with an inline ``process`` per span (``jaeger-anonymizer`` output, written as
@@ -153,6 +156,8 @@ def _document(doc: Any, loc: str, src: Source, b: BatchBuilder) -> Iterator[Batc
         b.read()
         b.reject(f"{loc} error", "the Jaeger api_v3 returned an error, not traces: "
                  f"{err.get('httpCode', '')} {err.get('message', '')}".strip(), str(doc)[:300])
+    elif isinstance(doc.get("data"), dict) and "spans" in doc["data"]:
+        _add_trace(doc["data"], loc, "data.", src, b)  # a Jaeger UI trace state {data, id, state}
     elif "data" in doc:
         data = doc.get("data") or []
         if not isinstance(data, list):

@@ -8,8 +8,10 @@ from deserializers, and ``-s avro`` output where key/payload are already JSON va
 
 kcat's informational lines (``% Waiting for group rebalance``, ``% Reached end of topic ...``:
 ``KC_INFO`` prints them to stderr, prefixed ``% ``) are in the file when a console run was
-captured with ``2>&1``. They are not records: sniffing passes over them and parsing counts
-them as skipped (``kcat status line``). Any other line that is not JSON is a reject. The
+captured with ``2>&1``, and a copied terminal starts with the shell prompt and command
+(``$ kcat -C -b ... -J``). They are not records: sniffing passes over them and parsing counts
+them as skipped (``kcat status line``, ``shell prompt``: ``base.noise_kind``). Any other line
+that is not JSON is a reject. The
 DuckDB fast path cannot read past such a line: it stops (in practice before delivering the
 read buffer that holds it) and Python reads the rest of the file.
 """
@@ -30,6 +32,7 @@ from ingest.base import (
     cap_payload,
     first_json_value,
     loads,
+    noise_kind,
     us_from_ms,
 )
 from tracemap.model import PAYLOAD_CAP, KeyKind, Status, channel_component
@@ -40,16 +43,12 @@ NAME = "kafka_kcat"
 EVENT_TYPE_HEADERS = ("ce_type", "ce-type", "eventtype", "event-type", "event_type", "type")
 #: Payload fields that name a record's event type.
 EVENT_TYPE_FIELDS = ("type", "eventType", "event_type", "@type")
-#: How kcat's stderr lines start (``KC_INFO`` in kcat.h: ``fprintf(stderr, "%% " ...)``).
-STATUS_PREFIX = b"% "
-#: What a skipped status line is counted as.
-STATUS_LINE = "kcat status line"
 
 
 def sniff(head: bytes, path: str) -> bool:
+    # Status lines and a prompt before the first record are passed over by detection's
+    # first-record rule (``ingest.detection``), which says so.
     text = first_json_value(head)
-    while text.startswith(STATUS_PREFIX):  # kcat's stderr, captured with the records
-        text = text.split(b"\n", 1)[1].lstrip() if b"\n" in text else b""
     line = text.split(b"\n", 1)[0]
     return (line.startswith(b"{") and b'"topic"' in line and b'"partition"' in line
             and b'"offset"' in line)
@@ -70,8 +69,9 @@ def parse(src: Source) -> Iterator[Batch]:
 def _line(b: BatchBuilder, src: Source, number: int, line: bytes) -> None:
     """One input line: a loaded record, a reject, or a skipped kcat status line."""
     b.read()
-    if line.startswith(STATUS_PREFIX):
-        b.skip(STATUS_LINE)
+    noise = noise_kind(line)  # kcat's ``% `` status lines, the shell prompt of a capture
+    if noise:
+        b.skip(noise)
         return
     where = f"line {number}"
     try:

@@ -138,3 +138,36 @@ def test_op_of_another_type_is_rejected_and_the_next_event_loads(tmp_path: Path)
     assert rows["rejects"] == [{
         "location": "line 1",
         "reason": "field 'op': expected one of c, u, d, r, t, m, got ['c']"}]
+
+
+WATCH_TOPIC = HERE / "watch_topic_key_tab_value_terminal.txt"
+
+
+def test_key_tab_value_lines_of_a_copied_terminal_give_keyed_events() -> None:
+    import ingest
+    from ingest.base import Source
+
+    module, rule = ingest.detection(Source(WATCH_TOPIC))
+    assert (module.NAME, rule) == (
+        "debezium_json", "first record, line 7; after 1 shell prompt, 5 text lines")
+    rows = normalized_rows(WATCH_TOPIC)
+    src = rows["source"]
+    assert (src["records"], src["loaded"], src["rejected"], src["skipped"]) == (10, 4, 0, 6)
+    key = ('{"schema":{"type":"struct","fields":[{"type":"int32","optional":false,'
+           '"field":"id"}],"optional":false,"name":"dbserver1.inventory.customers.Key"},'
+           '"payload":{"id":%d}}')
+    assert [(m["location"], m["msg_key"]) for m in rows["messages"]] == [
+        (f"line {7 + i}", key % (1001 + i)) for i in range(4)]
+    assert sorted(_keyed(rows, "message_key")) == [key % (1001 + i) for i in range(4)]
+
+
+def test_a_key_document_on_its_own_line_is_the_next_events_key(tmp_path: Path) -> None:
+    # The same real records with key and value on lines of their own (docs, pretty dumps).
+    records = [line for line in WATCH_TOPIC.read_text().splitlines() if "\t" in line]
+    path = tmp_path / "key_then_value.jsonl"
+    path.write_text("".join(line.replace("\t", "\n") + "\n" for line in records))
+    rows = normalized_rows(path)
+    src = rows["source"]
+    assert (src["records"], src["loaded"], src["rejected"], src["skipped"]) == (8, 4, 0, 4)
+    assert [json.loads(m["msg_key"])["payload"]["id"] for m in rows["messages"]] == [
+        1001, 1002, 1003, 1004]

@@ -235,3 +235,17 @@ def test_an_infinite_start_time_is_that_spans_reject(tmp_path: Path) -> None:
     assert rows["source"]["records"] == 2 and rows["source"]["rejected"] == 1
     assert rows["rejects"] == [{"location": "document data[0].spans[0]", "reason":
                                 "field 'startTime': expected epoch microseconds, got inf"}]
+
+
+def test_ui_trace_state_gives_the_rows_of_the_trace_it_holds(tmp_path: Path) -> None:
+    # What the Jaeger UI keeps per trace (reducers/trace: {data, id, state}), around a real
+    # UI-model trace: the same spans, found under data.
+    trace = json.loads(UI_MODEL.read_text())
+    path = tmp_path / "trace_state.json"
+    path.write_text(json.dumps({"data": trace, "id": trace["traceID"], "state": "FETCH_DONE"},
+                               indent=2))
+    plain, state = normalized_rows(UI_MODEL), normalized_rows(path)
+    assert state["source"] == plain["source"]
+    assert _pick(state["steps"], SPAN_COLUMNS) == _pick(plain["steps"], SPAN_COLUMNS)
+    assert {s["location"] for s in state["steps"]} == {
+        s["location"].replace("document spans", "document data.spans") for s in plain["steps"]}

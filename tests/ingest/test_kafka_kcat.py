@@ -48,14 +48,39 @@ def test_other_lines_that_are_not_json_stay_rejects(tmp_path: Path) -> None:
         (4, 1, 2, 1), [("line 2", reason), ("line 4", reason)])
 
 
-@pytest.mark.parametrize(("head", "claimed"), [
-    (CONSOLE.read_bytes(), True),
+@pytest.mark.parametrize(("head", "chosen"), [
+    (CONSOLE.read_bytes(), ("kafka_kcat", "first record, line 4; after 3 kcat status lines")),
     (b"% Reached end of topic noop [0] at offset 15\r\n"
-     b'{"topic":"noop","partition":0,"offset":15,"payload":"x"}\r\n', True),
+     b'{"topic":"noop","partition":0,"offset":15,"payload":"x"}\r\n',
+     ("kafka_kcat", "first record, line 2; after 1 kcat status line")),
     # status lines only (the head ends before any record), or followed by something else
-    (b"% Waiting for group rebalance\n" * 3, False),
-    (b'% Waiting for group rebalance\n{"resourceSpans": []}\n', False),
-    (b'%3|1.0|FAIL|x| down\n{"topic":"noop","partition":0,"offset":15}\n', False),
+    (b"% Waiting for group rebalance\n" * 3, None),
+    (b'% Waiting for group rebalance\n{"resourceSpans": []}\n',
+     ("otlp_json", "first record, line 2; after 1 kcat status line")),
 ])
-def test_sniff_passes_over_status_lines(head: bytes, claimed: bool) -> None:
-    assert kafka_kcat.sniff(head, "console.txt") is claimed
+def test_detection_passes_over_status_lines(head: bytes, chosen: tuple[str, str] | None,
+                                            tmp_path: Path) -> None:
+    import ingest
+    from ingest.base import Source
+    from tracemap.errors import UnknownFormatError
+
+    path = tmp_path / "console.txt"
+    path.write_bytes(head)
+    assert kafka_kcat.sniff(head, str(path)) is False  # the head alone does not settle it
+    if chosen is None:
+        with pytest.raises(UnknownFormatError):
+            ingest.detection(Source(path))
+    else:
+        module, rule = ingest.detection(Source(path))
+        assert (module.NAME, rule) == chosen
+
+
+def test_copied_terminal_is_detected_past_its_prompt_and_the_prompt_is_skipped() -> None:
+    import ingest
+    from ingest.base import Source
+
+    path = FIXTURES / "kafka_kcat" / "kcat_J_shell_prompt_first_line.txt"
+    module, rule = ingest.detection(Source(path))
+    assert (module.NAME, rule) == ("kafka_kcat", "first record, line 2; after 1 shell prompt")
+    counts, rejects = counts_and_rejects(path)
+    assert (counts, rejects) == ((2, 1, 0, 1), [])
