@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 from pathlib import Path
 
@@ -129,3 +130,26 @@ def test_glob_and_directory_expansion(tm: tracemap.Tracemap) -> None:
     result = tm.ingest([str(FIXTURES / "otlp_json" / "*.json")])
     assert len(result.sources) == len(list((FIXTURES / "otlp_json").glob("*.json")))
     assert all(s.format == "otlp_json" for s in result.sources)
+
+
+def test_the_same_history_in_two_files_is_one_run_and_says_so(tm: tracemap.Tracemap,
+                                                               tmp_path: Path) -> None:
+    from tracemap.load import merged_text
+
+    real = FIXTURES / "stepfunctions_json" / "cumulus_execution_status_lambda_retries_failed.json"
+    first, reexport, copy = (tmp_path / n for n in ("a.json", "b.json", "c.json"))
+    shutil.copy(real, first)
+    shutil.copy(real, copy)
+    reexport.write_text(json.dumps(json.loads(real.read_text())))  # same content, new bytes
+    a, b, c = tm.ingest([str(first), str(reexport), str(copy)]).sources
+    assert (a.status, a.merged) == ("new", None)
+    assert (b.status, b.loaded, b.merged) == (
+        "new", 25, {"runs": 1, "steps": 5, "with": [str(first.resolve())]})
+    assert merged_text(b) == (
+        f"{reexport}: 1 run, 5 steps also in {first.resolve()} (same uids): each is one "
+        "entity, the first source's row is used")
+    assert (c.status, c.merged) == ("unchanged", {"identical_to": str(first.resolve())})
+    details = {Path(s["path"]).name: s["detail"] for s in tm.status().sources}
+    assert json.loads(details["b.json"])["merged"]["runs"] == 1
+    with tm.analysis_store() as store:
+        assert store.sql("SELECT count(*) FROM executions").fetchone()[0] == 1

@@ -20,6 +20,7 @@ import ingest
 import tracemap
 from tracemap.api import write_output
 from tracemap.errors import TracemapError
+from tracemap.load import merged_text
 from tracemap.render import json as render_json
 from tracemap.render import text as render_text
 
@@ -147,6 +148,8 @@ def ingest_cmd(
         _print_json(result)
     else:
         out.print(render_text.ingest_table(result))
+        for note in filter(None, map(merged_text, result.sources)):
+            out.print(render_text.cell(note, "yellow"))
         for source in result.failed + result.empty:
             err.print(render_text.cell(source.message, "red"))
     # A named file that gave nothing (not detected, unreadable, every record rejected) fails

@@ -64,6 +64,7 @@ class SourceResult:
     #: Rows of this source whose uid an earlier source holds too, by table, and which source:
     #: the same run or message exported twice is one entity (the first source's row is used).
     merged: dict[str, Any] | None = None
+    source_id: int | None = field(default=None, repr=False)  # the store's id (not reported)
 
 
 @dataclass(slots=True)
@@ -93,6 +94,7 @@ class IngestResult:
 def _source_dict(s: SourceResult) -> dict[str, Any]:
     out = asdict(s)
     out.pop("explicit")
+    out.pop("source_id")
     return out
 
 
@@ -256,6 +258,7 @@ def ingest_paths(
                                        message=_unreadable(display, exc))
             result.sources.append(outcome)
         group.flush()
+        _note_merged(store, result.sources)
     except BaseException:
         group.discard()
         raise
@@ -365,7 +368,12 @@ def _ingest_one(store: Store, src: Source, stat: os.stat_result | None, key_path
             known.add(SourceRow(same.id, same.path, sha, stat.st_size, stat.st_mtime_ns,
                                 same.format), known.counts(same.id))
         progress.advance(stat.st_size)
-        return _unchanged(known, same, src.display)
+        outcome = _unchanged(known, same, src.display)
+        if same.path != key_path:
+            # A copy of a file already loaded (same bytes, another path): loading it again
+            # would add nothing, but it must not pass for a file that was read.
+            outcome.merged = {"identical_to": same.path}
+        return outcome
     rule = None
     try:
         if forced:
@@ -380,14 +388,83 @@ def _ingest_one(store: Store, src: Source, stat: os.stat_result | None, key_path
     chosen_by = "forced" if forced else "detected"
     row = SourceRow(0, key_path, sha, stat.st_size, stat.st_mtime_ns, module.NAME)
     if stat.st_size <= SMALL_FILE:
-        counts = group.add(row, chosen_by, replaced, module, src, progress, debug)
+        counts, source_id = group.add(row, chosen_by, replaced, module, src, progress, debug)
     else:
         group.flush()
-        counts = _stream(store, row, chosen_by, replaced, module, src, progress, debug, known)
+        counts, source_id = _stream(store, row, chosen_by, replaced, module, src, progress,
+                                    debug, known)
     progress.advance(stat.st_size - src.position())
     return SourceResult(src.display, module.NAME, "replaced" if replaced else "new",
                         chosen_by=chosen_by, rule=rule, message=_nothing_loaded(src, counts),
-                        **counts)
+                        source_id=source_id, **counts)
+
+
+#: Tables whose rows are entities with a natural uid, and the columns that tell whether two
+#: sources' rows of one uid describe the same thing (identifiers from this allowlist only).
+MERGE_TABLES: dict[str, tuple[str, ...]] = {
+    "runs": ("status", "started_at", "ended_at"),
+    "steps": ("status", "started_at", "ended_at"),
+    "messages": ("produced_at", "event_type"),
+}
+
+
+def _note_merged(store: Store, sources: list[SourceResult]) -> None:
+    """Say, for each source just loaded, which of its entities an earlier source holds too.
+
+    The same uid in two sources (a re-export, a test snapshot with placeholder ids) is one
+    entity: correlation uses the first source's row. That must not pass unseen, so each such
+    source gets ``merged`` (rows per table, how many of them differ in status or times, and
+    the earlier files), kept in its ``detail`` for ``tracemap status`` too.
+    """
+    fresh = {s.source_id: s for s in sources if s.source_id is not None and s.loaded}
+    if not fresh:
+        return
+    found: dict[int, dict[str, Any]] = {}
+    for table, cols in MERGE_TABLES.items():
+        differ = " OR ".join(f"a.{c} IS DISTINCT FROM b.{c}" for c in cols)
+        rows = store.sql(
+            f"SELECT a.source_id, count(DISTINCT a.uid), "  # noqa: S608 - allowlisted names
+            f"count(DISTINCT a.uid) FILTER (WHERE {differ}), list(DISTINCT b.source_id) "
+            f"FROM {table} a JOIN {table} b ON a.uid = b.uid AND b.source_id < a.source_id "
+            f"WHERE a.source_id IN (SELECT unnest(?::INTEGER[])) GROUP BY a.source_id",
+            [list(fresh)]).fetchall()
+        for source_id, n, differ_n, earlier in rows:
+            note = found.setdefault(source_id, {"earlier": set()})
+            note[table] = n
+            if differ_n:
+                note[f"{table}_differing"] = differ_n
+            note["earlier"].update(earlier)
+    if not found:
+        return
+    ids = sorted({i for note in found.values() for i in note["earlier"]})
+    paths = dict(store.sql("SELECT id, path FROM sources WHERE id IN (SELECT unnest(?::INTEGER[]))",
+                           [ids]).fetchall())
+    with _transaction(store):
+        for source_id, note in found.items():
+            note["with"] = [paths.get(i, f"source {i}") for i in sorted(note.pop("earlier"))]
+            fresh[source_id].merged = note
+            store.sql("UPDATE sources SET detail = json_merge_patch(coalesce(detail, '{}'), ?) "
+                      "WHERE id = ?", [dumps({"merged": note}), source_id])
+
+
+def merged_text(s: SourceResult) -> str | None:
+    """One line on what of a source was merged with earlier sources (None: nothing)."""
+    m = s.merged
+    if not m:
+        return None
+    if "identical_to" in m:
+        return (f"{s.path}: the same content as {m['identical_to']}, which is loaded already; "
+                "not loaded twice (its counts are that file's)")
+    parts = [f"{m[t]:,} {t if m[t] > 1 else t[:-1]}" for t in MERGE_TABLES if m.get(t)]
+    differing = sum(m.get(f"{t}_differing", 0) for t in MERGE_TABLES)
+    earlier = ", ".join(m["with"][:3]) + (f" and {len(m['with']) - 3} more"
+                                           if len(m["with"]) > 3 else "")
+    text = (f"{s.path}: {', '.join(parts)} also in {earlier} (same uids): each is one entity, "
+            "the first source's row is used")
+    if differing:
+        text += (f"; {differing:,} of them differ in status or times, so the ids may be "
+                 "placeholders naming different runs")
+    return text
 
 
 def _nothing_loaded(src: Source, counts: dict[str, int]) -> str | None:
@@ -404,7 +481,7 @@ def _nothing_loaded(src: Source, counts: dict[str, int]) -> str | None:
 
 def _stream(store: Store, row: SourceRow, chosen_by: str, replaced: list[SourceRow],
             module: Any, src: Source, progress: Progress, debug: bool,
-            known: _Known) -> dict[str, int]:
+            known: _Known) -> tuple[dict[str, int], int]:
     """Load a large file batch by batch, committed every ``COMMIT_ROWS`` rows."""
     # The source row goes in first, marked loading, and its batches are committed as they
     # come: a transaction per file would hold the whole file in DuckDB's memory. A kill
@@ -459,7 +536,7 @@ def _stream(store: Store, row: SourceRow, chosen_by: str, replaced: list[SourceR
     known.add(SourceRow(source_id, *[getattr(row, f) for f in ("path", "sha256", "size",
                                                                 "mtime_ns", "format")]),
               tuple(counts[c] for c in COUNTERS))
-    return counts
+    return counts, source_id
 
 
 class _Group:
@@ -485,7 +562,7 @@ class _Group:
         return self._ids.pop(0)
 
     def add(self, row: SourceRow, chosen_by: str, replaced: list[SourceRow], module: Any,
-            src: Source, progress: Progress, debug: bool) -> dict[str, int]:
+            src: Source, progress: Progress, debug: bool) -> tuple[dict[str, int], int]:
         if any(r.id in self.pending for r in replaced):
             self.flush()  # replacing a source still pending: commit it first
         source_id = self._next_id()
@@ -524,7 +601,7 @@ class _Group:
                                  row.format), tuple(counts[c] for c in COUNTERS))
         if self.rows >= GROUP_ROWS or len(self.sources) >= GROUP_SOURCES:
             self.flush()
-        return counts
+        return counts, source_id
 
     def flush(self) -> None:
         """Commit the pending sources and their rows in one transaction."""
