@@ -27,6 +27,7 @@ from ingest.base import (
     loads,
     noise_kind,
     select_path,
+    strip_log_prefix,
 )
 
 #: A UTF-8 byte order mark, which some Windows tools write before JSON.
@@ -76,6 +77,56 @@ def json_documents(src: Source, b: BatchBuilder, *, before: Before = "",
         yield from rescued or []
         return
     yield "document", doc
+
+
+def has_log_prefix(src: Source) -> bool:
+    """Whether the file's first non-blank line is a record behind a log viewer's prefix
+    (``sam logs``, ``aws logs tail``: ``base.LOG_PREFIX``)."""
+    for line in src.head().splitlines():
+        if line.strip():
+            return strip_log_prefix(line.strip().removeprefix(BOM)) is not None
+    return False
+
+
+#: What a log event whose message is not JSON is counted as (a runtime's START/REPORT line).
+TEXT_MESSAGE = "log message that is not JSON"
+
+
+def log_records(src: Source, b: BatchBuilder) -> Iterator[tuple[str, Any]]:
+    """Each JSON log message of a log viewer's output, located by the line it starts on.
+
+    ``sam logs`` prints ``<log stream> <time> <message>``, a JSON message pretty-printed over
+    the lines that follow (no prefix on them); a record ends where the next prefixed line
+    starts. A message that is not JSON is skipped (``TEXT_MESSAGE``); one that starts as JSON
+    but does not parse is rejected; lines before the first prefix are skipped as noise.
+    """
+    start, parts = 0, []
+
+    def flush() -> Iterator[tuple[str, Any]]:
+        text = b"\n".join(parts).strip()
+        if not text:
+            return
+        try:
+            yield f"line {start}", loads(text)
+        except ValueError as exc:
+            b.read()
+            if text[:1] in (b"{", b"["):
+                b.reject(f"line {start}", f"expected a JSON log message: {exc}", text)
+            else:
+                b.skip(TEXT_MESSAGE)
+
+    for number, line in src.lines():
+        record = strip_log_prefix(line)
+        if record is None and not start:
+            b.read()
+            b.skip(noise_kind(line) or PREAMBLE)
+            continue
+        if record is not None:
+            yield from flush()
+            start, parts = number, [record]
+        else:
+            parts.append(line)
+    yield from flush()
 
 
 def json_records(src: Source, b: BatchBuilder, *, array_paths: tuple[str, ...] = (),

@@ -18,7 +18,9 @@ own wrappers are walked for them):
   ``{"id": "1", "type", "details", "previous_event_id": "0", "event_timestamp": "<ms>",
   "execution_arn", "redrive_count"}`` with ids and times as strings; as JSON lines, as a
   list, or as the ``message`` strings of ``aws logs filter-log-events``/``get-log-events``.
-  Below ERROR level only failure events are logged: such executions are partial.
+  Below ERROR level only failure events are logged: such executions are partial. Also as
+  ``sam logs`` prints them (``<log stream> <time> {`` + the event pretty-printed, aws-sam-cli
+  1.x ``CWJsonFormatter``) or ``aws logs tail`` does (``<time> <log stream> <event>``).
 - ``definition`` objects next to a history (describe-state-machine, Cumulus ``stateMachine``)
   are declared as ``stepfunctions_asl`` declares them.
 
@@ -46,6 +48,7 @@ from itertools import islice
 from typing import Any
 
 from ingest import stepfunctions_asl as asl
+from ingest._json import has_log_prefix, log_records
 from ingest.base import (
     Batch,
     BatchBuilder,
@@ -209,8 +212,12 @@ class _Parser:
         yield b.take()
 
     def _documents(self) -> Iterator[tuple[str, Any]]:
-        """The file as one document, or one per line (JSON lines of CloudWatch events)."""
+        """The file as one document, or one per line (JSON lines of CloudWatch events), or one
+        per log event of ``sam logs`` / ``aws logs tail`` output (``_json.log_records``)."""
         src, b = self.src, self.b
+        if has_log_prefix(src):
+            yield from log_records(src, b)
+            return
         # JSON lines when the first line (or, garbled, the next ones) is a whole JSON value and
         # more lines follow; a one-line file is one document.
         if is_json_lines(src) and _several_lines(src):

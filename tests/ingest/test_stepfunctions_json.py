@@ -281,3 +281,21 @@ def test_an_event_id_out_of_order_does_not_lose_the_history(tmp_path: Path) -> N
     rows = normalized_rows(path)
     assert (rows["source"]["records"], rows["source"]["rejected"]) == (19, 0)
     assert len(rows["steps"]) == len(normalized_rows(DESCRIBE)["steps"])
+
+
+def test_sam_logs_output_is_read_behind_its_stream_and_time_prefix() -> None:
+    import ingest
+
+    path = HERE / "sam_logs_express_execution_events.txt"
+    module, rule = ingest.detection(Source(path))
+    assert (module.NAME, rule) == ("stepfunctions_json", "first record, line 1; log prefix cut")
+    rows = normalized_rows(path)
+    src = rows["source"]
+    assert (src["records"], src["loaded"], src["rejected"], src["skipped"]) == (4, 4, 0, 0)
+    arn = ("arn:aws:states:eu-central-1:123456789012:express:LoggingAndMaskingWorkflow:"
+           "cli-test-run:4135929f-8d60-4ea5-b3c3-b243bec43271")
+    assert [(r["uid"], r["status"], r["started_at"], r["ended_at"]) for r in rows["runs"]] == [
+        (f"stepfunctions:run:{arn}", "ok", "2024-04-24T11:54:30.672000+00:00",
+         "2024-04-24T11:54:30.680000+00:00")]
+    assert [(s["component"], s["status"], s["location"]) for s in rows["steps"]] == [
+        ("stepfunctions:state:LoggingAndMaskingWorkflow.LogInput", "ok", "line 16")]
