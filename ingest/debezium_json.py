@@ -64,6 +64,9 @@ from ingest.base import (
 from tracemap.model import KeyKind, Status, business_key, channel_component
 
 NAME = "debezium_json"
+#: What ``sniff`` looks for (said for a file no format claims).
+LOOKS_FOR = ("a change event: {before, after, source, op} or {schema: *.Envelope, payload}, "
+             "maybe after its key document")
 
 #: Key kinds this module writes (business keys are open-ended in the model).
 DB_TRANSACTION = business_key("db_transaction")

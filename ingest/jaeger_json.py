@@ -54,6 +54,9 @@ from ingest.base import (
 )
 
 NAME = "jaeger_json"
+#: What ``sniff`` looks for (said for a file no format claims).
+LOOKS_FOR = ("spans with operationName and spanID: {data: [traces]}, a trace {traceID, spans}, "
+             "a span array, or an api_v3 {result}")
 
 #: Tag ``type`` (query API / UI) -> OTLP AnyValue field.
 TAG_TYPES = {"string": "stringValue", "bool": "boolValue", "int64": "intValue",

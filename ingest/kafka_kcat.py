@@ -38,6 +38,8 @@ from ingest.base import (
 from tracemap.model import PAYLOAD_CAP, KeyKind, Status, channel_component
 
 NAME = "kafka_kcat"
+#: What ``sniff`` looks for (said for a file no format claims).
+LOOKS_FOR = "a JSON object per line with topic, partition and offset (kcat -J)"
 
 #: Header names that name a record's event type (CloudEvents binary mode, common conventions).
 EVENT_TYPE_HEADERS = ("ce_type", "ce-type", "eventtype", "event-type", "event_type", "type")

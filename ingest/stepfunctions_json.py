@@ -66,6 +66,9 @@ from ingest.base import (
 from tracemap.model import EdgeKind, KeyKind, Status, component
 
 NAME = "stepfunctions_json"
+#: What ``sniff`` looks for (said for a file no format claims).
+LOOKS_FOR = ("history events with previousEventId (previous_event_id in CloudWatch events), "
+             "or executionHistory next to executionArn")
 
 #: The state types of ASL, as history event types spell them.
 STATE_TYPES = ("Task", "Choice", "Fail", "Map", "Parallel", "Pass", "Succeed", "Wait")

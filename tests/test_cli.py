@@ -111,4 +111,5 @@ def test_undetected_file_says_why_each_format_declined(tmp_path: Path) -> None:
     assert r.exit_code == 1
     (src,) = json.loads(r.stdout)["sources"]
     assert "its first record is an object with keys hello, n" in src["message"]
-    assert src["declined"]["kafka_kcat"].startswith("Kafka records as ``kcat -C -J``")
+    assert src["declined"]["kafka_kcat"] == ("a JSON object per line with topic, partition and "
+                                             "offset (kcat -J)")
