@@ -1015,14 +1015,13 @@ LONG_STRING = 200
 
 #: Lines that are obviously not records, and what they are counted as when skipped. A shell
 #: prompt is a command line as terminals show it (``$ kcat -C ...``, ``user@host:~$ ...``,
-#: ``[user@host dir]$ ...``, ``bash-5.2$ ...``, macOS ``host:~ user$ ...``, ``PS C:\\> ...``);
-#: ``% `` lines are kcat's stderr.
+#: ``[user@host dir]$ ...``, ``bash-5.2$ ...``, macOS ``host:~ user$ ...``, ``PS C:\\> ...``; a
+#: bare ``# `` is a comment, not a root prompt); ``% `` lines are kcat's stderr.
 NOISE_LINES: tuple[tuple[str, re.Pattern[bytes]], ...] = (
     ("kcat status line", re.compile(rb"^% ")),
     ("shell prompt", re.compile(
-        rb"^(?:[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?|\[[^\]\n]{1,120}\]\s?|[\w.-]+-\d[\d.]*|"
-        rb"[\w.-]+:\S* [\w.-]+|"
-        rb"\([\w.-]+\)\s?|PS [A-Za-z]:\\[^>\n]*)?[$#>] \S")),
+        rb"^(?:(?:[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?|\[[^\]\n]{1,120}\]\s?|[\w.-]+-\d[\d.]*|"
+        rb"[\w.-]+:\S* [\w.-]+|\([\w.-]+\)\s?|PS [A-Za-z]:\\[^>\n]*)[$#>]|[$>]) \S")),
 )
 #: A log viewer's prefix before a record: ``sam logs`` writes ``<log stream> <time> <message>``
 #: (``samcli/lib/observability/cw_logs/cw_log_formatters.py``), ``aws logs tail`` writes
@@ -1037,9 +1036,9 @@ _JSON_START = re.compile(rb"[{\[]")
 def noise_kind(line: bytes) -> str | None:
     """What an input line that is not a record is (``shell prompt``, ``kcat status line``),
     when it is obviously one; None for anything that may be data."""
-    if line[:1] in (b"{", b"["):
+    if line[:1] == b"{":
         return None
-    for kind, pattern in NOISE_LINES:
+    for kind, pattern in NOISE_LINES:  # a line that opens with "[" may be a prompt: [u@h d]$
         if pattern.match(line):
             return kind
     return None

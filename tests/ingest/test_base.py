@@ -165,3 +165,55 @@ def test_a_document_that_says_it_is_too_large_is_refused_unread(
     for path in (bomb, plain):
         with pytest.raises(ingest.base.DocumentTooLarge, match="document over 1 MiB"):
             Source(path).read_document()
+
+
+# --------------------------------------------------------------------------------------------
+# Detection past the head: noise lines, log prefixes, never raising
+
+
+@pytest.mark.parametrize(("line", "kind"), [
+    (b"$ kcat -C -b localhost:9092 -t topic-01 -J", "shell prompt"),
+    (b"lixin-macbook:~ lixin$ docker run -it --rm debezium/kafka:1.2 watch-topic", "shell prompt"),
+    (b"[ec2-user@ip-10-0-0-1 ~]$ kafka-console-consumer --topic x", "shell prompt"),
+    (b"user@host:~/exports# kcat -C -J -t x", "shell prompt"),
+    (b"% Reached end of topic noop [0] at offset 15", "kcat status line"),
+    (b'{"topic": "x"}', None),
+    (b"# a comment", None),
+    (b"WARNING: Using default BROKER_ID=1", None),
+])
+def test_noise_kind_knows_prompts_and_status_lines(line: bytes, kind: str | None) -> None:
+    from ingest.base import noise_kind
+
+    assert noise_kind(line) == kind
+
+
+def test_record_view_cuts_log_prefixes_and_shortens_long_strings() -> None:
+    from ingest.base import record_view
+
+    path = FIXTURES / "stepfunctions_json" / "sam_logs_express_execution_events.txt"
+    view = record_view(Source(path))
+    assert view is not None and (view.line, view.noise, view.prefixed) == (1, {}, True)
+    assert view.head.startswith(b'{\n  "id": "1",\n  "type": "ExecutionStarted"')
+    assert b"states/LoggingAndMaskingWorkflow" not in view.head
+
+
+def test_detection_never_raises_but_unknown_format_on_mutated_files(tmp_path: Path) -> None:
+    import random
+
+    import ingest
+    from tests.fuzzing import MUTATIONS, fuzz_cases, mutate
+    from tracemap.errors import UnknownFormatError
+
+    rng = random.Random(15)
+    cases = fuzz_cases()
+    for i in range(120):
+        fmt, fixture = cases[rng.randrange(len(cases))]
+        mutation = MUTATIONS[rng.randrange(len(MUTATIONS))]
+        target = tmp_path / f"{i}-{fixture.name}"
+        target.write_bytes(mutate(fixture.read_bytes(), fixture, mutation, rng,
+                                  huge_cap=1 << 18).data)
+        try:
+            module, rule = ingest.detection(Source(target))
+        except UnknownFormatError:
+            continue
+        assert module.NAME in ingest.BY_NAME and rule, (fmt, mutation)
