@@ -4,7 +4,10 @@ An ingestor is a module with three names (the registry in ``ingest/__init__.py``
 
 - ``NAME``: the registry key, equal to the module name (``temporal_json``).
 - ``sniff(head: bytes, path: str) -> bool``: does the start of the file (first ``SNIFF_BYTES``,
-  after transparent gunzip) look like this format? Must never raise.
+  after transparent gunzip) look like this format? Must never raise. When no sniffer claims
+  the head, detection shows them the file's first records instead (``record_view``: noise
+  lines and log prefixes cut, long strings shortened), so a sniffer judges a record's shape,
+  not where it starts.
 - ``parse(src: Source) -> Iterator[Batch]``: yield batches of normalized rows. Never prints,
   never opens DuckDB. Every input record is accounted for exactly once: loaded, rejected
   (``BatchBuilder.reject`` with location and reason) or skipped (well-formed but of no use,
@@ -1060,12 +1063,14 @@ class RecordView:
         line: the line the first record starts on (1-based).
         noise: the noise lines passed over before it, by kind.
         prefixed: whether the records carry a log viewer prefix (cut in ``head``).
+        shortened: whether long strings were shortened (they hid the record's keys).
     """
 
     head: bytes
     line: int
     noise: dict[str, int]
     prefixed: bool
+    shortened: bool = False
 
     def rule(self) -> str:
         """How the format was found, for the ingest report."""
@@ -1075,6 +1080,8 @@ class RecordView:
                 f"{n} {kind}{'s' if n > 1 else ''}" for kind, n in self.noise.items()))
         if self.prefixed:
             parts.append("log prefix cut")
+        if self.shortened:
+            parts.append("long strings shortened")
         return "; ".join(parts)
 
 
@@ -1116,6 +1123,7 @@ def _record_view(data: bytes) -> RecordView | None:
             # The following lines are the same record's (pretty-printed) or carry the prefix.
             rest = [strip_log_prefix(r.strip()) or r for r in rest]
         body = b"\n".join([record if record is not None else line, *rest])
-        head = _LONG_STRING.sub(b'"..."', body)[:RECORD_VIEW_BYTES]
-        return RecordView(head, i + 1, dict(noise), record is not None)
+        short = _LONG_STRING.sub(b'"..."', body)
+        return RecordView(short[:RECORD_VIEW_BYTES], i + 1, dict(noise), record is not None,
+                          len(short) != len(body))
     return None

@@ -299,3 +299,19 @@ def test_sam_logs_output_is_read_behind_its_stream_and_time_prefix() -> None:
          "2024-04-24T11:54:30.680000+00:00")]
     assert [(s["component"], s["status"], s["location"]) for s in rows["steps"]] == [
         ("stepfunctions:state:LoggingAndMaskingWorkflow.LogInput", "ok", "line 16")]
+
+
+def test_cumulus_wrapper_with_long_input_is_detected_by_its_first_record() -> None:
+    import ingest
+
+    path = HERE / "cumulus_execution_status_presigned_long_input.json"
+    head = Source(path).head()
+    assert b"executionHistory" not in head and b"previousEventId" not in head
+    module, rule = ingest.detection(Source(path))
+    assert (module.NAME, rule) == ("stepfunctions_json",
+                                   "first record, line 1; long strings shortened")
+    rows = normalized_rows(path)
+    assert [(r["status"], r["started_at"], r["ended_at"]) for r in rows["runs"]] == [
+        ("ok", "2019-12-13T15:16:46.753000+00:00", "2019-12-13T15:16:52.582000+00:00")]
+    assert [(s["component"], s["status"]) for s in rows["steps"]] == [
+        ("stepfunctions:state:test-stack-HelloWorldWorkflow.HelloWorld", "ok")]
