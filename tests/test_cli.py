@@ -113,3 +113,17 @@ def test_undetected_file_says_why_each_format_declined(tmp_path: Path) -> None:
     assert "its first record is an object with keys hello, n" in src["message"]
     assert src["declined"]["kafka_kcat"] == ("a JSON object per line with topic, partition and "
                                              "offset (kcat -J)")
+
+
+def test_ingest_and_status_say_what_two_files_share(tmp_path: Path) -> None:
+    real = FIXTURES / "stepfunctions_json" / "cumulus_execution_status_lambda_retries_failed.json"
+    first, reexport = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_bytes(real.read_bytes())
+    reexport.write_text(json.dumps(json.loads(real.read_text())))  # same history, new bytes
+    db = str(tmp_path / "s.duckdb")
+    r = runner.invoke(app, ["ingest", str(first), str(reexport), "--db", db])
+    assert r.exit_code == 0, r.output
+    assert f"1 run, 5 steps also in {first.resolve()}" in " ".join(r.stdout.split())
+    code, output = _run("status", "--db", db)
+    assert code == 0, output
+    assert f"1 run, 5 steps also in {first.resolve()} (merged by uid)" in " ".join(output.split())

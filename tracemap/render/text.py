@@ -6,6 +6,7 @@ markup is never interpreted (every cell is a ``Text``), so a log line cannot rep
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -78,7 +79,21 @@ def status_table(result: Any) -> RenderableType:
     for s in result.sources:
         sources.add_row(cell(s["path"]), cell(s["format"]),
                         *(cell(s[c]) for c in ("records", "loaded", "rejected", "skipped")))
-    return Group(counts, systems, sources)
+    merged = [note for note in map(_merged_note, result.sources) if note]
+    return Group(counts, systems, sources, *(cell(note, "yellow") for note in merged))
+
+
+def _merged_note(source: dict[str, Any]) -> str | None:
+    """What of a source is held by earlier sources too (``detail.merged``, set by ingest)."""
+    try:
+        merged = json.loads(source.get("detail") or "{}").get("merged")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(merged, dict):
+        return None
+    rows = ", ".join(f"{merged[t]:,} {t if merged[t] > 1 else t[:-1]}"
+                     for t in ("runs", "steps", "messages") if merged.get(t))
+    return f"{source['path']}: {rows} also in {', '.join(merged.get('with', []))} (merged by uid)"
 
 
 def rejects_table(result: Any) -> RenderableType:
