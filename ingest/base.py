@@ -1111,7 +1111,9 @@ def _record_view(data: bytes) -> RecordView | None:
             continue  # blank and comment lines: as ``first_json_value`` passes over them
         kind = noise_kind(line)
         if kind is None and not _JSON_START.match(line) and strip_log_prefix(line) is None:
-            kind = "text line"  # a captured terminal's banner before the records
+            if "shell prompt" not in noise:
+                return None  # prose, markup: not a file of records
+            kind = "text line"  # a captured terminal: the command's banner before the records
         if kind:
             noise[kind] += 1
             if sum(noise.values()) > MAX_NOISE_LINES:

@@ -217,3 +217,19 @@ def test_detection_never_raises_but_unknown_format_on_mutated_files(tmp_path: Pa
         except UnknownFormatError:
             continue
         assert module.NAME in ingest.BY_NAME and rule, (fmt, mutation)
+
+
+@pytest.mark.parametrize(("data", "line", "noise"), [
+    # a captured terminal: the prompt, then the command's banner, then records
+    (b'$ docker run watcher\nUsing KAFKA_BROKER=1.2.3.4\n{"a": 1}\n', 3,
+     {"shell prompt": 1, "text line": 1}),
+    # prose or markup around a JSON example is not a file of records
+    (b'# Title\n\nSome text\n```\n{"topic": "x", "partition": 0, "offset": 1}\n```\n', None,
+     None),
+])
+def test_text_before_records_is_passed_over_only_after_a_prompt(
+        data: bytes, line: int | None, noise: dict[str, int] | None) -> None:
+    from ingest.base import _record_view
+
+    view = _record_view(data)
+    assert (view.line, view.noise) == (line, noise) if view else line is None
