@@ -408,6 +408,10 @@ MERGE_TABLES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: How many of the earlier sources a merge note names (the rest are counted).
+MERGE_NAMED = 10
+
+
 def _note_merged(store: Store, sources: list[SourceResult]) -> None:
     """Say, for each source just loaded, which of its entities an earlier source holds too.
 
@@ -436,12 +440,15 @@ def _note_merged(store: Store, sources: list[SourceResult]) -> None:
             note["earlier"].update(earlier)
     if not found:
         return
-    ids = sorted({i for note in found.values() for i in note["earlier"]})
+    ids = sorted({i for note in found.values() for i in sorted(note["earlier"])[:MERGE_NAMED]})
     paths = dict(store.sql("SELECT id, path FROM sources WHERE id IN (SELECT unnest(?::INTEGER[]))",
                            [ids]).fetchall())
     with _transaction(store):
         for source_id, note in found.items():
-            note["with"] = [paths.get(i, f"source {i}") for i in sorted(note.pop("earlier"))]
+            earlier = sorted(note.pop("earlier"))
+            note["with"] = [paths.get(i, f"source {i}") for i in earlier[:MERGE_NAMED]]
+            if len(earlier) > MERGE_NAMED:
+                note["with_count"] = len(earlier)
             fresh[source_id].merged = note
             store.sql("UPDATE sources SET detail = json_merge_patch(coalesce(detail, '{}'), ?) "
                       "WHERE id = ?", [dumps({"merged": note}), source_id])
@@ -457,8 +464,8 @@ def merged_text(s: SourceResult) -> str | None:
                 "not loaded twice (its counts are that file's)")
     parts = [f"{m[t]:,} {t if m[t] > 1 else t[:-1]}" for t in MERGE_TABLES if m.get(t)]
     differing = sum(m.get(f"{t}_differing", 0) for t in MERGE_TABLES)
-    earlier = ", ".join(m["with"][:3]) + (f" and {len(m['with']) - 3} more"
-                                           if len(m["with"]) > 3 else "")
+    total = m.get("with_count", len(m["with"]))
+    earlier = ", ".join(m["with"][:3]) + (f" and {total - 3} more" if total > 3 else "")
     text = (f"{s.path}: {', '.join(parts)} also in {earlier} (same uids): each is one entity, "
             "the first source's row is used")
     if differing:
