@@ -1022,6 +1022,9 @@ LONG_STRING = 200
 #: bare ``# `` is a comment, not a root prompt); ``% `` lines are kcat's stderr.
 NOISE_LINES: tuple[tuple[str, re.Pattern[bytes]], ...] = (
     ("kcat status line", re.compile(rb"^% ")),
+    # kafka-console-consumer's last words on stderr (ConsoleConsumer: "Processed a total of %d
+    # messages"), in a dump captured with 2>&1
+    ("console consumer summary", re.compile(rb"^Processed a total of \d+ messages?\s*$")),
     ("shell prompt", re.compile(
         rb"^(?:(?:[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?|\[[^\]\n]{1,120}\]\s?|[\w.-]+-\d[\d.]*|"
         rb"[\w.-]+:\S* [\w.-]+|\([\w.-]+\)\s?|PS [A-Za-z]:\\[^>\n]*)[$#>]|[$>]) \S")),

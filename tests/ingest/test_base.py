@@ -177,6 +177,7 @@ def test_a_document_that_says_it_is_too_large_is_refused_unread(
     (b"[ec2-user@ip-10-0-0-1 ~]$ kafka-console-consumer --topic x", "shell prompt"),
     (b"user@host:~/exports# kcat -C -J -t x", "shell prompt"),
     (b"% Reached end of topic noop [0] at offset 15", "kcat status line"),
+    (b"Processed a total of 4 messages", "console consumer summary"),
     (b'{"topic": "x"}', None),
     (b"# a comment", None),
     (b"WARNING: Using default BROKER_ID=1", None),
