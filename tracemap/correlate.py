@@ -16,7 +16,9 @@ Tables written (the contract analyzers read; extra columns may be added, none re
     inferred, execution_id``. ``node`` is the component-graph node: ``otel:service:<service>``
     for spans, the channel for messages, the own component otherwise. Messages have
     ``started_at = ended_at = produced_at``. ``id`` is a 63-bit md5 hash of the uid (the join
-    key of ``edges.src_id/dst_id``); ``span_kind`` is a span's server/client/producer/...
+    key of ``edges.src_id/dst_id``); ``span_kind`` is a span's server/client/producer/...,
+    or the side its OTel ``messaging.operation(.type)`` states (``MESSAGING_OPERATIONS``:
+    a CLIENT ``receive`` span is a consumer, whatever time says).
 ``executions``: ``execution_id, entities, systems (list), started_at, ended_at, status
     (failed if any entity failed or timed out, else running if any runs, else ok/unknown),
     root_uid (earliest run, else earliest entity), keys (up to 3 example key values)``.
@@ -31,9 +33,12 @@ Tables written (the contract analyzers read; extra columns may be added, none re
     child); the other rules only fill pairs no link connects, one edge per pair, the strongest
     rule winning (``explain`` shows every piece of evidence).
     ``evidence`` = ``{"rule", "link": {"kind", "evidence"} | "key": {"kind", "value"} |
-    "field": "steps.run_uid", "records": [{"path", "location"}], "gap_ms", "rivals"}`` as JSON
+    "field": "steps.run_uid", "records": [{"path", "location"}], "gap_ms", "rivals",
+    "context"}`` as JSON
     text (records: the link's row and/or the input rows of the entities the rule read;
-    ``gap_ms`` and ``rivals`` only for time order). ``latency_ms`` = dst start - src start (for
+    ``gap_ms`` and ``rivals`` only for time order and trace context; ``context`` =
+    ``{"trace_id", "span_id", "interval": [start, end], "produced_at", "channel",
+    "channel_named_by"}`` only for trace context). ``latency_ms`` = dst start - src start (for
     a message, its production time).
 ``component_edges``: ``source, target, kind, count, first_seen, last_seen, latency_p50_ms,
     latency_p95_ms, failures (target failed), source_failures, failure_coupling (share of hops
@@ -54,6 +59,8 @@ few rounds (reported in ``correlate_stats``). Rules:
 - ``message_key`` merges only within one channel: the value is scoped by the message's channel
   (or a span's channel key), because a Kafka key is an entity id reused on many topics and over
   an entity's whole life; an entity with a message key and no channel does not merge by it.
+- A message whose traceparent names a span is joined to that span's uid, exported or not
+  (a consumer span in another trace that links to it is then in the message's execution).
 - Entities sharing nothing stay alone: time never merges executions.
 
 Edges, strongest rule first (``rule``, confidence):
@@ -67,7 +74,18 @@ Edges, strongest rule first (``rule``, confidence):
    record's traceparent header), ``triggers`` otherwise (a Temporal run's ``_tracer-data``).
 5. ``message_id`` 0.9: a message and a span sharing a ``message_id`` key: producer/client span
    ``emits``, consumer/server span is ``triggered``.
-6. ``producer_span`` 0.9: a producer (or client) span with a channel key and no message in the
+6. ``span_link`` 0.95: a consumer span (kind or messaging operation) whose parent, or one of
+   whose span links, is the span a message's traceparent names, consumed that message
+   (``triggers``), whether that span was exported or not: the child, linked-root and batch
+   conventions of OTel messaging. A consumer stating another channel is not fed by it.
+   ``trace_context`` 0.9/0.85: a message whose traceparent names a span that is not in the
+   store is ``emitted`` by the run or step of another system carrying that trace id (a
+   Temporal activity's ``_tracer-data``, a span of the trace) and running at produce time
+   (within ``skew``), never by a consumer or a run a consumer span roots; one on the
+   message's channel (channel key, else its name/type/input naming the destination; 0.9)
+   first, then the smallest distance outside its interval, then the innermost (latest
+   start). Lowered by distance outside the interval and by rival systems.
+7. ``producer_span`` 0.9: a producer (or client) span with a channel key and no message in the
    store gets an inferred message on that channel (``inferred:msg:<span uid>``), so traces
    alone still show service -> topic -> service. ``span_hop`` 0.9: a link from a span that
    emitted a message to a consumer span becomes message -> consumer (``triggers``; the direct
@@ -76,11 +94,12 @@ Edges, strongest rule first (``rule``, confidence):
    after it published (a state machine started through EventBridge under its trace context).
    ``consumer_span`` 0.9: a consumer span with a channel key still without a message gets an
    inferred one it was triggered by.
-7. ``time_order`` (inferred direction): inside one execution, between *islands* (groups joined
-   by rules 1-6) of different systems. A message without producer is ``emitted`` by the
+8. ``time_order`` (inferred direction): inside one execution, between *islands* (groups joined
+   by rules 1-7) of different systems. A message without producer is ``emitted`` by the
    innermost run/step of another system running when it was produced (within ``skew``); the
    root of another island that starts after the message (within ``skew``) is ``triggered`` by
-   the nearest preceding message. Confidence 0.8 with a channel-key match, 0.6 on time only,
+   the nearest preceding message. A consumer (and a run a consumer span roots) never
+   produces by time. Confidence 0.8 with a channel-key match, 0.6 on time only,
    lowered by the distance outside the running interval, by long gaps (0.1 per decade of
    seconds past 1 s) and by ties (0.1 per rival); nothing under ``min_confidence`` is kept.
    Executions over ``time_cap`` entities are left to the explicit rules (counted in stats).
@@ -119,10 +138,12 @@ RULES: dict[str, tuple[int, float]] = {
     "parent_run": (4, 1.0),
     "traceparent": (5, 0.95),
     "message_id": (6, 0.9),
-    "producer_span": (7, 0.9),
-    "span_hop": (8, 0.9),
-    "consumer_span": (9, 0.9),
-    "time_order": (10, 0.8),
+    "span_link": (7, 0.95),
+    "trace_context": (8, 0.9),
+    "producer_span": (9, 0.9),
+    "span_hop": (10, 0.9),
+    "consumer_span": (11, 0.9),
+    "time_order": (12, 0.8),
 }
 
 #: Systems whose steps are spans: their graph node is the service, not the operation.
@@ -274,11 +295,25 @@ def _stats(store: Store) -> dict[str, Any]:
 _TEMP_TABLES = ("_tm_src", "_tm_dup", "_tm_ent", "_tm_chan", "_tm_kv", "_tm_kg", "_tm_kx",
                 "_tm_kr", "_tm_lnk", "_tm_uf_in", "_tm_uf_e", "_tm_uf_m", "_tm_uf_f", "_tm_exec",
                 "_tm_e", "_tm_island", "_tm_root_step", "_tm_tm", "_tm_prod", "_tm_cons",
-                "_tm_edges")
+                "_tm_edges", "_tm_tk", "_tm_ctx")
 
 _NON_IDENTITY = ", ".join(f"'{k}'" for k in sorted(NON_IDENTITY_KEYS))
 _SPAN_KINDS = ", ".join(f"'{k}'" for k in SPAN_KINDS)
 _SPAN_SYSTEMS = ", ".join(f"'{k}'" for k in SPAN_SYSTEMS)
+
+#: OTel messaging operations (``messaging.operation.type``, semconv >= 1.26, and the older
+#: ``messaging.operation``) by the side of the hop they are on. The operation decides over the
+#: span kind: a ``receive`` is a CLIENT span in current conventions, a batch ``send`` may be.
+MESSAGING_OPERATIONS = {"publish": "producer", "send": "producer", "create": "producer",
+                        "receive": "consumer", "process": "consumer", "deliver": "consumer",
+                        "settle": "consumer"}
+
+_OPERATION = ("lower(coalesce(detail->>'messaging.operation.type', "
+              "detail->>'messaging.operation'))")
+#: A span's kind as correlation reads it: its messaging role when its operation states one.
+_ROLE = (f"CASE {_OPERATION} " + " ".join(f"WHEN '{op}' THEN '{side}'"
+                                           for op, side in MESSAGING_OPERATIONS.items())
+         + " ELSE lower(step_type) END")
 
 #: ``{salt}`` is an internal constant ('', '#1', ...), never input. md5, not ``hash()``:
 #: DuckDB's string hash collides on structured ids (zero-padded counters, offsets).
@@ -294,7 +329,7 @@ SELECT tm_id(uid) AS id, 1::UTINYINT AS tbl, rowid AS rid, 1 AS prio, source_id,
 FROM runs
 UNION ALL
 SELECT tm_id(uid), 2, rowid, 2, source_id, 'step', system,
-       CASE WHEN lower(step_type) IN ({_SPAN_KINDS}) THEN lower(step_type) END,
+       CASE WHEN lower(step_type) IN ({_SPAN_KINDS}) THEN {_ROLE} END,
        epoch_us(started_at), epoch_us(ended_at),
        CASE WHEN run_uid IS NOT NULL THEN tm_id(run_uid) END,
        CASE WHEN parent_uid IS NOT NULL THEN tm_id(parent_uid) END, NULL
@@ -387,6 +422,25 @@ SELECT id, kind, value FROM _tm_kv
 WHERE kind = 'message_id' OR (kind IN ('span_id', 'trace_id') AND NOT on_span)
 """
 
+# What a message's traceparent names: the sender's span (``ctx``, exported or not), for the
+# rules that follow span links and trace contexts to it; and the trace-id keys of every entity
+# in a trace a message names (the runs and spans that may have sent it).
+MESSAGE_CONTEXTS = """
+CREATE OR REPLACE TEMP TABLE _tm_ctx AS
+SELECT ks.id AS m, kt.value AS trace, ks.value AS span,
+       tm_id('otel:span:' || kt.value || '/' || ks.value) AS ctx
+FROM _tm_kr ks JOIN _tm_kr kt ON kt.id = ks.id AND kt.kind = 'trace_id'
+SEMI JOIN _tm_ent m ON m.id = ks.id AND m.kind = 'message'
+WHERE ks.kind = 'span_id'
+"""
+
+TRACE_KEYS = """
+CREATE OR REPLACE TEMP TABLE _tm_tk AS
+SELECT DISTINCT k.id, k.value FROM _tm_kv k
+SEMI JOIN _tm_ctx c ON c.trace = k.value
+WHERE k.kind = 'trace_id'
+"""
+
 IGNORED_KEYS = """
 CREATE OR REPLACE TABLE ignored_keys AS
 SELECT kind, value, n AS entities FROM _tm_kg WHERE n > getvariable('tm_fanout')
@@ -405,6 +459,7 @@ CREATE OR REPLACE TEMP TABLE _tm_uf_in AS
 SELECT list_min(ids) AS a, unnest(ids) AS b FROM _tm_kg
 WHERE n BETWEEN 2 AND getvariable('tm_fanout')
 UNION ALL SELECT a, b FROM _tm_lnk
+UNION ALL SELECT m, ctx FROM _tm_ctx
 UNION ALL SELECT id, run_id FROM _tm_ent WHERE run_id IS NOT NULL
 UNION ALL SELECT id, parent_id FROM _tm_ent WHERE parent_id IS NOT NULL
 """
@@ -508,6 +563,88 @@ WHERE km.kind = 'message_id' AND s.exec = m.exec
   AND s.span_kind IN ('producer', 'client', 'consumer', 'server')
 """
 
+# A consumer span linked to (or a child of) the span a message's traceparent names consumed that
+# message: the current default is a new trace with a span link, a batch span links many. Its
+# channel, when it states one, must be the message's (one send span may publish to several).
+RULE_SPAN_LINK = """
+INSERT INTO _tm_e
+SELECT x.m, c.id, 'triggers', 'span_link', 7, 0.95, 'key', 'span_id', x.span, NULL, NULL,
+       l.lrow, true, true
+FROM _tm_ctx x
+JOIN (SELECT a, b, min(lrow) AS lrow FROM (
+          SELECT a, b, lrow FROM _tm_lnk
+          UNION ALL SELECT parent_id, id, NULL FROM _tm_ent WHERE parent_id IS NOT NULL)
+      GROUP BY a, b) l ON l.a = x.ctx
+JOIN _tm_ent c ON c.id = l.b AND c.kind = 'step' AND c.span_kind = 'consumer'
+JOIN _tm_ent m ON m.id = x.m
+LEFT JOIN (SELECT id, list(channel) AS channels FROM _tm_chan GROUP BY id) ch ON ch.id = c.id
+WHERE c.exec = m.exec AND (ch.channels IS NULL OR list_contains(ch.channels, m.channel))
+"""
+
+# A message whose traceparent names a span that was not exported was sent by a run or step that
+# carries that trace (a Temporal activity's ``_tracer-data``, a span of the trace) and was
+# running when the message was produced (within skew): the one on the message's channel (a
+# channel key, else its name, type or input naming the destination) first, then the innermost.
+# Consumers (and runs a consumer span roots) never send what they receive.
+def _iso(epoch_us: str) -> str:
+    return f"to_json(strftime(make_timestamp({epoch_us}), '%Y-%m-%dT%H:%M:%S.%fZ'))"
+
+
+RULE_TRACE_CONTEXT = f"""
+INSERT INTO _tm_e
+WITH msg AS (
+    SELECT m.id, m.s, m.exec, m.system, m.channel, x.trace, x.span,
+           lower(regexp_extract(m.channel, '^[^:]*:[^:]*:(.*)$', 1)) AS dest
+    FROM _tm_ctx x JOIN _tm_ent m ON m.id = x.m
+    ANTI JOIN _tm_ent sp ON sp.id = x.ctx
+    ANTI JOIN _tm_e fed ON fed.dst = m.id AND fed.kind = 'emits'
+    WHERE NOT m.inferred AND m.s IS NOT NULL
+), cand AS MATERIALIZED (
+    SELECT m.id AS m, m.trace, m.span, m.channel, m.dest, m.s AS m_s, p.id AS p, p.tbl,
+           p.rid, p.system AS psys, p.s AS p_s, coalesce(p.e, p.s) AS p_e,
+           greatest(p.s - m.s, m.s - coalesce(p.e, p.s), 0) AS outside_us,
+           coalesce(list_contains(ch.channels, m.channel), false) AS chan
+    FROM msg m JOIN _tm_tk k ON k.value = m.trace
+    JOIN _tm_ent p ON p.id = k.id AND p.kind IN ('run', 'step') AND p.id <> m.id
+    LEFT JOIN _tm_root_step rs ON rs.run = p.id LEFT JOIN _tm_ent r ON r.id = rs.step
+    LEFT JOIN (SELECT id, list(channel) AS channels FROM _tm_chan GROUP BY id) ch
+        ON ch.id = p.id
+    WHERE p.exec = m.exec AND p.system <> m.system AND p.s IS NOT NULL
+      AND coalesce(p.span_kind, r.span_kind, '') <> 'consumer'
+      AND p.s - getvariable('tm_skew_us') <= m.s
+      AND m.s <= coalesce(p.e, p.s) + getvariable('tm_skew_us')
+), named AS (
+    SELECT c.*, CASE WHEN c.chan THEN 'channel key'
+                     WHEN c.dest <> '' AND position(c.dest IN lower(concat_ws(' ',
+                          coalesce(r.component, t.component), coalesce(r.name, t.name),
+                          coalesce(r.detail, t.detail)::VARCHAR))) > 0
+                     THEN 'name or input' END AS named_by
+    FROM cand c LEFT JOIN runs r ON c.tbl = 1 AND r.rowid = c.rid
+    LEFT JOIN steps t ON c.tbl = 2 AND t.rowid = c.rid
+), best AS (
+    SELECT m, arg_min({{'p': p, 'p_s': p_s, 'p_e': p_e, 'outside_us': outside_us,
+                        'named_by': named_by}},
+                      (named_by IS NULL, outside_us, -p_s, p)) AS b,
+           any_value(trace) AS trace, any_value(span) AS span, any_value(channel) AS channel,
+           any_value(m_s) AS m_s, bool_or(named_by IS NOT NULL) AS named,
+           count(DISTINCT psys) FILTER (WHERE named_by IS NOT NULL) AS sys_named,
+           count(DISTINCT psys) FILTER (WHERE named_by IS NULL) AS sys_time
+    FROM named GROUP BY m
+)
+SELECT b.p, m, 'emits', 'trace_context', 8,
+       (CASE WHEN named THEN 0.9 ELSE 0.85 END
+        - 0.1 * least(b.outside_us / greatest(getvariable('tm_skew_us'), 1), 1.0)
+        - 0.05 * least(CASE WHEN named THEN sys_named ELSE sys_time END - 1, 2)),
+       'context',
+       concat('{{"trace_id":', to_json(trace), ',"span_id":', to_json(span),
+              ',"interval":[', {_iso("b.p_s")}, ',', {_iso("b.p_e")}, '],"produced_at":',
+              {_iso("m_s")}, ',"channel":', to_json(channel),
+              ',"channel_named_by":', coalesce(to_json(b.named_by), 'null'), '}}'),
+       trace, b.outside_us / 1000.0, CASE WHEN named THEN sys_named ELSE sys_time END - 1,
+       NULL, true, true
+FROM best
+"""
+
 # Islands: what the rules so far hold together. Time order only links different islands, in
 # executions holding a message of the store (inferred ones always have their span).
 _TIMED_EXECS = """(SELECT x.root FROM _tm_exec x
@@ -524,12 +661,14 @@ SEMI JOIN {_TIMED_EXECS} x ON x.root = s.exec
 ISLANDS = f"""
 CREATE OR REPLACE TEMP TABLE _tm_island AS
 SELECT e.id, e.exec, coalesce(f.root, e.id) AS island, e.kind = 'message' AS is_msg,
-       e.kind IN ('run', 'step') AND e.span_kind IS DISTINCT FROM 'consumer' AS can_produce,
+       e.kind IN ('run', 'step')
+           AND coalesce(e.span_kind, rsk.span_kind, '') <> 'consumer' AS can_produce,
        e.kind IN ('run', 'step') AND coalesce(e.span_kind, '') NOT IN ('producer', 'client')
            AS can_consume,
        hash(e.system) AS sys, e.s, coalesce(e.e, e.s) AS e, e.channel, c.channels
 FROM _tm_ent e LEFT JOIN _tm_uf_f f ON f.x = e.id
 LEFT JOIN (SELECT id, list(channel) AS channels FROM _tm_chan GROUP BY id) c ON c.id = e.id
+LEFT JOIN _tm_root_step rs ON rs.run = e.id LEFT JOIN _tm_ent rsk ON rsk.id = rs.step
 SEMI JOIN {_TIMED_EXECS} x ON x.root = e.exec
 WHERE e.s IS NOT NULL AND NOT e.inferred AND e.kind <> 'dataset'
 """
@@ -615,7 +754,7 @@ FROM picked
 RULE_TIME = (
     """
 INSERT INTO _tm_e
-SELECT p.p, p.m, 'emits', 'time_order', 10, p.confidence, 'key',
+SELECT p.p, p.m, 'emits', 'time_order', 12, p.confidence, 'key',
        CASE WHEN p.chan THEN 'channel' END, CASE WHEN p.chan THEN m.channel END,
        p.outside_ms, p.rivals, NULL, true, true
 FROM _tm_prod p JOIN _tm_ent m ON m.id = p.m
@@ -623,7 +762,7 @@ WHERE p.confidence >= getvariable('tm_min_conf')
 """,
     """
 INSERT INTO _tm_e
-SELECT c.m, c.c, 'triggers', 'time_order', 10, c.confidence, 'key',
+SELECT c.m, c.c, 'triggers', 'time_order', 12, c.confidence, 'key',
        CASE WHEN c.chan THEN 'channel' END, CASE WHEN c.chan THEN m.channel END,
        c.gap_ms, c.rivals, NULL, true, true
 FROM _tm_cons c JOIN _tm_ent m ON m.id = c.m
@@ -645,7 +784,7 @@ WHERE p.kind = 'step' AND p.span_kind IN ('producer', 'client')
 
 RULE_PRODUCER_SPAN = """
 INSERT INTO _tm_e
-SELECT p.id, m.id, 'emits', 'producer_span', 7, 0.9, 'key', 'channel', m.channel, NULL, NULL,
+SELECT p.id, m.id, 'emits', 'producer_span', 9, 0.9, 'key', 'channel', m.channel, NULL, NULL,
        NULL, true, false
 FROM _tm_ent m JOIN _tm_ent p ON p.id = m.origin
 WHERE m.inferred AND p.span_kind IN ('producer', 'client')
@@ -691,7 +830,7 @@ SELECT p, c, b.m, b.ev_type, b.ev_kind, b.ev_value, b.lrow FROM pairs
 SPAN_HOP_APPLY = (
     """
 INSERT INTO _tm_e
-SELECT m, c, 'triggers', 'span_hop', 8, 0.9, ev_type, ev_kind, ev_value, NULL, NULL, lrow,
+SELECT m, c, 'triggers', 'span_hop', 10, 0.9, ev_type, ev_kind, ev_value, NULL, NULL, lrow,
        true, false
 FROM _tm_tm
 """,
@@ -731,7 +870,7 @@ WHERE c.kind = 'step' AND c.span_kind = 'consumer' AND NOT c.inferred
 
 RULE_CONSUMER_SPAN = """
 INSERT INTO _tm_e
-SELECT m.id, c.id, 'triggers', 'consumer_span', 9, 0.9, 'key', 'channel', m.channel,
+SELECT m.id, c.id, 'triggers', 'consumer_span', 11, 0.9, 'key', 'channel', m.channel,
        NULL, NULL, NULL, false, true
 FROM _tm_ent m JOIN _tm_ent c ON c.id = m.origin
 WHERE m.inferred AND c.span_kind = 'consumer'
@@ -834,6 +973,8 @@ SELECT s.uid AS src, d.uid AS dst, e.kind, e.rule, round(e.confidence, 3) AS con
                   WHEN 'link' THEN concat(',"link":{{"kind":', to_json(e.ev_kind),
                                           ',"evidence":', coalesce(to_json(e.ev_value), 'null'),
                                           '}}')
+                  WHEN 'context' THEN concat(',"key":{{"kind":"trace_id","value":',
+                                             to_json(e.ev_value), '}},"context":', e.ev_kind)
                   WHEN 'key' THEN CASE WHEN e.ev_kind IS NOT NULL
                                        THEN concat(',"key":{{"kind":', to_json(e.ev_kind),
                                                    ',"value":', to_json(e.ev_value), '}}')
@@ -925,18 +1066,19 @@ def _correlate(run: _Run) -> dict[str, int]:
         raise RuntimeError("uid hash collisions under every salt; this is a bug")
     run("entities", ENTITIES, _drop("_tm_src", "_tm_dup"))
     run("keys", CHANNELS, KEY_VALUES, KEY_GROUPS, IGNORED_KEYS, KEY_EXAMPLES, RULE_KEYS,
-        _drop("_tm_kv"), LINK_IDS, UF_INPUT, _drop("_tm_kg"))
+        MESSAGE_CONTEXTS, TRACE_KEYS, _drop("_tm_kv"), LINK_IDS, UF_INPUT, _drop("_tm_kg"))
     iterations = {"executions": _union_find(run, "union_find")}
     run("executions", ENTITY_EXEC, EXECUTION_IDS)
     # The field rules skip pairs a source already links (every span's parent link).
     run("explicit_rules", EDGES_TABLE, RULE_LINK, RULE_RUN_STEP, RULE_STEP_PARENT,
-        _drop("_tm_lnk"), RULE_PARENT_RUN, RULE_TRACEPARENT, RULE_MESSAGE_ID, _drop("_tm_kr"))
+        RULE_PARENT_RUN, RULE_TRACEPARENT, RULE_MESSAGE_ID, ROOT_STEPS, RULE_SPAN_LINK,
+        _drop("_tm_lnk"), RULE_TRACE_CONTEXT, _drop("_tm_kr", "_tm_tk", "_tm_ctx"))
     run("islands", ISLAND_INPUT)
     iterations["islands"] = _union_find(run, "islands")
     run("time_order", ISLANDS, _drop("_tm_uf_f"), TIME_PRODUCERS, TIME_CONSUMERS, *RULE_TIME,
         _drop("_tm_island", "_tm_prod", "_tm_cons"))
     run("span_rules", INFERRED_PRODUCED, RULE_PRODUCER_SPAN, SPAN_HOP, *SPAN_HOP_APPLY,
-        ROOT_STEPS, INFERRED_CONSUMED, RULE_CONSUMER_SPAN)
+        INFERRED_CONSUMED, RULE_CONSUMER_SPAN)
     run("best_edges", EDGES_BEST, _drop("_tm_e"))
     run("write", *FINAL_ENTITIES, FINAL_EDGES, _drop("_tm_edges"), FINAL_EXECUTIONS,
         FINAL_COMPONENT_EDGES, FINAL_COMPONENT_NODES)
