@@ -295,7 +295,7 @@ def _stats(store: Store) -> dict[str, Any]:
 _TEMP_TABLES = ("_tm_src", "_tm_dup", "_tm_ent", "_tm_chan", "_tm_kv", "_tm_kg", "_tm_kx",
                 "_tm_kr", "_tm_lnk", "_tm_uf_in", "_tm_uf_e", "_tm_uf_m", "_tm_uf_f", "_tm_exec",
                 "_tm_e", "_tm_island", "_tm_root_step", "_tm_tm", "_tm_prod", "_tm_cons",
-                "_tm_edges", "_tm_tk", "_tm_ctx")
+                "_tm_edges", "_tm_tk", "_tm_ctx", "_tm_tie", "_tm_itie")
 
 _NON_IDENTITY = ", ".join(f"'{k}'" for k in sorted(NON_IDENTITY_KEYS))
 _SPAN_KINDS = ", ".join(f"'{k}'" for k in SPAN_KINDS)
@@ -439,6 +439,32 @@ CREATE OR REPLACE TEMP TABLE _tm_tk AS
 SELECT DISTINCT k.id, k.value FROM _tm_kv k
 SEMI JOIN _tm_ctx c ON c.trace = k.value
 WHERE k.kind = 'trace_id'
+"""
+
+# Messages and the runs/steps that hold one of their keys themselves (not through a chain of
+# other entities): what lets time order tie a message to a run. ``exact`` for the keys that
+# name the message (its Kafka key, message id, correlation or causation id: what a run started
+# by a Pipes/Lambda event source mapping/Argo Events carries in its input); business keys
+# (an order id on every topic of the order's life) tie less. Values over the fanout don't tie.
+KEY_TIES = f"""
+CREATE OR REPLACE TEMP TABLE _tm_tie AS
+WITH k AS (
+    SELECT tm_id(entity_uid) AS id, kind, value FROM keys
+    WHERE kind NOT IN ({_NON_IDENTITY}, 'trace_id', 'span_id', 'run_id', 'workflow_id',
+                       'execution_arn')
+), m AS (
+    SELECT k.* FROM k SEMI JOIN _tm_ent e ON e.id = k.id AND e.kind = 'message'
+)
+SELECT m.id AS m, o.id AS x,
+       bool_or(m.kind IN ('message_key', 'message_id', 'correlation_id', 'causation_id'))
+           AS exact
+FROM m JOIN k o ON o.value = m.value AND o.id <> m.id
+     AND (o.kind = m.kind OR (m.kind = 'message_key' AND (o.kind LIKE 'business:%'
+                                                          OR o.kind = 'correlation_id')))
+SEMI JOIN _tm_ent e ON e.id = o.id AND e.kind IN ('run', 'step')
+ANTI JOIN _tm_kg g ON g.kind = m.kind AND g.n > getvariable('tm_fanout')
+                      AND g.value = m.value
+GROUP BY m.id, o.id
 """
 
 IGNORED_KEYS = """
@@ -673,8 +699,17 @@ SEMI JOIN {_TIMED_EXECS} x ON x.root = e.exec
 WHERE e.s IS NOT NULL AND NOT e.inferred AND e.kind <> 'dataset'
 """
 
+ISLAND_TIES = """
+CREATE OR REPLACE TEMP TABLE _tm_itie AS
+SELECT t.m, i.island, bool_or(t.exact) AS exact
+FROM _tm_tie t JOIN _tm_island i ON i.id = t.x GROUP BY t.m, i.island
+"""
+
 # Producer by time: the innermost run/step of another system and island running when the
-# message was produced (within skew); channel-key match first.
+# message was produced (within skew), tied to the message by its channel (channel key) or by a
+# key of the message that the producer's island holds; channel first, then a key naming the
+# message, then the smallest distance outside the interval, then the innermost. Time alone
+# draws nothing: two systems busy at the same moment are not a hop.
 TIME_PRODUCERS = """
 CREATE OR REPLACE TEMP TABLE _tm_prod AS
 WITH msg AS (
@@ -684,29 +719,34 @@ WITH msg AS (
 ), cand AS (
     SELECT m.id AS m, p.id AS p, p.sys AS psys, p.island AS p_island, p.s AS p_s,
            greatest(p.s - m.s, m.s - p.e, 0) AS outside_us,
-           coalesce(list_contains(p.channels, m.channel), false) AS chan
+           coalesce(list_contains(p.channels, m.channel), false) AS chan,
+           CASE WHEN list_contains(p.channels, m.channel) THEN 0 WHEN t.exact THEN 1
+                ELSE 2 END AS tier
     FROM msg m
     JOIN act p ON p.exec = m.exec AND p.island <> m.island AND p.sys <> m.sys
+    LEFT JOIN _tm_itie t ON t.m = m.id AND t.island = p.island
     WHERE p.s - getvariable('tm_skew_us') <= m.s AND m.s <= p.e + getvariable('tm_skew_us')
+      AND (coalesce(list_contains(p.channels, m.channel), false) OR t.m IS NOT NULL)
 ), best AS (
     -- one pass over the pairs: the best candidate, and how many systems compete in each tier
     SELECT m, arg_min({'p': p, 'p_island': p_island, 'p_s': p_s, 'outside_us': outside_us},
-                      (NOT chan, outside_us, -p_s, p)) AS b, bool_or(chan) AS chan,
-           count(DISTINCT psys) FILTER (WHERE chan) AS sys_chan,
-           count(DISTINCT psys) FILTER (WHERE NOT chan) AS sys_time
+                      (tier, outside_us, -p_s, p)) AS b, min(tier) AS tier,
+           list(DISTINCT (tier, psys)) AS tiers
     FROM cand GROUP BY m
 )
-SELECT m, b.p, b.p_island, b.p_s, chan, b.outside_us / 1000.0 AS outside_ms,
-       CASE WHEN chan THEN sys_chan ELSE sys_time END - 1 AS rivals,
-       (CASE WHEN chan THEN 0.8 ELSE 0.6 END
+SELECT m, b.p, b.p_island, b.p_s, tier = 0 AS chan, b.outside_us / 1000.0 AS outside_ms,
+       len(list_filter(tiers, lambda t: t[1] = tier)) - 1 AS rivals,
+       (CASE WHEN tier < 2 THEN 0.8 ELSE 0.7 END
         - 0.1 * least(b.outside_us / greatest(getvariable('tm_skew_us'), 1), 1.0)
-        - 0.1 * least(CASE WHEN chan THEN sys_chan ELSE sys_time END - 1, 3)) AS confidence
+        - 0.1 * least(len(list_filter(tiers, lambda t: t[1] = tier)) - 1, 3)) AS confidence
 FROM best
 """
 
 # Consumer by time: the root of another island, starting after the message (within skew, and
-# not before its producer started, within skew; 0.1 less if it seems to), takes the nearest
-# preceding message of the execution; channel-key match first. One trigger per island.
+# not before its producer started, within skew; 0.1 less if it seems to), takes the preceding
+# message of the execution tied to it: a key naming the message held by the island (what a
+# run started by a message carries in its input) first, then the channel (channel key), then
+# a business key; the nearest among equals. One trigger per island; time alone draws nothing.
 TIME_CONSUMERS = """
 CREATE OR REPLACE TEMP TABLE _tm_cons AS
 WITH roots AS (
@@ -719,29 +759,31 @@ WITH roots AS (
 ), cand AS MATERIALIZED (
     SELECT m.id AS m, r.id AS c, r.island, r.s - m.s AS gap_us, m.s AS m_s,
            coalesce(list_contains(r.channels, m.channel), false) AS chan,
+           CASE WHEN t.exact THEN 0 WHEN list_contains(r.channels, m.channel) THEN 1
+                ELSE 2 END AS tier,
            coalesce(r.s < m.p_s, false) AS before_producer
     FROM msg m
     JOIN roots r ON r.exec = m.exec AND r.island <> m.island AND r.sys <> m.sys
+    LEFT JOIN _tm_itie t ON t.m = m.id AND t.island = r.island
     WHERE r.island IS DISTINCT FROM m.p_island
       AND r.s >= m.s - getvariable('tm_skew_us')
       AND (m.p_s IS NULL OR r.s >= m.p_s - getvariable('tm_skew_us'))
+      AND (coalesce(list_contains(r.channels, m.channel), false) OR t.m IS NOT NULL)
 ), best AS (
     SELECT island,
            arg_min({'m': m, 'c': c, 'gap_us': gap_us, 'before_producer': before_producer},
-                   (NOT chan, gap_us < 0, -m_s, c, m)) AS b,
-           bool_or(chan) AS chan,
-           count(*) FILTER (WHERE chan AND abs(gap_us) <= getvariable('tm_skew_us'))
-               AS near_chan,
-           count(*) FILTER (WHERE NOT chan AND abs(gap_us) <= getvariable('tm_skew_us'))
-               AS near_time
+                   (tier, gap_us < 0, -m_s, c, m)) AS b,
+           min(tier) AS tier, bool_or(chan) AS chan,
+           list(tier) FILTER (WHERE abs(gap_us) <= getvariable('tm_skew_us')) AS near_tiers
     FROM cand GROUP BY island
 ), picked AS (
     SELECT b.b.m AS m, b.b.c AS c, b.b.gap_us AS gap_us, b.b.before_producer AS before_producer,
-           b.chan, CASE WHEN b.chan THEN near_chan ELSE near_time END AS near
+           b.chan, b.tier,
+           len(list_filter(coalesce(near_tiers, []), lambda t: t = b.tier)) AS near
     FROM best b
 )
 SELECT m, c, chan, gap_us / 1000.0 AS gap_ms, greatest(near - 1, 0) AS rivals,
-       (CASE WHEN chan THEN 0.8 ELSE 0.6 END
+       (CASE WHEN tier < 2 THEN 0.8 ELSE 0.7 END
         - CASE WHEN gap_us < 0
                THEN 0.1 * least(-gap_us / greatest(getvariable('tm_skew_us'), 1), 1.0)
                WHEN gap_us > 1000000 THEN 0.1 * log10(gap_us / 1000000.0)
@@ -1065,7 +1107,7 @@ def _correlate(run: _Run) -> dict[str, int]:
     else:
         raise RuntimeError("uid hash collisions under every salt; this is a bug")
     run("entities", ENTITIES, _drop("_tm_src", "_tm_dup"))
-    run("keys", CHANNELS, KEY_VALUES, KEY_GROUPS, IGNORED_KEYS, KEY_EXAMPLES, RULE_KEYS,
+    run("keys", CHANNELS, KEY_VALUES, KEY_GROUPS, KEY_TIES, IGNORED_KEYS, KEY_EXAMPLES, RULE_KEYS,
         MESSAGE_CONTEXTS, TRACE_KEYS, _drop("_tm_kv"), LINK_IDS, UF_INPUT, _drop("_tm_kg"))
     iterations = {"executions": _union_find(run, "union_find")}
     run("executions", ENTITY_EXEC, EXECUTION_IDS)
@@ -1075,8 +1117,8 @@ def _correlate(run: _Run) -> dict[str, int]:
         _drop("_tm_lnk"), RULE_TRACE_CONTEXT, _drop("_tm_kr", "_tm_tk", "_tm_ctx"))
     run("islands", ISLAND_INPUT)
     iterations["islands"] = _union_find(run, "islands")
-    run("time_order", ISLANDS, _drop("_tm_uf_f"), TIME_PRODUCERS, TIME_CONSUMERS, *RULE_TIME,
-        _drop("_tm_island", "_tm_prod", "_tm_cons"))
+    run("time_order", ISLANDS, _drop("_tm_uf_f"), ISLAND_TIES, _drop("_tm_tie"), TIME_PRODUCERS,
+        TIME_CONSUMERS, *RULE_TIME, _drop("_tm_island", "_tm_prod", "_tm_cons", "_tm_itie"))
     run("span_rules", INFERRED_PRODUCED, RULE_PRODUCER_SPAN, SPAN_HOP, *SPAN_HOP_APPLY,
         INFERRED_CONSUMED, RULE_CONSUMER_SPAN)
     run("best_edges", EDGES_BEST, _drop("_tm_e"))
