@@ -14,7 +14,9 @@ Tables written (the contract analyzers read; extra columns may be added, none re
     ``uid, id, kind (run|step|message|dataset), system, component, node, status, started_at,
     ended_at, run_uid, parent_uid, attempt, error, name, span_kind, source_id, location,
     inferred, execution_id``. ``node`` is the component-graph node: ``otel:service:<service>``
-    for spans, the channel for messages, the own component otherwise. Messages have
+    for spans, the channel for messages, for datasets the node of their
+    OpenLineage name (``tracemap.identity``: a ``kafka://`` dataset is its ``kafka:topic:``),
+    the own component otherwise. Messages have
     ``started_at = ended_at = produced_at``. ``id`` is a 63-bit md5 hash of the uid (the join
     key of ``edges.src_id/dst_id``); ``span_kind`` is a span's server/client/producer/...,
     or the side its OTel ``messaging.operation(.type)`` states (``MESSAGING_OPERATIONS``:
@@ -117,6 +119,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracemap.errors import AnalysisError
+from tracemap.identity import dataset_node_sql
 from tracemap.model import NON_IDENTITY_KEYS
 from tracemap.store import Store
 
@@ -973,7 +976,8 @@ _WIDE = f"""
            m.source_id, m.location, e.exec
     FROM _tm_ent e JOIN messages m ON m.rowid = e.rid WHERE e.tbl = 3
     UNION ALL
-    SELECT e.id, d.uid, 'dataset', 'dataset', d.component, d.component, NULL, NULL, NULL,
+    SELECT e.id, d.uid, 'dataset', 'dataset', d.component,
+           {dataset_node_sql("d.namespace", "d.name", "d.component")}, NULL, NULL, NULL,
            NULL, NULL, NULL, NULL, d.name, NULL, d.source_id, NULL, e.exec
     FROM _tm_ent e JOIN datasets d ON d.rowid = e.rid WHERE e.tbl = 4
 """
