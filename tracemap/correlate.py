@@ -8,10 +8,12 @@ correlation or the new one, never half of it. Every statement is set-based SQL o
 Tables written (the contract analyzers read; extra columns may be added, none removed):
 
 ``entities``: one row per distinct uid across runs/steps/messages/datasets, plus the messages
-    inferred from producer/consumer spans (``inferred``; uid ``inferred:msg:<span uid>``). The
+    inferred from producer/consumer spans (``inferred``; uid ``inferred:msg:<span uid>``) and
+    the virtual peers client spans call (``inferred``, kind ``peer``; uid
+    ``virtual:peer:<span uid>``). The
     same uid from two sources is one entity: the row of the lowest ``source_id`` wins (then
     the first loaded).
-    ``uid, id, kind (run|step|message|dataset), system, component, node, status, started_at,
+    ``uid, id, kind (run|step|message|dataset|peer), system, component, node, status, started_at,
     ended_at, run_uid, parent_uid, attempt, error, name, span_kind, source_id, location,
     inferred, execution_id``. ``node`` is the component-graph node: ``otel:service:<service>``
     for spans, the channel for messages, for datasets the node of their
@@ -46,7 +48,8 @@ Tables written (the contract analyzers read; extra columns may be added, none re
     latency_p95_ms, failures (target failed), source_failures, failure_coupling (share of hops
     whose target failed among hops whose source failed; null if the source never failed),
     confidence (mean)``: ``edges`` aggregated on the entities' ``node`` (self-loops dropped).
-``component_nodes``: ``component, system, kind, count, failures, first_seen, last_seen``.
+``component_nodes``: ``component, system, kind, count, failures, first_seen, last_seen,
+    virtual`` (true for a peer known only from the client spans calling it).
 ``ignored_keys``: ``kind, value, entities``: key values over the fanout threshold.
 ``meta``: ``correlated_version`` (= ``data_version`` correlated), ``correlate_params``,
     ``correlate_stats`` (iterations, counts, seconds per stage).
@@ -95,7 +98,10 @@ Edges, strongest rule first (``rule``, confidence):
    a publishing span (one with a channel key: an AWS SDK PutEvents span) to a run started
    after it published (a state machine started through EventBridge under its trace context).
    ``consumer_span`` 0.9: a consumer span with a channel key still without a message gets an
-   inferred one it was triggered by.
+   inferred one it was triggered by. ``virtual_peer`` 0.9: a client span (no channel) that
+   calls nothing in the store calls a virtual peer named by its attributes (``VIRTUAL_PEERS``:
+   a database, an external host, an uninstrumented service), so peers that send no telemetry
+   are nodes of the graph, of hidden and of impact.
 8. ``time_order`` (inferred direction): inside one execution, between *islands* (groups joined
    by rules 1-7) of different systems. A message without producer is ``emitted`` by the
    innermost run/step of another system running when it was produced (within ``skew``); the
@@ -146,7 +152,8 @@ RULES: dict[str, tuple[int, float]] = {
     "producer_span": (9, 0.9),
     "span_hop": (10, 0.9),
     "consumer_span": (11, 0.9),
-    "time_order": (12, 0.8),
+    "virtual_peer": (12, 0.9),
+    "time_order": (13, 0.8),
 }
 
 #: Systems whose steps are spans: their graph node is the service, not the operation.
@@ -298,7 +305,7 @@ def _stats(store: Store) -> dict[str, Any]:
 _TEMP_TABLES = ("_tm_src", "_tm_dup", "_tm_ent", "_tm_chan", "_tm_kv", "_tm_kg", "_tm_kx",
                 "_tm_kr", "_tm_lnk", "_tm_uf_in", "_tm_uf_e", "_tm_uf_m", "_tm_uf_f", "_tm_exec",
                 "_tm_e", "_tm_island", "_tm_root_step", "_tm_tm", "_tm_prod", "_tm_cons",
-                "_tm_edges", "_tm_tk", "_tm_ctx", "_tm_tie", "_tm_itie")
+                "_tm_edges", "_tm_tk", "_tm_ctx", "_tm_tie", "_tm_itie", "_tm_peer")
 
 _NON_IDENTITY = ", ".join(f"'{k}'" for k in sorted(NON_IDENTITY_KEYS))
 _SPAN_KINDS = ", ".join(f"'{k}'" for k in SPAN_KINDS)
@@ -799,7 +806,7 @@ FROM picked
 RULE_TIME = (
     """
 INSERT INTO _tm_e
-SELECT p.p, p.m, 'emits', 'time_order', 12, p.confidence, 'key',
+SELECT p.p, p.m, 'emits', 'time_order', 13, p.confidence, 'key',
        CASE WHEN p.chan THEN 'channel' END, CASE WHEN p.chan THEN m.channel END,
        p.outside_ms, p.rivals, NULL, true, true
 FROM _tm_prod p JOIN _tm_ent m ON m.id = p.m
@@ -807,7 +814,7 @@ WHERE p.confidence >= getvariable('tm_min_conf')
 """,
     """
 INSERT INTO _tm_e
-SELECT c.m, c.c, 'triggers', 'time_order', 12, c.confidence, 'key',
+SELECT c.m, c.c, 'triggers', 'time_order', 13, c.confidence, 'key',
        CASE WHEN c.chan THEN 'channel' END, CASE WHEN c.chan THEN m.channel END,
        c.gap_ms, c.rivals, NULL, true, true
 FROM _tm_cons c JOIN _tm_ent m ON m.id = c.m
@@ -921,6 +928,55 @@ FROM _tm_ent m JOIN _tm_ent c ON c.id = m.origin
 WHERE m.inferred AND c.span_kind = 'consumer'
 """
 
+# Client spans nobody answered (no span of the callee in the store: a database, an external API,
+# an uninstrumented service) call a virtual peer, named by what the span says it called, in
+# this order (first attribute present): ``db.system.name`` (semconv >= 1.33) or ``db.system``
+# (node ``<db.system>:database:<db.namespace
+# | db.name | peer.service | server.address | net.peer.name>``), ``peer.service`` (Zipkin's
+# ``remoteEndpoint.serviceName``; ``otel:service:<name>``, the node it would have if it sent
+# telemetry), ``rpc.service`` (``peer:rpc:<service>``), ``server.address`` / ``net.peer.name``
+# (``peer:host:<address>``). Messaging clients (with a channel) are not peers.
+_PEER_NAMES = (
+    *((db, f"lower(d->>'{db}') || ':database:' || coalesce("
+       + ", ".join(f"nullif(d->>'{a}', '')" for a in (
+           "db.namespace", "db.name", "peer.service", "server.address", "net.peer.name"))
+       + f", lower(d->>'{db}'))") for db in ("db.system.name", "db.system")),
+    ("peer.service", "'otel:service:' || (d->>'peer.service')"),
+    ("rpc.service", "'peer:rpc:' || (d->>'rpc.service')"),
+    ("server.address", "'peer:host:' || lower(d->>'server.address')"),
+    ("net.peer.name", "'peer:host:' || lower(d->>'net.peer.name')"),
+)
+_PEER_NODE = ("CASE " + " ".join(f"WHEN nullif(d->>'{a}', '') IS NOT NULL THEN {expr}"
+                                 for a, expr in _PEER_NAMES) + " END")
+_PEER_ATTR = ("CASE " + " ".join(f"WHEN nullif(d->>'{a}', '') IS NOT NULL THEN '{a}'"
+                                 for a, _ in _PEER_NAMES) + " END")
+
+VIRTUAL_PEERS = (
+    f"""
+CREATE OR REPLACE TEMP TABLE _tm_peer AS
+SELECT tm_id('virtual:peer:' || id) AS id, id AS origin, source_id, s, e, exec, node,
+       'steps.detail.' || attr AS attr
+FROM (SELECT c.id, c.source_id, c.s, c.e, c.exec, {_PEER_NODE} AS node, {_PEER_ATTR} AS attr
+      FROM (SELECT c.*, t.detail AS d FROM _tm_ent c JOIN steps t ON t.rowid = c.rid
+            ANTI JOIN _tm_chan ch ON ch.id = c.id
+            ANTI JOIN (SELECT DISTINCT src FROM _tm_e WHERE kind <> 'contains') o
+                ON o.src = c.id
+            WHERE c.tbl = 2 AND c.span_kind = 'client' AND c.system IN ({_SPAN_SYSTEMS})) c)
+WHERE node IS NOT NULL
+""",
+    """
+INSERT INTO _tm_ent (id, tbl, source_id, kind, system, s, e, inferred, origin, exec)
+SELECT id, 0, source_id, 'peer', split_part(node, ':', 1), s, e, true, origin, exec
+FROM _tm_peer
+""",
+    """
+INSERT INTO _tm_e
+SELECT origin, id, 'calls', 'virtual_peer', 12, 0.9, 'field', attr, NULL, NULL, NULL, NULL,
+       true, false
+FROM _tm_peer
+""",
+)
+
 # Edges into a local-root span from outside its run enter the run. Then: every kind of link a
 # source states between two entities is kept (a parent both starts and signals its child);
 # the other rules only fill pairs no link connects, one edge per pair, the strongest rule;
@@ -998,7 +1054,16 @@ SELECT 'inferred:msg:' || o.uid, i.id, 'message', i.system, i.channel, i.channel
        o.started_at, NULL, NULL, NULL, NULL, o.name, NULL, o.source_id, o.location, true,
        o.execution_id
 FROM _tm_ent i JOIN entities o ON o.id = i.origin
-WHERE i.inferred
+WHERE i.inferred AND i.kind = 'message'
+""",
+    # Virtual peers: the client span's time and status (a failed call is the peer failing, as
+    # far as anyone can tell), the node it names.
+    """
+INSERT INTO entities
+SELECT 'virtual:peer:' || o.uid, p.id, 'peer', split_part(p.node, ':', 1), p.node, p.node,
+       o.status, o.started_at, o.ended_at, NULL, NULL, NULL, o.error, o.name, NULL,
+       o.source_id, o.location, true, o.execution_id
+FROM _tm_peer p JOIN entities o ON o.id = p.origin
 """,
 )
 
@@ -1092,7 +1157,8 @@ SELECT node AS component, split_part(node, ':', 1) AS system,
        CASE WHEN split_part(node, ':', 1) = 'dataset' THEN 'dataset'
             ELSE split_part(node, ':', 2) END AS kind,
        count(*) AS count, count(*) FILTER (WHERE status IN {_FAILED}) AS failures,
-       min(started_at) AS first_seen, max(started_at) AS last_seen
+       min(started_at) AS first_seen, max(started_at) AS last_seen,
+       bool_and(kind = 'peer') AS virtual
 FROM entities WHERE node IS NOT NULL
 GROUP BY node ORDER BY node
 """
@@ -1124,7 +1190,7 @@ def _correlate(run: _Run) -> dict[str, int]:
     run("time_order", ISLANDS, _drop("_tm_uf_f"), ISLAND_TIES, _drop("_tm_tie"), TIME_PRODUCERS,
         TIME_CONSUMERS, *RULE_TIME, _drop("_tm_island", "_tm_prod", "_tm_cons", "_tm_itie"))
     run("span_rules", INFERRED_PRODUCED, RULE_PRODUCER_SPAN, SPAN_HOP, *SPAN_HOP_APPLY,
-        INFERRED_CONSUMED, RULE_CONSUMER_SPAN)
+        INFERRED_CONSUMED, RULE_CONSUMER_SPAN, *VIRTUAL_PEERS)
     run("best_edges", EDGES_BEST, _drop("_tm_e"))
     run("write", *FINAL_ENTITIES, FINAL_EDGES, _drop("_tm_edges"), FINAL_EXECUTIONS,
         FINAL_COMPONENT_EDGES, FINAL_COMPONENT_NODES)
