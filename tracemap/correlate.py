@@ -25,7 +25,8 @@ Tables written (the contract analyzers read; extra columns may be added, none re
     a CLIENT ``receive`` span is a consumer, whatever time says).
 ``executions``: ``execution_id, entities, systems (list), started_at, ended_at, status
     (failed if any entity failed or timed out, else running if any runs, else ok/unknown),
-    root_uid (earliest run, else earliest entity), keys (up to 3 example key values)``.
+    root_uid (the earliest cause: the earliest run no edge enters, else the earliest entity no
+    edge enters, else the earliest run or entity), keys (up to 3 example key values)``.
     ``execution_id`` is ``x`` + the smallest entity ``id`` of the group in 16 hex digits: the
     same group of uids always gets the same id, whatever the order of ingestion.
 ``edges``: ``src, dst, kind, rule, confidence, execution_id, latency_ms, evidence (JSON),
@@ -1116,9 +1117,14 @@ WITH agg AS (
            CASE WHEN bool_or(e.status IN ('failed', 'timed_out')) THEN 'failed'
                 WHEN bool_or(e.status = 'running') THEN 'running'
                 WHEN bool_or(e.status = 'ok') THEN 'ok' ELSE 'unknown' END AS status,
-           coalesce(arg_min(e.uid, (e.started_at, e.uid)) FILTER (WHERE e.kind = 'run'),
+           coalesce(arg_min(e.uid, (e.started_at, e.uid))
+                        FILTER (WHERE e.kind = 'run' AND f.dst_id IS NULL),
+                    arg_min(e.uid, (e.started_at, e.uid)) FILTER (WHERE f.dst_id IS NULL),
+                    arg_min(e.uid, (e.started_at, e.uid)) FILTER (WHERE e.kind = 'run'),
                     arg_min(e.uid, (e.started_at, e.uid))) AS root_uid
-    FROM entities e GROUP BY e.execution_id
+    FROM entities e
+    LEFT JOIN (SELECT DISTINCT dst_id FROM edges WHERE src_id <> dst_id) f ON f.dst_id = e.id
+    GROUP BY e.execution_id
 ), keyed AS (
     SELECT x.execution_id,
            list(g.kind || '=' || g.value ORDER BY g.prio, g.kind, g.value)[1:3] AS keys
