@@ -127,7 +127,7 @@ from typing import Any
 
 from tracemap.errors import AnalysisError
 from tracemap.identity import dataset_node_sql
-from tracemap.model import NON_IDENTITY_KEYS
+from tracemap.model import BUS_ALIASES, CHANNEL_KINDS, NON_IDENTITY_KEYS
 from tracemap.store import Store
 
 #: Tables correlation writes (everything else it creates is a TEMP table dropped at the end).
@@ -156,6 +156,9 @@ RULES: dict[str, tuple[int, float]] = {
     "virtual_peer": (12, 0.9),
     "time_order": (13, 0.8),
 }
+
+#: The name ingest/otlp_json and ingest/rabbitmq_json give RabbitMQ's default exchange.
+DEFAULT_EXCHANGE = "amq.default"
 
 #: Systems whose steps are spans: their graph node is the service, not the operation.
 SPAN_SYSTEMS = ("otel", "jaeger", "zipkin")
@@ -319,8 +322,20 @@ MESSAGING_OPERATIONS = {"publish": "producer", "send": "producer", "create": "pr
                         "receive": "consumer", "process": "consumer", "deliver": "consumer",
                         "settle": "consumer"}
 
+_OPS = "|".join(MESSAGING_OPERATIONS)
+#: A span name of the OTel messaging convention, for exports that keep only names (tabular
+#: traces, Zipkin without tags): ``{destination} {operation}`` before semconv 1.24,
+#: ``{operation} {destination}`` after (``<default> send``, ``process food_delivery``).
+_NAME_OP = (f"coalesce(nullif(regexp_extract(lower(name), '^\\S+ ({_OPS})$', 1), ''), "
+            f"nullif(regexp_extract(lower(name), '^({_OPS}) \\S+$', 1), ''))")
+_NAME_DEST = (f"coalesce(nullif(regexp_extract(t.name, '^(\\S+) (?i:{_OPS})$', 1), ''), "
+              f"nullif(regexp_extract(t.name, '^(?i:{_OPS}) (\\S+)$', 1), ''))")
+#: The operation a span states, else its name (a producer/consumer span's; a CLIENT span's only
+#: for the operations current conventions give CLIENT spans).
 _OPERATION = ("lower(coalesce(detail->>'messaging.operation.type', "
-              "detail->>'messaging.operation'))")
+              "detail->>'messaging.operation', CASE WHEN lower(step_type) IN "
+              f"('producer', 'consumer') OR (lower(step_type) = 'client' AND {_NAME_OP} IN "
+              f"('send', 'publish', 'receive')) THEN {_NAME_OP} END))")
 #: A span's kind as correlation reads it: its messaging role when its operation states one.
 _ROLE = (f"CASE {_OPERATION} " + " ".join(f"WHEN '{op}' THEN '{side}'"
                                            for op, side in MESSAGING_OPERATIONS.items())
@@ -381,12 +396,38 @@ SELECT * EXCLUDE (prio), false AS inferred, NULL::BIGINT AS origin FROM (
     QUALIFY row_number() OVER (PARTITION BY id ORDER BY prio, source_id, rid) = 1)
 """
 
-# Channels spans and runs are on (their channel keys); a message's is its own component.
-CHANNELS = """
+# Channels spans and runs are on (their channel keys); a message's is its own component. A
+# producer/consumer span without one names its destination in its span name (``_NAME_DEST``)
+# when the export kept nothing else; the bus is its ``messaging.system``, else a bus-named
+# ``peer.service`` (Zipkin's remote endpoint), else RabbitMQ for ``<default>`` (its default
+# exchange, as the Java agent names it), else ``messaging``. Its service run (a local root)
+# is on it too, as the ingestors key it.
+_BUS = ("lower(coalesce(nullif(t.detail->>'messaging.system', ''), "
+        "CASE WHEN lower(t.detail->>'peer.service') IN ("
+        + ", ".join(f"'{k}'" for k in CHANNEL_KINDS) + ") THEN t.detail->>'peer.service' END, "
+        f"CASE WHEN {_NAME_DEST} = '<default>' THEN 'rabbitmq' END, 'messaging'))")
+_CHANNEL = ("CASE bus " + " ".join(f"WHEN '{k}' THEN '{BUS_ALIASES.get(k, k)}:{v}:'"
+                                    for k, v in CHANNEL_KINDS.items())
+            + " ELSE bus || ':destination:' END || CASE WHEN dest = '<default>' THEN "
+            f"'{DEFAULT_EXCHANGE}' ELSE dest END")
+CHANNELS = f"""
 CREATE OR REPLACE TEMP TABLE _tm_chan AS
-SELECT DISTINCT k.id, k.value AS channel
-FROM (SELECT tm_id(entity_uid) AS id, value FROM keys WHERE kind = 'channel') k
-SEMI JOIN _tm_ent e ON e.id = k.id AND e.kind <> 'message'
+WITH keyed AS (
+    SELECT DISTINCT k.id, k.value AS channel
+    FROM (SELECT tm_id(entity_uid) AS id, value FROM keys WHERE kind = 'channel') k
+    SEMI JOIN _tm_ent e ON e.id = k.id AND e.kind <> 'message'
+), named AS (
+    SELECT e.id, e.run_id, {_BUS} AS bus, {_NAME_DEST} AS dest
+    FROM _tm_ent e JOIN steps t ON t.rowid = e.rid
+    ANTI JOIN keyed k ON k.id = e.id
+    WHERE e.tbl = 2 AND e.span_kind IN ('producer', 'consumer')
+      AND e.system IN ({_SPAN_SYSTEMS})
+)
+SELECT * FROM keyed
+UNION
+SELECT id, {_CHANNEL} FROM named WHERE dest IS NOT NULL
+UNION
+SELECT run_id, {_CHANNEL} FROM named WHERE dest IS NOT NULL AND run_id IS NOT NULL
 """
 
 # Identity keys per entity; message keys scoped by channel.
@@ -844,11 +885,13 @@ WHERE m.inferred AND p.span_kind IN ('producer', 'client')
 """
 
 # A link from a span that emitted messages to a consumer span: the hop went through one of
-# those messages (the one on the consumer's channel, else the nearest in time).
+# those messages (the one on the consumer's channel, else the nearest in time; the only one,
+# whatever channel the consumer names: a RabbitMQ exchange delivers to a queue of another name).
 SPAN_HOP = """
 CREATE OR REPLACE TEMP TABLE _tm_tm AS
 WITH emit AS (
-    SELECT e.src AS p, m.id AS m, m.channel, m.s AS m_s
+    SELECT e.src AS p, m.id AS m, m.channel, m.s AS m_s,
+           count(*) OVER (PARTITION BY e.src) AS n_emit
     FROM _tm_e e JOIN _tm_ent m ON m.id = e.dst
     WHERE e.kind = 'emits' AND m.kind = 'message'
 ), hop AS (
@@ -873,6 +916,7 @@ WITH emit AS (
     FROM hop h JOIN emit em ON em.p = h.p
     WHERE h.c_channel = em.channel
        OR (h.c_channels = 0 AND h.span_kind = 'consumer')
+       OR (em.n_emit = 1 AND h.span_kind = 'consumer')
        OR (h.c_channels = 0 AND h.rule = 'traceparent'
            AND em.m_s <= h.c_s + getvariable('tm_skew_us'))
     GROUP BY h.p, h.c
