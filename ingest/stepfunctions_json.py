@@ -48,6 +48,7 @@ from itertools import islice
 from typing import Any
 
 from ingest import stepfunctions_asl as asl
+from ingest._event_source import started_by
 from ingest._json import has_log_prefix, log_records
 from ingest.base import (
     Batch,
@@ -686,6 +687,10 @@ class _Builder:
         if parent_arn:
             self.b.link(f"stepfunctions:run:{parent_arn}", run, EdgeKind.CHILD,
                         "input AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID", ex.where)
+        for msg_uid, channel, why in started_by(run_input):  # a Pipes/event source batch
+            self.b.link(msg_uid, run, EdgeKind.TRIGGERS, why, ex.where)
+            if channel:
+                self._key(run, KeyKind.CHANNEL, channel)
         # Every entry's steps first: a link may point at an entry later in the history (ids
         # out of order), whose uids must exist by then.
         for entry in entries.values():

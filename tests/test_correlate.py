@@ -45,7 +45,7 @@ def test_traceparent_header_orients_the_hop_despite_skew(tmp_path: Path) -> None
     emit = edges[(PRODUCER, RECORD)]
     assert (emit["kind"], emit["rule"], emit["confidence"]) == ("emits", "traceparent", 0.95)
     trigger = edges[(RECORD, BILLING_RUN)]
-    assert (trigger["kind"], trigger["rule"]) == ("triggers", "span_hop")
+    assert (trigger["kind"], trigger["rule"]) == ("triggers", "span_link")
     # The consumer span's parent link (producer span -> consumer span) went through the record:
     # no edge leads from checkout to billing directly, and nothing points back upstream.
     nodes = {e["uid"]: e["node"] for e in _rows(tm, "SELECT uid, node FROM entities")}

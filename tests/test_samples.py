@@ -217,8 +217,12 @@ def test_tax_outage_starts_at_tax_service(ingested: Store, answers: dict) -> Non
 
 def test_impact_set_is_reachable_from_the_target(answers: dict) -> None:
     impact = answers["impact"]
-    assert impact["by_hop"]["1"] == [L.service("billing"), L.service("fulfilment")]
+    # billing and fulfilment consume it; nightly_sales.extract_orders reads it through
+    # OpenLineage (kafka://<bootstrap> + topic is the topic)
+    assert impact["by_hop"]["1"] == [L.task("nightly_sales", "extract_orders"),
+                                     L.service("billing"), L.service("fulfilment")]
     assert L.MACHINE in impact["components"]
+    assert L.REPORT_FILE.component in impact["components"]
     assert L.service("notifier") not in impact["components"]
 
 

@@ -8,18 +8,25 @@ correlation or the new one, never half of it. Every statement is set-based SQL o
 Tables written (the contract analyzers read; extra columns may be added, none removed):
 
 ``entities``: one row per distinct uid across runs/steps/messages/datasets, plus the messages
-    inferred from producer/consumer spans (``inferred``; uid ``inferred:msg:<span uid>``). The
+    inferred from producer/consumer spans (``inferred``; uid ``inferred:msg:<span uid>``) and
+    the virtual peers client spans call (``inferred``, kind ``peer``; uid
+    ``virtual:peer:<span uid>``). The
     same uid from two sources is one entity: the row of the lowest ``source_id`` wins (then
     the first loaded).
-    ``uid, id, kind (run|step|message|dataset), system, component, node, status, started_at,
+    ``uid, id, kind (run|step|message|dataset|peer), system, component, node, status, started_at,
     ended_at, run_uid, parent_uid, attempt, error, name, span_kind, source_id, location,
     inferred, execution_id``. ``node`` is the component-graph node: ``otel:service:<service>``
-    for spans, the channel for messages, the own component otherwise. Messages have
+    for spans, the channel for messages, for datasets the node of their
+    OpenLineage name (``tracemap.identity``: a ``kafka://`` dataset is its ``kafka:topic:``),
+    the own component otherwise. Messages have
     ``started_at = ended_at = produced_at``. ``id`` is a 63-bit md5 hash of the uid (the join
-    key of ``edges.src_id/dst_id``); ``span_kind`` is a span's server/client/producer/...
+    key of ``edges.src_id/dst_id``); ``span_kind`` is a span's server/client/producer/...,
+    or the side its OTel ``messaging.operation(.type)`` states (``MESSAGING_OPERATIONS``:
+    a CLIENT ``receive`` span is a consumer, whatever time says).
 ``executions``: ``execution_id, entities, systems (list), started_at, ended_at, status
     (failed if any entity failed or timed out, else running if any runs, else ok/unknown),
-    root_uid (earliest run, else earliest entity), keys (up to 3 example key values)``.
+    root_uid (the earliest cause: the earliest run no edge enters, else the earliest entity no
+    edge enters, else the earliest run or entity), keys (up to 3 example key values)``.
     ``execution_id`` is ``x`` + the smallest entity ``id`` of the group in 16 hex digits: the
     same group of uids always gets the same id, whatever the order of ingestion.
 ``edges``: ``src, dst, kind, rule, confidence, execution_id, latency_ms, evidence (JSON),
@@ -31,15 +38,19 @@ Tables written (the contract analyzers read; extra columns may be added, none re
     child); the other rules only fill pairs no link connects, one edge per pair, the strongest
     rule winning (``explain`` shows every piece of evidence).
     ``evidence`` = ``{"rule", "link": {"kind", "evidence"} | "key": {"kind", "value"} |
-    "field": "steps.run_uid", "records": [{"path", "location"}], "gap_ms", "rivals"}`` as JSON
+    "field": "steps.run_uid", "records": [{"path", "location"}], "gap_ms", "rivals",
+    "context"}`` as JSON
     text (records: the link's row and/or the input rows of the entities the rule read;
-    ``gap_ms`` and ``rivals`` only for time order). ``latency_ms`` = dst start - src start (for
+    ``gap_ms`` and ``rivals`` only for time order and trace context; ``context`` =
+    ``{"trace_id", "span_id", "interval": [start, end], "produced_at", "channel",
+    "channel_named_by"}`` only for trace context). ``latency_ms`` = dst start - src start (for
     a message, its production time).
 ``component_edges``: ``source, target, kind, count, first_seen, last_seen, latency_p50_ms,
     latency_p95_ms, failures (target failed), source_failures, failure_coupling (share of hops
     whose target failed among hops whose source failed; null if the source never failed),
     confidence (mean)``: ``edges`` aggregated on the entities' ``node`` (self-loops dropped).
-``component_nodes``: ``component, system, kind, count, failures, first_seen, last_seen``.
+``component_nodes``: ``component, system, kind, count, failures, first_seen, last_seen,
+    virtual`` (true for a peer known only from the client spans calling it).
 ``ignored_keys``: ``kind, value, entities``: key values over the fanout threshold.
 ``meta``: ``correlated_version`` (= ``data_version`` correlated), ``correlate_params``,
     ``correlate_stats`` (iterations, counts, seconds per stage).
@@ -54,6 +65,8 @@ few rounds (reported in ``correlate_stats``). Rules:
 - ``message_key`` merges only within one channel: the value is scoped by the message's channel
   (or a span's channel key), because a Kafka key is an entity id reused on many topics and over
   an entity's whole life; an entity with a message key and no channel does not merge by it.
+- A message whose traceparent names a span is joined to that span's uid, exported or not
+  (a consumer span in another trace that links to it is then in the message's execution).
 - Entities sharing nothing stay alone: time never merges executions.
 
 Edges, strongest rule first (``rule``, confidence):
@@ -67,7 +80,18 @@ Edges, strongest rule first (``rule``, confidence):
    record's traceparent header), ``triggers`` otherwise (a Temporal run's ``_tracer-data``).
 5. ``message_id`` 0.9: a message and a span sharing a ``message_id`` key: producer/client span
    ``emits``, consumer/server span is ``triggered``.
-6. ``producer_span`` 0.9: a producer (or client) span with a channel key and no message in the
+6. ``span_link`` 0.95: a consumer span (kind or messaging operation) whose parent, or one of
+   whose span links, is the span a message's traceparent names, consumed that message
+   (``triggers``), whether that span was exported or not: the child, linked-root and batch
+   conventions of OTel messaging. A consumer stating another channel is not fed by it.
+   ``trace_context`` 0.9/0.85: a message whose traceparent names a span that is not in the
+   store is ``emitted`` by the run or step of another system carrying that trace id (a
+   Temporal activity's ``_tracer-data``, a span of the trace) and running at produce time
+   (within ``skew``), never by a consumer or a run a consumer span roots; one on the
+   message's channel (channel key, else its name/type/input naming the destination; 0.9)
+   first, then the smallest distance outside its interval, then the innermost (latest
+   start). Lowered by distance outside the interval and by rival systems.
+7. ``producer_span`` 0.9: a producer (or client) span with a channel key and no message in the
    store gets an inferred message on that channel (``inferred:msg:<span uid>``), so traces
    alone still show service -> topic -> service. ``span_hop`` 0.9: a link from a span that
    emitted a message to a consumer span becomes message -> consumer (``triggers``; the direct
@@ -75,12 +99,16 @@ Edges, strongest rule first (``rule``, confidence):
    a publishing span (one with a channel key: an AWS SDK PutEvents span) to a run started
    after it published (a state machine started through EventBridge under its trace context).
    ``consumer_span`` 0.9: a consumer span with a channel key still without a message gets an
-   inferred one it was triggered by.
-7. ``time_order`` (inferred direction): inside one execution, between *islands* (groups joined
-   by rules 1-6) of different systems. A message without producer is ``emitted`` by the
+   inferred one it was triggered by. ``virtual_peer`` 0.9: a client span (no channel) that
+   calls nothing in the store calls a virtual peer named by its attributes (``VIRTUAL_PEERS``:
+   a database, an external host, an uninstrumented service), so peers that send no telemetry
+   are nodes of the graph, of hidden and of impact.
+8. ``time_order`` (inferred direction): inside one execution, between *islands* (groups joined
+   by rules 1-7) of different systems. A message without producer is ``emitted`` by the
    innermost run/step of another system running when it was produced (within ``skew``); the
    root of another island that starts after the message (within ``skew``) is ``triggered`` by
-   the nearest preceding message. Confidence 0.8 with a channel-key match, 0.6 on time only,
+   the nearest preceding message. A consumer (and a run a consumer span roots) never
+   produces by time. Confidence 0.8 with a channel-key match, 0.6 on time only,
    lowered by the distance outside the running interval, by long gaps (0.1 per decade of
    seconds past 1 s) and by ties (0.1 per rival); nothing under ``min_confidence`` is kept.
    Executions over ``time_cap`` entities are left to the explicit rules (counted in stats).
@@ -98,7 +126,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracemap.errors import AnalysisError
-from tracemap.model import NON_IDENTITY_KEYS
+from tracemap.identity import dataset_node_sql
+from tracemap.model import BUS_ALIASES, CHANNEL_KINDS, NON_IDENTITY_KEYS
 from tracemap.store import Store
 
 #: Tables correlation writes (everything else it creates is a TEMP table dropped at the end).
@@ -119,11 +148,17 @@ RULES: dict[str, tuple[int, float]] = {
     "parent_run": (4, 1.0),
     "traceparent": (5, 0.95),
     "message_id": (6, 0.9),
-    "producer_span": (7, 0.9),
-    "span_hop": (8, 0.9),
-    "consumer_span": (9, 0.9),
-    "time_order": (10, 0.8),
+    "span_link": (7, 0.95),
+    "trace_context": (8, 0.9),
+    "producer_span": (9, 0.9),
+    "span_hop": (10, 0.9),
+    "consumer_span": (11, 0.9),
+    "virtual_peer": (12, 0.9),
+    "time_order": (13, 0.8),
 }
+
+#: The name ingest/otlp_json and ingest/rabbitmq_json give RabbitMQ's default exchange.
+DEFAULT_EXCHANGE = "amq.default"
 
 #: Systems whose steps are spans: their graph node is the service, not the operation.
 SPAN_SYSTEMS = ("otel", "jaeger", "zipkin")
@@ -274,11 +309,37 @@ def _stats(store: Store) -> dict[str, Any]:
 _TEMP_TABLES = ("_tm_src", "_tm_dup", "_tm_ent", "_tm_chan", "_tm_kv", "_tm_kg", "_tm_kx",
                 "_tm_kr", "_tm_lnk", "_tm_uf_in", "_tm_uf_e", "_tm_uf_m", "_tm_uf_f", "_tm_exec",
                 "_tm_e", "_tm_island", "_tm_root_step", "_tm_tm", "_tm_prod", "_tm_cons",
-                "_tm_edges")
+                "_tm_edges", "_tm_tk", "_tm_ctx", "_tm_tie", "_tm_itie", "_tm_peer")
 
 _NON_IDENTITY = ", ".join(f"'{k}'" for k in sorted(NON_IDENTITY_KEYS))
 _SPAN_KINDS = ", ".join(f"'{k}'" for k in SPAN_KINDS)
 _SPAN_SYSTEMS = ", ".join(f"'{k}'" for k in SPAN_SYSTEMS)
+
+#: OTel messaging operations (``messaging.operation.type``, semconv >= 1.26, and the older
+#: ``messaging.operation``) by the side of the hop they are on. The operation decides over the
+#: span kind: a ``receive`` is a CLIENT span in current conventions, a batch ``send`` may be.
+MESSAGING_OPERATIONS = {"publish": "producer", "send": "producer", "create": "producer",
+                        "receive": "consumer", "process": "consumer", "deliver": "consumer",
+                        "settle": "consumer"}
+
+_OPS = "|".join(MESSAGING_OPERATIONS)
+#: A span name of the OTel messaging convention, for exports that keep only names (tabular
+#: traces, Zipkin without tags): ``{destination} {operation}`` before semconv 1.24,
+#: ``{operation} {destination}`` after (``<default> send``, ``process food_delivery``).
+_NAME_OP = (f"coalesce(nullif(regexp_extract(lower(name), '^\\S+ ({_OPS})$', 1), ''), "
+            f"nullif(regexp_extract(lower(name), '^({_OPS}) \\S+$', 1), ''))")
+_NAME_DEST = (f"coalesce(nullif(regexp_extract(t.name, '^(\\S+) (?i:{_OPS})$', 1), ''), "
+              f"nullif(regexp_extract(t.name, '^(?i:{_OPS}) (\\S+)$', 1), ''))")
+#: The operation a span states, else its name (a producer/consumer span's; a CLIENT span's only
+#: for the operations current conventions give CLIENT spans).
+_OPERATION = ("lower(coalesce(detail->>'messaging.operation.type', "
+              "detail->>'messaging.operation', CASE WHEN lower(step_type) IN "
+              f"('producer', 'consumer') OR (lower(step_type) = 'client' AND {_NAME_OP} IN "
+              f"('send', 'publish', 'receive')) THEN {_NAME_OP} END))")
+#: A span's kind as correlation reads it: its messaging role when its operation states one.
+_ROLE = (f"CASE {_OPERATION} " + " ".join(f"WHEN '{op}' THEN '{side}'"
+                                           for op, side in MESSAGING_OPERATIONS.items())
+         + " ELSE lower(step_type) END")
 
 #: ``{salt}`` is an internal constant ('', '#1', ...), never input. md5, not ``hash()``:
 #: DuckDB's string hash collides on structured ids (zero-padded counters, offsets).
@@ -294,7 +355,7 @@ SELECT tm_id(uid) AS id, 1::UTINYINT AS tbl, rowid AS rid, 1 AS prio, source_id,
 FROM runs
 UNION ALL
 SELECT tm_id(uid), 2, rowid, 2, source_id, 'step', system,
-       CASE WHEN lower(step_type) IN ({_SPAN_KINDS}) THEN lower(step_type) END,
+       CASE WHEN lower(step_type) IN ({_SPAN_KINDS}) THEN {_ROLE} END,
        epoch_us(started_at), epoch_us(ended_at),
        CASE WHEN run_uid IS NOT NULL THEN tm_id(run_uid) END,
        CASE WHEN parent_uid IS NOT NULL THEN tm_id(parent_uid) END, NULL
@@ -335,12 +396,38 @@ SELECT * EXCLUDE (prio), false AS inferred, NULL::BIGINT AS origin FROM (
     QUALIFY row_number() OVER (PARTITION BY id ORDER BY prio, source_id, rid) = 1)
 """
 
-# Channels spans and runs are on (their channel keys); a message's is its own component.
-CHANNELS = """
+# Channels spans and runs are on (their channel keys); a message's is its own component. A
+# producer/consumer span without one names its destination in its span name (``_NAME_DEST``)
+# when the export kept nothing else; the bus is its ``messaging.system``, else a bus-named
+# ``peer.service`` (Zipkin's remote endpoint), else RabbitMQ for ``<default>`` (its default
+# exchange, as the Java agent names it), else ``messaging``. Its service run (a local root)
+# is on it too, as the ingestors key it.
+_BUS = ("lower(coalesce(nullif(t.detail->>'messaging.system', ''), "
+        "CASE WHEN lower(t.detail->>'peer.service') IN ("
+        + ", ".join(f"'{k}'" for k in CHANNEL_KINDS) + ") THEN t.detail->>'peer.service' END, "
+        f"CASE WHEN {_NAME_DEST} = '<default>' THEN 'rabbitmq' END, 'messaging'))")
+_CHANNEL = ("CASE bus " + " ".join(f"WHEN '{k}' THEN '{BUS_ALIASES.get(k, k)}:{v}:'"
+                                    for k, v in CHANNEL_KINDS.items())
+            + " ELSE bus || ':destination:' END || CASE WHEN dest = '<default>' THEN "
+            f"'{DEFAULT_EXCHANGE}' ELSE dest END")
+CHANNELS = f"""
 CREATE OR REPLACE TEMP TABLE _tm_chan AS
-SELECT DISTINCT k.id, k.value AS channel
-FROM (SELECT tm_id(entity_uid) AS id, value FROM keys WHERE kind = 'channel') k
-SEMI JOIN _tm_ent e ON e.id = k.id AND e.kind <> 'message'
+WITH keyed AS (
+    SELECT DISTINCT k.id, k.value AS channel
+    FROM (SELECT tm_id(entity_uid) AS id, value FROM keys WHERE kind = 'channel') k
+    SEMI JOIN _tm_ent e ON e.id = k.id AND e.kind <> 'message'
+), named AS (
+    SELECT e.id, e.run_id, {_BUS} AS bus, {_NAME_DEST} AS dest
+    FROM _tm_ent e JOIN steps t ON t.rowid = e.rid
+    ANTI JOIN keyed k ON k.id = e.id
+    WHERE e.tbl = 2 AND e.span_kind IN ('producer', 'consumer')
+      AND e.system IN ({_SPAN_SYSTEMS})
+)
+SELECT * FROM keyed
+UNION
+SELECT id, {_CHANNEL} FROM named WHERE dest IS NOT NULL
+UNION
+SELECT run_id, {_CHANNEL} FROM named WHERE dest IS NOT NULL AND run_id IS NOT NULL
 """
 
 # Identity keys per entity; message keys scoped by channel.
@@ -387,6 +474,51 @@ SELECT id, kind, value FROM _tm_kv
 WHERE kind = 'message_id' OR (kind IN ('span_id', 'trace_id') AND NOT on_span)
 """
 
+# What a message's traceparent names: the sender's span (``ctx``, exported or not), for the
+# rules that follow span links and trace contexts to it; and the trace-id keys of every entity
+# in a trace a message names (the runs and spans that may have sent it).
+MESSAGE_CONTEXTS = """
+CREATE OR REPLACE TEMP TABLE _tm_ctx AS
+SELECT ks.id AS m, kt.value AS trace, ks.value AS span,
+       tm_id('otel:span:' || kt.value || '/' || ks.value) AS ctx
+FROM _tm_kr ks JOIN _tm_kr kt ON kt.id = ks.id AND kt.kind = 'trace_id'
+SEMI JOIN _tm_ent m ON m.id = ks.id AND m.kind = 'message'
+WHERE ks.kind = 'span_id'
+"""
+
+TRACE_KEYS = """
+CREATE OR REPLACE TEMP TABLE _tm_tk AS
+SELECT DISTINCT k.id, k.value FROM _tm_kv k
+SEMI JOIN _tm_ctx c ON c.trace = k.value
+WHERE k.kind = 'trace_id'
+"""
+
+# Messages and the runs/steps that hold one of their keys themselves (not through a chain of
+# other entities): what lets time order tie a message to a run. ``exact`` for the keys that
+# name the message (its Kafka key, message id, correlation or causation id: what a run started
+# by a Pipes/Lambda event source mapping/Argo Events carries in its input); business keys
+# (an order id on every topic of the order's life) tie less. Values over the fanout don't tie.
+KEY_TIES = f"""
+CREATE OR REPLACE TEMP TABLE _tm_tie AS
+WITH k AS (
+    SELECT tm_id(entity_uid) AS id, kind, value FROM keys
+    WHERE kind NOT IN ({_NON_IDENTITY}, 'trace_id', 'span_id', 'run_id', 'workflow_id',
+                       'execution_arn')
+), m AS (
+    SELECT k.* FROM k SEMI JOIN _tm_ent e ON e.id = k.id AND e.kind = 'message'
+)
+SELECT m.id AS m, o.id AS x,
+       bool_or(m.kind IN ('message_key', 'message_id', 'correlation_id', 'causation_id'))
+           AS exact
+FROM m JOIN k o ON o.value = m.value AND o.id <> m.id
+     AND (o.kind = m.kind OR (m.kind = 'message_key' AND (o.kind LIKE 'business:%'
+                                                          OR o.kind = 'correlation_id')))
+SEMI JOIN _tm_ent e ON e.id = o.id AND e.kind IN ('run', 'step')
+ANTI JOIN _tm_kg g ON g.kind = m.kind AND g.n > getvariable('tm_fanout')
+                      AND g.value = m.value
+GROUP BY m.id, o.id
+"""
+
 IGNORED_KEYS = """
 CREATE OR REPLACE TABLE ignored_keys AS
 SELECT kind, value, n AS entities FROM _tm_kg WHERE n > getvariable('tm_fanout')
@@ -405,6 +537,7 @@ CREATE OR REPLACE TEMP TABLE _tm_uf_in AS
 SELECT list_min(ids) AS a, unnest(ids) AS b FROM _tm_kg
 WHERE n BETWEEN 2 AND getvariable('tm_fanout')
 UNION ALL SELECT a, b FROM _tm_lnk
+UNION ALL SELECT m, ctx FROM _tm_ctx
 UNION ALL SELECT id, run_id FROM _tm_ent WHERE run_id IS NOT NULL
 UNION ALL SELECT id, parent_id FROM _tm_ent WHERE parent_id IS NOT NULL
 """
@@ -508,6 +641,88 @@ WHERE km.kind = 'message_id' AND s.exec = m.exec
   AND s.span_kind IN ('producer', 'client', 'consumer', 'server')
 """
 
+# A consumer span linked to (or a child of) the span a message's traceparent names consumed that
+# message: the current default is a new trace with a span link, a batch span links many. Its
+# channel, when it states one, must be the message's (one send span may publish to several).
+RULE_SPAN_LINK = """
+INSERT INTO _tm_e
+SELECT x.m, c.id, 'triggers', 'span_link', 7, 0.95, 'key', 'span_id', x.span, NULL, NULL,
+       l.lrow, true, true
+FROM _tm_ctx x
+JOIN (SELECT a, b, min(lrow) AS lrow FROM (
+          SELECT a, b, lrow FROM _tm_lnk
+          UNION ALL SELECT parent_id, id, NULL FROM _tm_ent WHERE parent_id IS NOT NULL)
+      GROUP BY a, b) l ON l.a = x.ctx
+JOIN _tm_ent c ON c.id = l.b AND c.kind = 'step' AND c.span_kind = 'consumer'
+JOIN _tm_ent m ON m.id = x.m
+LEFT JOIN (SELECT id, list(channel) AS channels FROM _tm_chan GROUP BY id) ch ON ch.id = c.id
+WHERE c.exec = m.exec AND (ch.channels IS NULL OR list_contains(ch.channels, m.channel))
+"""
+
+# A message whose traceparent names a span that was not exported was sent by a run or step that
+# carries that trace (a Temporal activity's ``_tracer-data``, a span of the trace) and was
+# running when the message was produced (within skew): the one on the message's channel (a
+# channel key, else its name, type or input naming the destination) first, then the innermost.
+# Consumers (and runs a consumer span roots) never send what they receive.
+def _iso(epoch_us: str) -> str:
+    return f"to_json(strftime(make_timestamp({epoch_us}), '%Y-%m-%dT%H:%M:%S.%fZ'))"
+
+
+RULE_TRACE_CONTEXT = f"""
+INSERT INTO _tm_e
+WITH msg AS (
+    SELECT m.id, m.s, m.exec, m.system, m.channel, x.trace, x.span,
+           lower(regexp_extract(m.channel, '^[^:]*:[^:]*:(.*)$', 1)) AS dest
+    FROM _tm_ctx x JOIN _tm_ent m ON m.id = x.m
+    ANTI JOIN _tm_ent sp ON sp.id = x.ctx
+    ANTI JOIN _tm_e fed ON fed.dst = m.id AND fed.kind = 'emits'
+    WHERE NOT m.inferred AND m.s IS NOT NULL
+), cand AS MATERIALIZED (
+    SELECT m.id AS m, m.trace, m.span, m.channel, m.dest, m.s AS m_s, p.id AS p, p.tbl,
+           p.rid, p.system AS psys, p.s AS p_s, coalesce(p.e, p.s) AS p_e,
+           greatest(p.s - m.s, m.s - coalesce(p.e, p.s), 0) AS outside_us,
+           coalesce(list_contains(ch.channels, m.channel), false) AS chan
+    FROM msg m JOIN _tm_tk k ON k.value = m.trace
+    JOIN _tm_ent p ON p.id = k.id AND p.kind IN ('run', 'step') AND p.id <> m.id
+    LEFT JOIN _tm_root_step rs ON rs.run = p.id LEFT JOIN _tm_ent r ON r.id = rs.step
+    LEFT JOIN (SELECT id, list(channel) AS channels FROM _tm_chan GROUP BY id) ch
+        ON ch.id = p.id
+    WHERE p.exec = m.exec AND p.system <> m.system AND p.s IS NOT NULL
+      AND coalesce(p.span_kind, r.span_kind, '') <> 'consumer'
+      AND p.s - getvariable('tm_skew_us') <= m.s
+      AND m.s <= coalesce(p.e, p.s) + getvariable('tm_skew_us')
+), named AS (
+    SELECT c.*, CASE WHEN c.chan THEN 'channel key'
+                     WHEN c.dest <> '' AND position(c.dest IN lower(concat_ws(' ',
+                          coalesce(r.component, t.component), coalesce(r.name, t.name),
+                          coalesce(r.detail, t.detail)::VARCHAR))) > 0
+                     THEN 'name or input' END AS named_by
+    FROM cand c LEFT JOIN runs r ON c.tbl = 1 AND r.rowid = c.rid
+    LEFT JOIN steps t ON c.tbl = 2 AND t.rowid = c.rid
+), best AS (
+    SELECT m, arg_min({{'p': p, 'p_s': p_s, 'p_e': p_e, 'outside_us': outside_us,
+                        'named_by': named_by}},
+                      (named_by IS NULL, outside_us, -p_s, p)) AS b,
+           any_value(trace) AS trace, any_value(span) AS span, any_value(channel) AS channel,
+           any_value(m_s) AS m_s, bool_or(named_by IS NOT NULL) AS named,
+           count(DISTINCT psys) FILTER (WHERE named_by IS NOT NULL) AS sys_named,
+           count(DISTINCT psys) FILTER (WHERE named_by IS NULL) AS sys_time
+    FROM named GROUP BY m
+)
+SELECT b.p, m, 'emits', 'trace_context', 8,
+       (CASE WHEN named THEN 0.9 ELSE 0.85 END
+        - 0.1 * least(b.outside_us / greatest(getvariable('tm_skew_us'), 1), 1.0)
+        - 0.05 * least(CASE WHEN named THEN sys_named ELSE sys_time END - 1, 2)),
+       'context',
+       concat('{{"trace_id":', to_json(trace), ',"span_id":', to_json(span),
+              ',"interval":[', {_iso("b.p_s")}, ',', {_iso("b.p_e")}, '],"produced_at":',
+              {_iso("m_s")}, ',"channel":', to_json(channel),
+              ',"channel_named_by":', coalesce(to_json(b.named_by), 'null'), '}}'),
+       trace, b.outside_us / 1000.0, CASE WHEN named THEN sys_named ELSE sys_time END - 1,
+       NULL, true, true
+FROM best
+"""
+
 # Islands: what the rules so far hold together. Time order only links different islands, in
 # executions holding a message of the store (inferred ones always have their span).
 _TIMED_EXECS = """(SELECT x.root FROM _tm_exec x
@@ -524,18 +739,29 @@ SEMI JOIN {_TIMED_EXECS} x ON x.root = s.exec
 ISLANDS = f"""
 CREATE OR REPLACE TEMP TABLE _tm_island AS
 SELECT e.id, e.exec, coalesce(f.root, e.id) AS island, e.kind = 'message' AS is_msg,
-       e.kind IN ('run', 'step') AND e.span_kind IS DISTINCT FROM 'consumer' AS can_produce,
+       e.kind IN ('run', 'step')
+           AND coalesce(e.span_kind, rsk.span_kind, '') <> 'consumer' AS can_produce,
        e.kind IN ('run', 'step') AND coalesce(e.span_kind, '') NOT IN ('producer', 'client')
            AS can_consume,
        hash(e.system) AS sys, e.s, coalesce(e.e, e.s) AS e, e.channel, c.channels
 FROM _tm_ent e LEFT JOIN _tm_uf_f f ON f.x = e.id
 LEFT JOIN (SELECT id, list(channel) AS channels FROM _tm_chan GROUP BY id) c ON c.id = e.id
+LEFT JOIN _tm_root_step rs ON rs.run = e.id LEFT JOIN _tm_ent rsk ON rsk.id = rs.step
 SEMI JOIN {_TIMED_EXECS} x ON x.root = e.exec
 WHERE e.s IS NOT NULL AND NOT e.inferred AND e.kind <> 'dataset'
 """
 
+ISLAND_TIES = """
+CREATE OR REPLACE TEMP TABLE _tm_itie AS
+SELECT t.m, i.island, bool_or(t.exact) AS exact
+FROM _tm_tie t JOIN _tm_island i ON i.id = t.x GROUP BY t.m, i.island
+"""
+
 # Producer by time: the innermost run/step of another system and island running when the
-# message was produced (within skew); channel-key match first.
+# message was produced (within skew), tied to the message by its channel (channel key) or by a
+# key of the message that the producer's island holds; channel first, then a key naming the
+# message, then the smallest distance outside the interval, then the innermost. Time alone
+# draws nothing: two systems busy at the same moment are not a hop.
 TIME_PRODUCERS = """
 CREATE OR REPLACE TEMP TABLE _tm_prod AS
 WITH msg AS (
@@ -545,29 +771,34 @@ WITH msg AS (
 ), cand AS (
     SELECT m.id AS m, p.id AS p, p.sys AS psys, p.island AS p_island, p.s AS p_s,
            greatest(p.s - m.s, m.s - p.e, 0) AS outside_us,
-           coalesce(list_contains(p.channels, m.channel), false) AS chan
+           coalesce(list_contains(p.channels, m.channel), false) AS chan,
+           CASE WHEN list_contains(p.channels, m.channel) THEN 0 WHEN t.exact THEN 1
+                ELSE 2 END AS tier
     FROM msg m
     JOIN act p ON p.exec = m.exec AND p.island <> m.island AND p.sys <> m.sys
+    LEFT JOIN _tm_itie t ON t.m = m.id AND t.island = p.island
     WHERE p.s - getvariable('tm_skew_us') <= m.s AND m.s <= p.e + getvariable('tm_skew_us')
+      AND (coalesce(list_contains(p.channels, m.channel), false) OR t.m IS NOT NULL)
 ), best AS (
     -- one pass over the pairs: the best candidate, and how many systems compete in each tier
     SELECT m, arg_min({'p': p, 'p_island': p_island, 'p_s': p_s, 'outside_us': outside_us},
-                      (NOT chan, outside_us, -p_s, p)) AS b, bool_or(chan) AS chan,
-           count(DISTINCT psys) FILTER (WHERE chan) AS sys_chan,
-           count(DISTINCT psys) FILTER (WHERE NOT chan) AS sys_time
+                      (tier, outside_us, -p_s, p)) AS b, min(tier) AS tier,
+           list(DISTINCT (tier, psys)) AS tiers
     FROM cand GROUP BY m
 )
-SELECT m, b.p, b.p_island, b.p_s, chan, b.outside_us / 1000.0 AS outside_ms,
-       CASE WHEN chan THEN sys_chan ELSE sys_time END - 1 AS rivals,
-       (CASE WHEN chan THEN 0.8 ELSE 0.6 END
+SELECT m, b.p, b.p_island, b.p_s, tier = 0 AS chan, b.outside_us / 1000.0 AS outside_ms,
+       len(list_filter(tiers, lambda t: t[1] = tier)) - 1 AS rivals,
+       (CASE WHEN tier < 2 THEN 0.8 ELSE 0.7 END
         - 0.1 * least(b.outside_us / greatest(getvariable('tm_skew_us'), 1), 1.0)
-        - 0.1 * least(CASE WHEN chan THEN sys_chan ELSE sys_time END - 1, 3)) AS confidence
+        - 0.1 * least(len(list_filter(tiers, lambda t: t[1] = tier)) - 1, 3)) AS confidence
 FROM best
 """
 
 # Consumer by time: the root of another island, starting after the message (within skew, and
-# not before its producer started, within skew; 0.1 less if it seems to), takes the nearest
-# preceding message of the execution; channel-key match first. One trigger per island.
+# not before its producer started, within skew; 0.1 less if it seems to), takes the preceding
+# message of the execution tied to it: a key naming the message held by the island (what a
+# run started by a message carries in its input) first, then the channel (channel key), then
+# a business key; the nearest among equals. One trigger per island; time alone draws nothing.
 TIME_CONSUMERS = """
 CREATE OR REPLACE TEMP TABLE _tm_cons AS
 WITH roots AS (
@@ -580,29 +811,31 @@ WITH roots AS (
 ), cand AS MATERIALIZED (
     SELECT m.id AS m, r.id AS c, r.island, r.s - m.s AS gap_us, m.s AS m_s,
            coalesce(list_contains(r.channels, m.channel), false) AS chan,
+           CASE WHEN t.exact THEN 0 WHEN list_contains(r.channels, m.channel) THEN 1
+                ELSE 2 END AS tier,
            coalesce(r.s < m.p_s, false) AS before_producer
     FROM msg m
     JOIN roots r ON r.exec = m.exec AND r.island <> m.island AND r.sys <> m.sys
+    LEFT JOIN _tm_itie t ON t.m = m.id AND t.island = r.island
     WHERE r.island IS DISTINCT FROM m.p_island
       AND r.s >= m.s - getvariable('tm_skew_us')
       AND (m.p_s IS NULL OR r.s >= m.p_s - getvariable('tm_skew_us'))
+      AND (coalesce(list_contains(r.channels, m.channel), false) OR t.m IS NOT NULL)
 ), best AS (
     SELECT island,
            arg_min({'m': m, 'c': c, 'gap_us': gap_us, 'before_producer': before_producer},
-                   (NOT chan, gap_us < 0, -m_s, c, m)) AS b,
-           bool_or(chan) AS chan,
-           count(*) FILTER (WHERE chan AND abs(gap_us) <= getvariable('tm_skew_us'))
-               AS near_chan,
-           count(*) FILTER (WHERE NOT chan AND abs(gap_us) <= getvariable('tm_skew_us'))
-               AS near_time
+                   (tier, gap_us < 0, -m_s, c, m)) AS b,
+           min(tier) AS tier, bool_or(chan) AS chan,
+           list(tier) FILTER (WHERE abs(gap_us) <= getvariable('tm_skew_us')) AS near_tiers
     FROM cand GROUP BY island
 ), picked AS (
     SELECT b.b.m AS m, b.b.c AS c, b.b.gap_us AS gap_us, b.b.before_producer AS before_producer,
-           b.chan, CASE WHEN b.chan THEN near_chan ELSE near_time END AS near
+           b.chan, b.tier,
+           len(list_filter(coalesce(near_tiers, []), lambda t: t = b.tier)) AS near
     FROM best b
 )
 SELECT m, c, chan, gap_us / 1000.0 AS gap_ms, greatest(near - 1, 0) AS rivals,
-       (CASE WHEN chan THEN 0.8 ELSE 0.6 END
+       (CASE WHEN tier < 2 THEN 0.8 ELSE 0.7 END
         - CASE WHEN gap_us < 0
                THEN 0.1 * least(-gap_us / greatest(getvariable('tm_skew_us'), 1), 1.0)
                WHEN gap_us > 1000000 THEN 0.1 * log10(gap_us / 1000000.0)
@@ -615,7 +848,7 @@ FROM picked
 RULE_TIME = (
     """
 INSERT INTO _tm_e
-SELECT p.p, p.m, 'emits', 'time_order', 10, p.confidence, 'key',
+SELECT p.p, p.m, 'emits', 'time_order', 13, p.confidence, 'key',
        CASE WHEN p.chan THEN 'channel' END, CASE WHEN p.chan THEN m.channel END,
        p.outside_ms, p.rivals, NULL, true, true
 FROM _tm_prod p JOIN _tm_ent m ON m.id = p.m
@@ -623,7 +856,7 @@ WHERE p.confidence >= getvariable('tm_min_conf')
 """,
     """
 INSERT INTO _tm_e
-SELECT c.m, c.c, 'triggers', 'time_order', 10, c.confidence, 'key',
+SELECT c.m, c.c, 'triggers', 'time_order', 13, c.confidence, 'key',
        CASE WHEN c.chan THEN 'channel' END, CASE WHEN c.chan THEN m.channel END,
        c.gap_ms, c.rivals, NULL, true, true
 FROM _tm_cons c JOIN _tm_ent m ON m.id = c.m
@@ -645,18 +878,20 @@ WHERE p.kind = 'step' AND p.span_kind IN ('producer', 'client')
 
 RULE_PRODUCER_SPAN = """
 INSERT INTO _tm_e
-SELECT p.id, m.id, 'emits', 'producer_span', 7, 0.9, 'key', 'channel', m.channel, NULL, NULL,
+SELECT p.id, m.id, 'emits', 'producer_span', 9, 0.9, 'key', 'channel', m.channel, NULL, NULL,
        NULL, true, false
 FROM _tm_ent m JOIN _tm_ent p ON p.id = m.origin
 WHERE m.inferred AND p.span_kind IN ('producer', 'client')
 """
 
 # A link from a span that emitted messages to a consumer span: the hop went through one of
-# those messages (the one on the consumer's channel, else the nearest in time).
+# those messages (the one on the consumer's channel, else the nearest in time; the only one,
+# whatever channel the consumer names: a RabbitMQ exchange delivers to a queue of another name).
 SPAN_HOP = """
 CREATE OR REPLACE TEMP TABLE _tm_tm AS
 WITH emit AS (
-    SELECT e.src AS p, m.id AS m, m.channel, m.s AS m_s
+    SELECT e.src AS p, m.id AS m, m.channel, m.s AS m_s,
+           count(*) OVER (PARTITION BY e.src) AS n_emit
     FROM _tm_e e JOIN _tm_ent m ON m.id = e.dst
     WHERE e.kind = 'emits' AND m.kind = 'message'
 ), hop AS (
@@ -681,6 +916,7 @@ WITH emit AS (
     FROM hop h JOIN emit em ON em.p = h.p
     WHERE h.c_channel = em.channel
        OR (h.c_channels = 0 AND h.span_kind = 'consumer')
+       OR (em.n_emit = 1 AND h.span_kind = 'consumer')
        OR (h.c_channels = 0 AND h.rule = 'traceparent'
            AND em.m_s <= h.c_s + getvariable('tm_skew_us'))
     GROUP BY h.p, h.c
@@ -691,7 +927,7 @@ SELECT p, c, b.m, b.ev_type, b.ev_kind, b.ev_value, b.lrow FROM pairs
 SPAN_HOP_APPLY = (
     """
 INSERT INTO _tm_e
-SELECT m, c, 'triggers', 'span_hop', 8, 0.9, ev_type, ev_kind, ev_value, NULL, NULL, lrow,
+SELECT m, c, 'triggers', 'span_hop', 10, 0.9, ev_type, ev_kind, ev_value, NULL, NULL, lrow,
        true, false
 FROM _tm_tm
 """,
@@ -731,11 +967,60 @@ WHERE c.kind = 'step' AND c.span_kind = 'consumer' AND NOT c.inferred
 
 RULE_CONSUMER_SPAN = """
 INSERT INTO _tm_e
-SELECT m.id, c.id, 'triggers', 'consumer_span', 9, 0.9, 'key', 'channel', m.channel,
+SELECT m.id, c.id, 'triggers', 'consumer_span', 11, 0.9, 'key', 'channel', m.channel,
        NULL, NULL, NULL, false, true
 FROM _tm_ent m JOIN _tm_ent c ON c.id = m.origin
 WHERE m.inferred AND c.span_kind = 'consumer'
 """
+
+# Client spans nobody answered (no span of the callee in the store: a database, an external API,
+# an uninstrumented service) call a virtual peer, named by what the span says it called, in
+# this order (first attribute present): ``db.system.name`` (semconv >= 1.33) or ``db.system``
+# (node ``<db.system>:database:<db.namespace
+# | db.name | peer.service | server.address | net.peer.name>``), ``peer.service`` (Zipkin's
+# ``remoteEndpoint.serviceName``; ``otel:service:<name>``, the node it would have if it sent
+# telemetry), ``rpc.service`` (``peer:rpc:<service>``), ``server.address`` / ``net.peer.name``
+# (``peer:host:<address>``). Messaging clients (with a channel) are not peers.
+_PEER_NAMES = (
+    *((db, f"lower(d->>'{db}') || ':database:' || coalesce("
+       + ", ".join(f"nullif(d->>'{a}', '')" for a in (
+           "db.namespace", "db.name", "peer.service", "server.address", "net.peer.name"))
+       + f", lower(d->>'{db}'))") for db in ("db.system.name", "db.system")),
+    ("peer.service", "'otel:service:' || (d->>'peer.service')"),
+    ("rpc.service", "'peer:rpc:' || (d->>'rpc.service')"),
+    ("server.address", "'peer:host:' || lower(d->>'server.address')"),
+    ("net.peer.name", "'peer:host:' || lower(d->>'net.peer.name')"),
+)
+_PEER_NODE = ("CASE " + " ".join(f"WHEN nullif(d->>'{a}', '') IS NOT NULL THEN {expr}"
+                                 for a, expr in _PEER_NAMES) + " END")
+_PEER_ATTR = ("CASE " + " ".join(f"WHEN nullif(d->>'{a}', '') IS NOT NULL THEN '{a}'"
+                                 for a, _ in _PEER_NAMES) + " END")
+
+VIRTUAL_PEERS = (
+    f"""
+CREATE OR REPLACE TEMP TABLE _tm_peer AS
+SELECT tm_id('virtual:peer:' || id) AS id, id AS origin, source_id, s, e, exec, node,
+       'steps.detail.' || attr AS attr
+FROM (SELECT c.id, c.source_id, c.s, c.e, c.exec, {_PEER_NODE} AS node, {_PEER_ATTR} AS attr
+      FROM (SELECT c.*, t.detail AS d FROM _tm_ent c JOIN steps t ON t.rowid = c.rid
+            ANTI JOIN _tm_chan ch ON ch.id = c.id
+            ANTI JOIN (SELECT DISTINCT src FROM _tm_e WHERE kind <> 'contains') o
+                ON o.src = c.id
+            WHERE c.tbl = 2 AND c.span_kind = 'client' AND c.system IN ({_SPAN_SYSTEMS})) c)
+WHERE node IS NOT NULL
+""",
+    """
+INSERT INTO _tm_ent (id, tbl, source_id, kind, system, s, e, inferred, origin, exec)
+SELECT id, 0, source_id, 'peer', split_part(node, ':', 1), s, e, true, origin, exec
+FROM _tm_peer
+""",
+    """
+INSERT INTO _tm_e
+SELECT origin, id, 'calls', 'virtual_peer', 12, 0.9, 'field', attr, NULL, NULL, NULL, NULL,
+       true, false
+FROM _tm_peer
+""",
+)
 
 # Edges into a local-root span from outside its run enter the run. Then: every kind of link a
 # source states between two entities is kept (a parent both starts and signals its child);
@@ -792,7 +1077,8 @@ _WIDE = f"""
            m.source_id, m.location, e.exec
     FROM _tm_ent e JOIN messages m ON m.rowid = e.rid WHERE e.tbl = 3
     UNION ALL
-    SELECT e.id, d.uid, 'dataset', 'dataset', d.component, d.component, NULL, NULL, NULL,
+    SELECT e.id, d.uid, 'dataset', 'dataset', d.component,
+           {dataset_node_sql("d.namespace", "d.name", "d.component")}, NULL, NULL, NULL,
            NULL, NULL, NULL, NULL, d.name, NULL, d.source_id, NULL, e.exec
     FROM _tm_ent e JOIN datasets d ON d.rowid = e.rid WHERE e.tbl = 4
 """
@@ -813,7 +1099,16 @@ SELECT 'inferred:msg:' || o.uid, i.id, 'message', i.system, i.channel, i.channel
        o.started_at, NULL, NULL, NULL, NULL, o.name, NULL, o.source_id, o.location, true,
        o.execution_id
 FROM _tm_ent i JOIN entities o ON o.id = i.origin
-WHERE i.inferred
+WHERE i.inferred AND i.kind = 'message'
+""",
+    # Virtual peers: the client span's time and status (a failed call is the peer failing, as
+    # far as anyone can tell), the node it names.
+    """
+INSERT INTO entities
+SELECT 'virtual:peer:' || o.uid, p.id, 'peer', split_part(p.node, ':', 1), p.node, p.node,
+       o.status, o.started_at, o.ended_at, NULL, NULL, NULL, o.error, o.name, NULL,
+       o.source_id, o.location, true, o.execution_id
+FROM _tm_peer p JOIN entities o ON o.id = p.origin
 """,
 )
 
@@ -834,6 +1129,8 @@ SELECT s.uid AS src, d.uid AS dst, e.kind, e.rule, round(e.confidence, 3) AS con
                   WHEN 'link' THEN concat(',"link":{{"kind":', to_json(e.ev_kind),
                                           ',"evidence":', coalesce(to_json(e.ev_value), 'null'),
                                           '}}')
+                  WHEN 'context' THEN concat(',"key":{{"kind":"trace_id","value":',
+                                             to_json(e.ev_value), '}},"context":', e.ev_kind)
                   WHEN 'key' THEN CASE WHEN e.ev_kind IS NOT NULL
                                        THEN concat(',"key":{{"kind":', to_json(e.ev_kind),
                                                    ',"value":', to_json(e.ev_value), '}}')
@@ -864,9 +1161,14 @@ WITH agg AS (
            CASE WHEN bool_or(e.status IN ('failed', 'timed_out')) THEN 'failed'
                 WHEN bool_or(e.status = 'running') THEN 'running'
                 WHEN bool_or(e.status = 'ok') THEN 'ok' ELSE 'unknown' END AS status,
-           coalesce(arg_min(e.uid, (e.started_at, e.uid)) FILTER (WHERE e.kind = 'run'),
+           coalesce(arg_min(e.uid, (e.started_at, e.uid))
+                        FILTER (WHERE e.kind = 'run' AND f.dst_id IS NULL),
+                    arg_min(e.uid, (e.started_at, e.uid)) FILTER (WHERE f.dst_id IS NULL),
+                    arg_min(e.uid, (e.started_at, e.uid)) FILTER (WHERE e.kind = 'run'),
                     arg_min(e.uid, (e.started_at, e.uid))) AS root_uid
-    FROM entities e GROUP BY e.execution_id
+    FROM entities e
+    LEFT JOIN (SELECT DISTINCT dst_id FROM edges WHERE src_id <> dst_id) f ON f.dst_id = e.id
+    GROUP BY e.execution_id
 ), keyed AS (
     SELECT x.execution_id,
            list(g.kind || '=' || g.value ORDER BY g.prio, g.kind, g.value)[1:3] AS keys
@@ -905,7 +1207,8 @@ SELECT node AS component, split_part(node, ':', 1) AS system,
        CASE WHEN split_part(node, ':', 1) = 'dataset' THEN 'dataset'
             ELSE split_part(node, ':', 2) END AS kind,
        count(*) AS count, count(*) FILTER (WHERE status IN {_FAILED}) AS failures,
-       min(started_at) AS first_seen, max(started_at) AS last_seen
+       min(started_at) AS first_seen, max(started_at) AS last_seen,
+       bool_and(kind = 'peer') AS virtual
 FROM entities WHERE node IS NOT NULL
 GROUP BY node ORDER BY node
 """
@@ -924,19 +1227,20 @@ def _correlate(run: _Run) -> dict[str, int]:
     else:
         raise RuntimeError("uid hash collisions under every salt; this is a bug")
     run("entities", ENTITIES, _drop("_tm_src", "_tm_dup"))
-    run("keys", CHANNELS, KEY_VALUES, KEY_GROUPS, IGNORED_KEYS, KEY_EXAMPLES, RULE_KEYS,
-        _drop("_tm_kv"), LINK_IDS, UF_INPUT, _drop("_tm_kg"))
+    run("keys", CHANNELS, KEY_VALUES, KEY_GROUPS, KEY_TIES, IGNORED_KEYS, KEY_EXAMPLES, RULE_KEYS,
+        MESSAGE_CONTEXTS, TRACE_KEYS, _drop("_tm_kv"), LINK_IDS, UF_INPUT, _drop("_tm_kg"))
     iterations = {"executions": _union_find(run, "union_find")}
     run("executions", ENTITY_EXEC, EXECUTION_IDS)
     # The field rules skip pairs a source already links (every span's parent link).
     run("explicit_rules", EDGES_TABLE, RULE_LINK, RULE_RUN_STEP, RULE_STEP_PARENT,
-        _drop("_tm_lnk"), RULE_PARENT_RUN, RULE_TRACEPARENT, RULE_MESSAGE_ID, _drop("_tm_kr"))
+        RULE_PARENT_RUN, RULE_TRACEPARENT, RULE_MESSAGE_ID, ROOT_STEPS, RULE_SPAN_LINK,
+        _drop("_tm_lnk"), RULE_TRACE_CONTEXT, _drop("_tm_kr", "_tm_tk", "_tm_ctx"))
     run("islands", ISLAND_INPUT)
     iterations["islands"] = _union_find(run, "islands")
-    run("time_order", ISLANDS, _drop("_tm_uf_f"), TIME_PRODUCERS, TIME_CONSUMERS, *RULE_TIME,
-        _drop("_tm_island", "_tm_prod", "_tm_cons"))
+    run("time_order", ISLANDS, _drop("_tm_uf_f"), ISLAND_TIES, _drop("_tm_tie"), TIME_PRODUCERS,
+        TIME_CONSUMERS, *RULE_TIME, _drop("_tm_island", "_tm_prod", "_tm_cons", "_tm_itie"))
     run("span_rules", INFERRED_PRODUCED, RULE_PRODUCER_SPAN, SPAN_HOP, *SPAN_HOP_APPLY,
-        ROOT_STEPS, INFERRED_CONSUMED, RULE_CONSUMER_SPAN)
+        INFERRED_CONSUMED, RULE_CONSUMER_SPAN, *VIRTUAL_PEERS)
     run("best_edges", EDGES_BEST, _drop("_tm_e"))
     run("write", *FINAL_ENTITIES, FINAL_EDGES, _drop("_tm_edges"), FINAL_EXECUTIONS,
         FINAL_COMPONENT_EDGES, FINAL_COMPONENT_NODES)

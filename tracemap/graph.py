@@ -174,9 +174,11 @@ def component_graph_result(store: Store) -> GraphResult:
         "failure_coupling, failures, first_seen, last_seen FROM component_edges "
         "ORDER BY source, target, kind")
     used = {e["source"] for e in edges} | {e["target"] for e in edges}
-    nodes = [n for n in store.rows(
-        "SELECT component, system, kind, count, failures FROM component_nodes ORDER BY component")
-        if n["component"] in used]
+    # ``virtual``: a peer named only by client spans (stores correlated before it lack it).
+    nodes = [{k: n[k] for k in ("component", "system", "kind", "count", "failures", "virtual")
+              if k in n}
+             for n in store.rows("SELECT * FROM component_nodes ORDER BY component")
+             if n["component"] in used]
     for e in edges:
         for k in ("first_seen", "last_seen"):
             e[k] = e[k].isoformat() if e[k] else None

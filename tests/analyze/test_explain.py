@@ -48,7 +48,7 @@ def test_consumer_span_reached_through_its_service_run(tm: tracemap.Tracemap) ->
     # span still finds it, and the parent link the source stated between the two spans.
     result = tm.explain(RECORD, CONSUMER_SPAN)
     assert [(e["src"], e["dst"], e["rule"]) for e in result.edges] == [
-        (RECORD, f"otel:run:{TRACE}/b7ad6b7169203331", "span_hop")]
+        (RECORD, f"otel:run:{TRACE}/b7ad6b7169203331", "span_link")]
     link = tm.explain(PRODUCER, CONSUMER_SPAN)
     stated = [p for p in link.evidence if p["rule"] == "link"]
     assert [p["basis"] for p in stated] == ["stated by the source: parentSpanId"]

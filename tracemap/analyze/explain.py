@@ -92,6 +92,12 @@ def _edge_piece(edge: dict[str, Any]) -> dict[str, Any]:
         basis = f"field {ev['field']}"
     else:
         basis = "time order only"
+    ctx = ev.get("context")
+    if ctx:
+        basis += (f"; sender running {ctx['interval'][0]} .. {ctx['interval'][1]}, message at "
+                  f"{ctx['produced_at']}" + (
+                      f"; channel {ctx['channel']} named by its {ctx['channel_named_by']}"
+                      if ctx.get("channel_named_by") else ""))
     if edge["rule"] == "time_order":
         gap = ev.get("gap_ms")
         basis += (f"; {gap:.0f} ms" if gap is not None else "") + (

@@ -6,8 +6,8 @@ depend on each other through a dataset (job A writes what job B reads, A and B i
 runs' components: ``kind = "dataset"``, ``via`` the dataset).
 
 Structure a source states about itself counts as declared by that source: ``contains``,
-``child``, ``precedes``, ``retry_of``, ``follows_from`` (a workflow's own activities, a
-parent's child workflows, a DAG's tasks), lineage's own ``reads``/``writes`` of datasets, and a
+``child``, ``precedes``, ``retry_of`` (a workflow's own activities, a parent's child workflows,
+a DAG's tasks), lineage's own ``reads``/``writes`` of datasets, and a
 worker's span scheduling a step of the workflow it runs (an activity, timer or child workflow:
 the workflow's history already says the workflow does that).
 
@@ -37,7 +37,9 @@ from tracemap.store import Store
 #: Edge kinds that are observed dependencies between components.
 DEPENDENCY_KINDS = ("emits", "triggers", "consumes", "calls", "signals")
 #: Edge kinds a source states about its own structure.
-STATED_KINDS = ("contains", "child", "precedes", "retry_of", "follows_from", "reads", "writes")
+#: (``follows_from`` is not one: a span link between two services is an observation, and
+#: counting it as a declaration hid the call it came with.)
+STATED_KINDS = ("contains", "child", "precedes", "retry_of", "reads", "writes")
 MAX_CYCLE_LENGTH = 6
 MAX_EXAMPLES = 3
 

@@ -4,11 +4,20 @@
 any key value: correlation id, workflow id, trace id, message id, business id), pulls its
 entities and edges by SQL and builds the execution's graph in networkx (one execution only).
 
-The critical path is the chain of last-finishing dependencies: start at the entity that ends
-last and step back, each time to the predecessor (an entity with an edge into it) that ended
-last, until an entity with no predecessor. Message hops are part of it like any edge, so a
-slow consumer behind a topic shows up on the path. For display, each entity hangs under one
-parent: its strongest incoming edge (by confidence, then rule order).
+Every real thing appears once: two entities that are one thing seen from two sides are
+folded into one (``folded``: the hidden uid -> the one shown, its edges moved onto it):
+
+- a service's run and its local root span (the span *is* the service handling the request);
+- a workflow's child-workflow step and the child run it started (same component).
+
+The root is the execution's earliest cause (``executions.root_uid``: the earliest run no edge
+enters; a workflow or a request, not a consumer). The critical path is the chain of
+last-finishing dependencies from the root: start at the last-ending of the entities the root
+reaches that lead nowhere further (so one clock running ahead cannot end the path halfway down
+a chain), and step back, each time to the predecessor the root reaches that ended last, until
+the root. Message hops are part of it like any edge, so a slow consumer behind a topic shows
+up on the path. For display, each entity hangs under one parent: its strongest incoming
+edge (by confidence, then rule order).
 """
 
 from __future__ import annotations
@@ -35,6 +44,8 @@ class TraceResult:
     edges: list[dict[str, Any]]
     critical_path: list[str]
     parents: dict[str, str] = field(default_factory=dict)
+    folded: dict[str, str] = field(default_factory=dict)
+    root: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +54,8 @@ class TraceResult:
             "entities": [_jsonable(e) for e in self.entities],
             "edges": self.edges,
             "critical_path": self.critical_path,
+            "root": self.root,
+            "folded": self.folded,
         }
 
     def children(self) -> dict[str | None, list[str]]:
@@ -79,12 +92,44 @@ def analyze(store: Store, *, id: str) -> TraceResult:  # noqa: A002 - the user's
            FROM edges WHERE execution_id = ? ORDER BY src, dst""", [execution])
     for e in edges:
         e["evidence"] = json.loads(e["evidence"]) if e["evidence"] else None
+    folded = _folds(store, execution, entities, edges)
+    entities = [e for e in entities if e["uid"] not in folded]
+    edges = _moved(edges, folded)
     graph = _graph(entities, edges)
-    path = critical_path(graph)
+    root = folded.get(summary["root_uid"], summary["root_uid"])
+    path = critical_path(graph, root if root in graph else None)
     on_path = set(path)
     for e in entities:
         e["critical"] = e["uid"] in on_path
-    return TraceResult(execution, summary, entities, edges, path, _display_parents(graph))
+    return TraceResult(execution, summary, entities, edges, path, _display_parents(graph),
+                       folded, root)
+
+
+def _folds(store: Store, execution: str, entities: list[dict[str, Any]],
+           edges: list[dict[str, Any]]) -> dict[str, str]:
+    """Entities that are another entity of the execution seen from another side: uid -> shown."""
+    by_uid = {e["uid"]: e for e in entities}
+    folded = {r["span"]: r["run"] for r in store.rows(
+        """SELECT r.uid AS run, r.detail->>'root_span' AS span
+           FROM runs r JOIN entities e ON e.uid = r.uid AND e.source_id = r.source_id
+           WHERE e.execution_id = ? AND r.detail->>'root_span' IS NOT NULL""", [execution])
+        if r["span"] in by_uid and r["run"] in by_uid}
+    for e in edges:
+        src, dst = by_uid.get(e["src"]), by_uid.get(e["dst"])
+        if (src and dst and src["kind"] == "step" and dst["kind"] == "run"
+                and src["component"] == dst["component"] and src["uid"] not in folded):
+            folded[src["uid"]] = dst["uid"]
+    return folded
+
+
+def _moved(edges: list[dict[str, Any]], folded: dict[str, str]) -> list[dict[str, Any]]:
+    """Edges with folded ends moved onto the entity shown; self-loops and repeats dropped."""
+    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for e in edges:
+        src, dst = folded.get(e["src"], e["src"]), folded.get(e["dst"], e["dst"])
+        if src != dst:
+            out.setdefault((src, dst, e["kind"]), {**e, "src": src, "dst": dst})
+    return sorted(out.values(), key=lambda e: (e["src"], e["dst"], e["kind"]))
 
 
 def _ms(later: datetime | None, earlier: datetime | None) -> float | None:
@@ -109,14 +154,17 @@ def _end(graph: nx.DiGraph, uid: str) -> tuple[float, str]:
     return (when.timestamp() if when else float("-inf"), uid)
 
 
-def critical_path(graph: nx.DiGraph) -> list[str]:
-    """The chain of last-finishing dependencies ending at the entity that ends last."""
+def critical_path(graph: nx.DiGraph, root: str | None = None) -> list[str]:
+    """The chain of last-finishing dependencies ending at the last-ending entity that leads
+    nowhere further; from ``root`` when given (only entities it reaches)."""
     if not graph:
         return []
-    current = max(graph.nodes, key=lambda u: _end(graph, u))
+    reach = set(graph.nodes) if root is None else {root, *nx.descendants(graph, root)}
+    sinks = [u for u in reach if not any(v in reach for v in graph.successors(u))]
+    current = max(sinks or reach, key=lambda u: _end(graph, u))
     path, seen = [current], {current}
     while True:
-        preds = [p for p in graph.predecessors(current) if p not in seen]
+        preds = [p for p in graph.predecessors(current) if p not in seen and p in reach]
         if not preds:
             break
         current = max(preds, key=lambda u: _end(graph, u))

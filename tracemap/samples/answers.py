@@ -162,12 +162,16 @@ def impact(target: str) -> dict[str, Any]:
     The rule tracemap documents for ``impact``: a change flows to whoever depends on the
     changed component, so along data flow (emits, triggers, consumes, starts, child, reads,
     writes) but from callee to caller for ``calls``: a callee's change reaches its callers,
-    a caller's change does not reach what it calls.
+    a caller's change does not reach what it calls; likewise a task's change reaches the DAG
+    that contains it.
     """
     graph: dict[str, list[str]] = {}
     for e in L.OBSERVED:
         src, dst = (e.dst, e.src) if e.kind == "calls" else (e.src, e.dst)
         graph.setdefault(src, []).append(dst)
+    for d in L.DAGS.values():
+        for t in d.tasks:
+            graph.setdefault(L.task(d.dag_id, t.task_id), []).append(L.dag(d.dag_id))
     hops: dict[str, int] = {target: 0}
     queue = deque([target])
     while queue:

@@ -22,7 +22,9 @@ Order flow (one trace per order)::
                             PublishOrderShipped --> kafka orders.shipped --> notifier
 
     Airflow (the night before): nightly_sales writes bigquery acme-analytics.sales.daily_sales,
-    which finance_report reads: a dependency nobody declared, carried by a dataset.
+    which finance_report reads: a dependency nobody declared, carried by a dataset. Its
+    extract_orders task also reads the orders.placed topic, which lineage names the OpenLineage
+    way (kafka://host:port + topic): the same topic as the records.
 """
 
 from __future__ import annotations
@@ -152,10 +154,14 @@ class Dataset:
 
     @property
     def component(self) -> str:
+        """tracemap's node for it: a ``kafka://`` dataset is the topic (tracemap.identity)."""
+        if self.namespace.startswith("kafka://"):
+            return channel_component("kafka", self.name)
         return component("dataset", None, f"{self.namespace}/{self.name}")
 
 
 ORDERS_TABLE = Dataset("postgres://orders-db.acme.internal:5432", "shop.public.orders")
+ORDERS_TOPIC = Dataset(f"kafka://{KAFKA_BOOTSTRAP}", "orders.placed")
 RAW_ORDERS = Dataset("s3://acme-lake", "raw/orders")
 SALES = Dataset("bigquery", "acme-analytics.sales.daily_sales")
 REVENUE = Dataset("bigquery", "acme-analytics.finance.revenue_report")
@@ -192,7 +198,7 @@ DAGS: dict[str, Dag] = {
             "/opt/airflow/dags/sales/nightly_sales.py", (
                 Task("extract_orders",
                      "airflow.providers.amazon.aws.transfers.sql_to_s3.SqlToS3Operator",
-                     (ORDERS_TABLE,), (RAW_ORDERS,), ("load_sales",), 6.0),
+                     (ORDERS_TABLE, ORDERS_TOPIC), (RAW_ORDERS,), ("load_sales",), 6.0),
                 Task("load_sales", "acme_airflow.operators.s3_to_bigquery.S3ToBigQueryOperator",
                      (RAW_ORDERS,), (SALES,), (), 9.0),
             )),

@@ -46,6 +46,7 @@ class Span:
     error: str | None = None  # status message; the span's status is ERROR when set
     events: list[SpanEvent] = field(default_factory=list)
     remote_parent: bool = False
+    links: list[tuple[str, str]] = field(default_factory=list)  # (trace id, span id) linked to
 
 
 @dataclass(slots=True)

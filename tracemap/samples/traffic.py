@@ -244,16 +244,26 @@ class _Order:
 
     def span(self, service: str, scope: str, name: str, kind: int, start: int, end: int,
              attrs: dict[str, Any], parent: Span | None = None, *, error: str | None = None,
-             exception: tuple[str, str, str] | None = None, version: str | None = None) -> Span:
-        """Record a span of ``service`` for true times ``start``..``end`` (its clock applied)."""
+             exception: tuple[str, str, str] | None = None, version: str | None = None,
+             link: Span | None = None) -> Span:
+        """Record a span of ``service`` for true times ``start``..``end`` (its clock applied).
+
+        With ``link`` and no parent the span roots a new trace that links to ``link`` (how
+        current messaging instrumentation starts a consumer); its trace id is derived from the
+        linked span, so the random sequence (and the rest of the sample) stays the same.
+        """
         svc = L.SERVICES[service]
         if service not in self.pods:
             self.pods[service] = self.rng.choice(svc.pods)
         skew = svc.skew_ms * MS
-        s = Span(service, version or svc.version, self.pods[service], scope, self.trace,
+        trace = (parent.trace_id if parent else
+                 uuid.uuid5(uuid.NAMESPACE_OID, f"{link.trace_id}/{link.span_id}").hex if link
+                 else self.trace)
+        s = Span(service, version or svc.version, self.pods[service], scope, trace,
                  self.day.hex(64), parent.span_id if parent else None, name, kind, start + skew,
                  end + skew, attrs, error,
-                 remote_parent=parent is not None and parent.service != service)
+                 remote_parent=parent is not None and parent.service != service,
+                 links=[(link.trace_id, link.span_id)] if link and not parent else [])
         if exception:
             etype, message, stack = exception
             s.events.append(SpanEvent(end + skew - 40, "exception", {
@@ -537,7 +547,9 @@ class _Order:
         return record, span
 
     def consumer_span(self, service: str, record: KafkaRecord, producer: Span, start: int,
-                      end: int) -> Span:
+                      end: int, *, linked: bool = False) -> Span:
+        """A consumer span: a child of the producer's context, or (``linked``) the root of a
+        new trace with a span link to it."""
         lang = L.SERVICES[service].language
         return self.span(service, SCOPE_KAFKA[lang], f"process {record.topic}", CONSUMER, start,
                          end, {"messaging.system": "kafka",
@@ -547,7 +559,8 @@ class _Order:
                                "messaging.destination.partition.id": str(record.partition),
                                "messaging.kafka.message.offset": record.offset,
                                "messaging.kafka.message.key": record.key,
-                               "messaging.client.id": f"{service}-consumer-1"}, producer)
+                               "messaging.client.id": f"{service}-consumer-1"},
+                         None if linked else producer, link=producer if linked else None)
 
     def billing(self, record: KafkaRecord, producer: Span) -> None:
         day = self.day
@@ -673,7 +686,7 @@ class _Order:
         skew = L.SERVICES["order-worker"].skew_ms * MS
         t = producer.end_us - skew + day.ms(30, 320)
         dur = day.ms(15, 55)
-        consumer = self.consumer_span("fulfilment", record, producer, t, t + dur)
+        consumer = self.consumer_span("fulfilment", record, producer, t, t + dur, linked=True)
         self.span("fulfilment", SCOPE_APP["go"], "AllocateWarehouse", INTERNAL,
                   t + day.ms(1, 3), t + dur - day.ms(1, 3),
                   {"acme.warehouse": self.rng.choice(["DUS-1", "HAM-2", "LEJ-1"]),

@@ -33,6 +33,8 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
     L.ORDERS_TABLE.name: [("id", "varchar"), ("customer_id", "varchar"), ("amount", "numeric"),
                           ("currency", "varchar"), ("status", "varchar"),
                           ("created_at", "timestamptz")],
+    L.ORDERS_TOPIC.name: [("orderId", "string"), ("customerId", "string"), ("amount", "double"),
+                          ("currency", "string")],
     L.RAW_ORDERS.name: [("id", "string"), ("customer_id", "string"), ("amount", "double"),
                         ("currency", "string"), ("created_at", "timestamp")],
     L.SALES.name: [("order_date", "DATE"), ("orders", "INTEGER"), ("revenue", "NUMERIC"),

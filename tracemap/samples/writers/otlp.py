@@ -65,6 +65,8 @@ def span_json(s: Span) -> dict[str, Any]:
     out["flags"] = REMOTE_PARENT if s.remote_parent else LOCAL_PARENT
     out.update({"name": s.name, "kind": s.kind, "startTimeUnixNano": str(s.start_us * 1000),
                 "endTimeUnixNano": str(s.end_us * 1000), "attributes": attributes(s.attrs)})
+    if s.links:
+        out["links"] = [{"traceId": t, "spanId": sid} for t, sid in s.links]
     if s.events:
         out["events"] = [{"timeUnixNano": str(e.time_us * 1000), "name": e.name,
                           "attributes": attributes(e.attrs)} for e in s.events]
