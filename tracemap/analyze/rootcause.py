@@ -1,0 +1,83 @@
+"""Rank components by their anomaly signals: which one most likely started what changed.
+
+A component's strength is that of its strongest signal (``tracemap.analyze.signals``), in one
+unit: the surprise ``z`` for counts, and for latency ``LATENCY_UNIT`` x log2 of how many times
+slower its typical call got (a surprise alone would rank a busy path's small drift above a
+quiet service that got ten times slower). Localisation along calls: client-side latency goes
+to the callee, unless the caller's own time (``self_latency``) grew at least ``SELF_GROWTH``
+times while the callee's did not; then the caller, starved itself, is the one to blame.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from tracemap.analyze.signals import Signal
+
+#: Weight of each signal kind; ``self_latency`` only localises (it follows client latency).
+WEIGHTS = {"client_latency": 1.0, "error_logs": 1.0, "warn_logs": 0.5, "log_template": 1.0,
+           "call_path": 0.5, "failed_status": 1.0, "self_latency": 0.0}
+#: Strength of a latency that doubled, in surprise units.
+LATENCY_UNIT = 4.0
+#: A caller whose own time grew this many times keeps the latency of its calls.
+SELF_GROWTH = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Suspect:
+    component: str
+    strength: float
+    signals: list[Signal]
+    explanation: str
+
+
+def strength(s: Signal) -> float:
+    if s.signal.endswith("latency"):
+        return WEIGHTS[s.signal] * LATENCY_UNIT * math.log2(max(s.effect or 1.0, 1.0))
+    return WEIGHTS.get(s.signal, 0.0) * s.z
+
+
+def rank(signals: list[Signal]) -> list[Suspect]:
+    """Suspects, strongest first (ties by name), each with the signals that name it."""
+    own = {s.component: s.effect or 1.0 for s in signals if s.signal == "self_latency"}
+    credited: dict[str, list[tuple[float, Signal]]] = {}
+    for s in signals:
+        target = s.component
+        if (s.signal == "client_latency" and s.peer and own.get(s.peer, 1.0) >= SELF_GROWTH
+                and own.get(target, 1.0) < SELF_GROWTH):
+            target = s.peer
+        credited.setdefault(target, []).append((strength(s), s))
+    out = []
+    for comp, found in credited.items():
+        found.sort(key=lambda p: (-p[0], p[1].signal, p[1].subject))
+        best = found[0][0]
+        if best <= 0:
+            continue
+        out.append(Suspect(comp, round(best, 3), [s for _, s in found],
+                           explain(comp, found[0][1])))
+    out.sort(key=lambda x: (-x.strength, x.component))
+    return out
+
+
+def explain(component: str, s: Signal) -> str:
+    """One line saying what the strongest signal shows."""
+    if s.signal == "client_latency":
+        how = (f"calls into it take {s.effect:.3g}x their baseline median"
+               f" (e.g. {s.subject}: {s.window:g} ms vs {s.baseline:g} ms)")
+        if s.component != component:
+            how = (f"its own time grew, and its calls into {s.component} take {s.effect:.3g}x "
+                   "their baseline median")
+        return how
+    if s.signal == "self_latency":
+        return f"its own time is {s.effect:.3g}x the baseline median ({s.subject})"
+    if s.signal == "log_template" and s.window < s.baseline:
+        return (f"a log line it used to write fell to {s.window:g} "
+                f"(baseline {s.baseline:g}): {s.subject}")
+    if s.signal == "log_template":
+        return f"log line {s.window:g} times (baseline {s.baseline:g}): {s.subject}"
+    if s.signal == "call_path":
+        return f"stopped calling {s.subject}: {s.window:g} calls vs {s.baseline:g} in the baseline"
+    what = {"error_logs": "error log lines", "warn_logs": "warning log lines",
+            "failed_status": "failed entities"}[s.signal]
+    return f"{s.window:g} {what} vs {s.baseline:g} in the baseline"
