@@ -11,6 +11,7 @@ times while the callee's did not; then the caller, starved itself, is the one to
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tracemap.analyze.signals import Signal
@@ -22,6 +23,8 @@ WEIGHTS = {"client_latency": 1.0, "error_logs": 1.0, "warn_logs": 0.5, "log_temp
 LATENCY_UNIT = 4.0
 #: A caller whose own time grew this many times keeps the latency of its calls.
 SELF_GROWTH = 2.0
+#: Share of its strength a suspect keeps when a callee's anomaly explains it.
+EXPLAINED_KEEPS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,16 +33,25 @@ class Suspect:
     strength: float
     signals: list[Signal]
     explanation: str
+    explained_by: str | None = None
 
 
 def strength(s: Signal) -> float:
     if s.signal.endswith("latency"):
         return WEIGHTS[s.signal] * LATENCY_UNIT * math.log2(max(s.effect or 1.0, 1.0))
+    if s.signal == "log_template" and s.severity == "warn" and s.window > s.baseline:
+        return WEIGHTS["warn_logs"] * s.z
     return WEIGHTS.get(s.signal, 0.0) * s.z
 
 
-def rank(signals: list[Signal]) -> list[Suspect]:
-    """Suspects, strongest first (ties by name), each with the signals that name it."""
+def rank(signals: list[Signal], calls: Iterable[tuple[str, str]] = ()) -> list[Suspect]:
+    """Suspects, strongest first (ties by name), each with the signals that name it.
+
+    ``calls``: (caller, callee) component pairs. A caller whose strongest signal is that calls
+    into it got slower is explained by a callee whose calls *from that caller* got slower by
+    at least as much (``EXPLAINED``): it only waited, and keeps ``EXPLAINED_KEEPS`` of its
+    strength, below the callee.
+    """
     own = {s.component: s.effect or 1.0 for s in signals if s.signal == "self_latency"}
     credited: dict[str, list[tuple[float, Signal]]] = {}
     for s in signals:
@@ -48,14 +60,28 @@ def rank(signals: list[Signal]) -> list[Suspect]:
                 and own.get(target, 1.0) < SELF_GROWTH):
             target = s.peer
         credited.setdefault(target, []).append((strength(s), s))
+    for found in credited.values():
+        found.sort(key=lambda p: (-p[0], p[1].signal, p[1].subject))
+    slow_from = {(peer, s.component): LATENCY_UNIT * math.log2(max(effect, 1.0))
+                 for s in signals if s.signal == "client_latency"
+                 for peer, effect in s.by_peer.items()}
+    callees: dict[str, set[str]] = {}
+    for caller, callee in calls:
+        callees.setdefault(caller, set()).add(callee)
     out = []
     for comp, found in credited.items():
-        found.sort(key=lambda p: (-p[0], p[1].signal, p[1].subject))
-        best = found[0][0]
+        best, top = found[0]
         if best <= 0:
             continue
-        out.append(Suspect(comp, round(best, 3), [s for _, s in found],
-                           explain(comp, found[0][1])))
+        by = None
+        if top.signal == "client_latency" and top.component == comp:
+            by = next((c for c in sorted(callees.get(comp, ()))
+                       if slow_from.get((comp, c), 0.0) >= best), None)
+        line = explain(comp, top)
+        if by:
+            best *= EXPLAINED_KEEPS
+            line += f"; explained by {by}, whose calls from it slowed as much"
+        out.append(Suspect(comp, round(best, 3), [s for _, s in found], line, by))
     out.sort(key=lambda x: (-x.strength, x.component))
     return out
 

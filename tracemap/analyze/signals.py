@@ -33,8 +33,8 @@ from typing import Any
 
 from tracemap.store import Store
 
-#: Only a surprise at least this large is a signal (about p < 0.001 one-sided).
-MIN_Z = 3.0
+#: Only a surprise at least this large is a signal (about p < 0.006 one-sided).
+MIN_Z = 2.5
 #: A baseline group needs this many samples to have a p95 worth comparing against.
 MIN_BASE_SAMPLES = 5
 #: Share of baseline calls above the baseline's own p95, by construction.
@@ -68,10 +68,15 @@ class Signal:
     peer: str | None = None
     #: Effect size where it is not the count itself: latency as times the baseline median.
     effect: float | None = None
+    #: The worst log level of a template's lines (``error``, ``warn``, or ``info``).
+    severity: str | None = None
+    #: Client latency: the effect on the calls of each caller.
+    by_peer: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"signal": self.signal, "subject": self.subject, "window": self.window,
                 "baseline": self.baseline, "z": self.z, "peer": self.peer, "effect": self.effect,
+                "severity": self.severity, "by_peer": self.by_peer,
                 "examples": self.examples}
 
 
@@ -211,9 +216,13 @@ def _latency(store: Store, name: str, samples_sql: str) -> list[Signal]:
                    FROM w GROUP BY ALL),
         comp AS (SELECT component, count(*) AS n, count(*) FILTER (WHERE ms > p95) AS slow,
                         median(ms / greatest(p50, 0.001)) AS ratio
-                 FROM w GROUP BY ALL)
-        SELECT g.*, c.n AS comp_n, c.slow AS comp_slow, c.ratio
-        FROM groups g JOIN comp c USING (component)
+                 FROM w GROUP BY ALL),
+        peers AS (SELECT component, map(list(peer), list(ratio)) AS by_peer
+                  FROM (SELECT component, peer, median(ms / greatest(p50, 0.001)) AS ratio
+                        FROM w WHERE peer IS NOT NULL GROUP BY ALL)
+                  GROUP BY ALL)
+        SELECT g.*, c.n AS comp_n, c.slow AS comp_slow, c.ratio, p.by_peer
+        FROM groups g JOIN comp c USING (component) LEFT JOIN peers p USING (component)
     """, [MIN_BASE_SAMPLES, EXAMPLES])
     by: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
@@ -227,7 +236,8 @@ def _latency(store: Store, name: str, samples_sql: str) -> list[Signal]:
                           round(best["base_p50"], 3),
                           round(binomial_z(best["comp_slow"], best["comp_n"], P_SLOW), 2),
                           _examples(best["examples"]), best["peer"],
-                          round(best["ratio"], 3)))
+                          round(best["ratio"], 3),
+                          by_peer={k: round(v, 3) for k, v in (best["by_peer"] or {}).items()}))
     return out
 
 
@@ -283,12 +293,14 @@ def _op_scale(r: dict[str, Any], scale: float) -> float | None:
 
 
 def _templates(store: Store, scale: float) -> list[Signal]:
-    """The most surprising template per component: error/warning templates that appear or
-    grow, and templates of any level that vanish or fall while their operation still runs."""
+    """The most surprising template per component and level: error/warning templates that
+    appear or grow, and templates of any level that vanish or fall while their operation
+    still runs."""
     store.sql(_OPS_SQL)
     rows = store.rows("""
         SELECT l.component, l.op, l.template, o.w AS op_w, o.b AS op_b,
-               bool_or(l.severity IN ('error', 'fatal', 'warn')) AS bad,
+               CASE WHEN bool_or(l.severity IN ('error', 'fatal')) THEN 'error'
+                    WHEN bool_or(l.severity = 'warn') THEN 'warn' ELSE 'info' END AS level,
                count(*) FILTER (WHERE l.win) AS w, count(*) FILTER (WHERE NOT l.win) AS b,
                list([l.uid, l.file, l.location] ORDER BY l.uid) FILTER (WHERE l.win) AS wex,
                list([l.uid, l.file, l.location] ORDER BY l.uid) FILTER (WHERE NOT l.win) AS bex
@@ -298,16 +310,17 @@ def _templates(store: Store, scale: float) -> list[Signal]:
     best: dict[str, Signal] = {}
     for r in rows:
         ratio = _op_scale(r, scale)
-        if r["bad"]:
+        if r["level"] != "info":
             z = poisson_z(r["w"], max(r["b"], PSEUDO) * (ratio or scale))
         elif ratio is not None and r["b"]:
             z = -poisson_z(r["w"], r["b"] * ratio)
         else:
             continue
         sig = Signal(r["component"], "log_template", r["template"], r["w"], r["b"], round(z, 2),
-                     _examples(r["wex"] or r["bex"]))
-        if r["component"] not in best or z > best[r["component"]].z:
-            best[r["component"]] = sig
+                     _examples(r["wex"] or r["bex"]), severity=r["level"])
+        key = f"{r['component']} {r['level']}"
+        if key not in best or z > best[key].z:
+            best[key] = sig
     return list(best.values())
 
 
