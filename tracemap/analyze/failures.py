@@ -144,7 +144,9 @@ def analyze(store: Store, *, since: datetime | None = None, until: datetime | No
     silent = _silent(store, window)
     causes = _rank(store, origins, stats, attrs, failed, silent)
     if execution is None:
-        causes = _with_signals(causes, rootcause.rank(signals.collect(store)))
+        calls = store.sql("SELECT source, target FROM component_edges "
+                          "WHERE kind = 'calls'").fetchall()
+        causes = _with_signals(causes, rootcause.rank(signals.collect(store), calls))
     return FailuresResult(
         window=window, failed_entities=failed, failed_executions=failed_execs,
         root_causes=causes, propagation=_propagation(store), silent=silent,
@@ -475,6 +477,7 @@ def _with_signals(causes: list[RootCause],
         old = by.get(s.component)
         if old is None:
             by[s.component] = RootCause(s.component, round(add, 3), [], lines,
+                                        explained_by=s.explained_by,
                                         explanation=s.explanation, signals=found)
         else:
             by[s.component] = replace(old, score=round(old.score + add, 3),
