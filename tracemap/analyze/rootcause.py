@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from tracemap.analyze.signals import Signal
 
 #: Weight of each signal kind; ``self_latency`` only localises (it follows client latency).
-WEIGHTS = {"client_latency": 1.0, "error_logs": 1.0, "warn_logs": 0.5, "log_template": 1.0,
-           "call_path": 0.5, "failed_status": 1.0, "self_latency": 0.0}
+WEIGHTS = {"client_latency": 1.0, "consumer_lag": 1.0, "error_logs": 1.0, "warn_logs": 0.5,
+           "log_template": 1.0, "call_path": 0.5, "failed_status": 1.0, "retries": 1.0,
+           "self_latency": 0.0}
 #: Strength of a latency that doubled, in surprise units.
 LATENCY_UNIT = 4.0
 #: A caller whose own time grew this many times keeps the latency of its calls.
@@ -97,6 +98,9 @@ def explain(component: str, s: Signal) -> str:
         return how
     if s.signal == "self_latency":
         return f"its own time is {s.effect:.3g}x the baseline median ({s.subject})"
+    if s.signal == "consumer_lag":
+        return (f"messages of {s.subject} reach it {s.effect:.3g}x later than in the baseline "
+                f"({s.window:g} ms vs {s.baseline:g} ms)")
     if s.signal == "log_template" and s.window < s.baseline:
         return (f"a log line it used to write fell to {s.window:g} "
                 f"(baseline {s.baseline:g}): {s.subject}")
@@ -105,5 +109,5 @@ def explain(component: str, s: Signal) -> str:
     if s.signal == "call_path":
         return f"stopped calling {s.subject}: {s.window:g} calls vs {s.baseline:g} in the baseline"
     what = {"error_logs": "error log lines", "warn_logs": "warning log lines",
-            "failed_status": "failed entities"}[s.signal]
+            "failed_status": "failed entities", "retries": "retried attempts"}[s.signal]
     return f"{s.window:g} {what} vs {s.baseline:g} in the baseline"

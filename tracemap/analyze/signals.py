@@ -18,7 +18,10 @@ Signals (``Signal.signal``) and whom they are credited to:
 - ``log_template``: a message template (numbers and ids masked, drain-like) that appears, or
   one the baseline wrote that stops or falls: a code path that now throws, or no longer runs.
 - ``call_path``: calls from a caller to a callee's operation that vanish or appear.
+- ``consumer_lag``: messages reaching a consumer later after they were produced (a consumer
+  falling behind), against the baseline's p95 for the same channel.
 - ``failed_status``: failed/timed-out entities above the baseline's rate, where statuses exist.
+- ``retries``: retried attempts (``attempt > 1``) above the baseline's rate.
 
 Counts are scaled by the ratio of the window's traffic to the baseline's (requests, else log
 lines), so windows of different lengths compare.
@@ -41,6 +44,9 @@ MIN_BASE_SAMPLES = 5
 P_SLOW = 0.05
 #: Pseudo-count for a template or path the baseline never saw (expected = this x scale).
 PSEUDO = 0.5
+#: Latency ratios are taken against at least this baseline (ms): sub-millisecond spans and
+#: near-zero consumer lags would turn clock jitter into large factors.
+MIN_MS = 1.0
 #: Examples kept per signal.
 EXAMPLES = 3
 
@@ -111,10 +117,12 @@ def collect(store: Store) -> list[Signal]:
     found: list[Signal] = []
     found += _latency(store, "client_latency", _CLIENT_SQL)
     found += _latency(store, "self_latency", _SELF_SQL)
+    found += _latency(store, "consumer_lag", _LAG_SQL)
     found += _log_levels(store, scale)
     found += _templates(store, scale)
     found += _call_paths(store, scale)
     found += _failed(store, scale)
+    found += _retries(store, scale)
     found = [s for s in found if s.z >= MIN_Z]
     found.sort(key=lambda s: (-s.z, s.component, s.signal, s.subject))
     return found
@@ -162,6 +170,18 @@ SELECT r.node AS component, r.name AS subject, NULL AS peer, r.win,
        greatest(r.ms - coalesce(w.ms, 0), 0) AS ms, r.uid, r.file, r.location
 FROM _spans r LEFT JOIN waits w ON w.run_uid = r.uid
 WHERE r.kind = 'run'
+"""
+
+# Messages to their consumers: produce-to-start delay, credited to the consumer.
+_LAG_SQL = """
+SELECT c.node AS component, m.node AS subject, m.node AS peer, m.win, e.latency_ms AS ms,
+       c.uid, src.path AS file, c.location
+FROM edges e
+JOIN (SELECT uid, node, true AS win FROM _w WHERE kind = 'message'
+      UNION ALL SELECT uid, node, false FROM _b WHERE kind = 'message') m ON m.uid = e.src
+JOIN entities c ON c.uid = e.dst
+LEFT JOIN sources src ON src.id = c.source_id
+WHERE e.kind IN ('triggers', 'consumes') AND e.latency_ms IS NOT NULL
 """
 
 _SPANS_SQL = """
@@ -215,15 +235,15 @@ def _latency(store: Store, name: str, samples_sql: str) -> list[Signal]:
                           arg_max([uid, file, location], ms, ?) AS examples
                    FROM w GROUP BY ALL),
         comp AS (SELECT component, count(*) AS n, count(*) FILTER (WHERE ms > p95) AS slow,
-                        median(ms / greatest(p50, 0.001)) AS ratio
+                        median(greatest(ms, 0) / greatest(p50, ?)) AS ratio
                  FROM w GROUP BY ALL),
         peers AS (SELECT component, map(list(peer), list(ratio)) AS by_peer
-                  FROM (SELECT component, peer, median(ms / greatest(p50, 0.001)) AS ratio
+                  FROM (SELECT component, peer, median(greatest(ms, 0) / greatest(p50, ?)) AS ratio
                         FROM w WHERE peer IS NOT NULL GROUP BY ALL)
                   GROUP BY ALL)
         SELECT g.*, c.n AS comp_n, c.slow AS comp_slow, c.ratio, p.by_peer
         FROM groups g JOIN comp c USING (component) LEFT JOIN peers p USING (component)
-    """, [MIN_BASE_SAMPLES, EXAMPLES])
+    """, [MIN_BASE_SAMPLES, EXAMPLES, MIN_MS, MIN_MS])
     by: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         r["z"] = binomial_z(r["slow"], r["n"], P_SLOW)
@@ -350,6 +370,22 @@ def _call_paths(store: Store, scale: float) -> list[Signal]:
         if r["caller"] not in best or z > best[r["caller"]].z:
             best[r["caller"]] = sig
     return list(best.values())
+
+
+def _retries(store: Store, scale: float) -> list[Signal]:
+    """Retried attempts (attempt > 1) above the baseline rate: a retry storm starts here."""
+    rows = store.rows("""
+        SELECT s.node AS component, count(*) FILTER (WHERE s.win) AS w,
+               count(*) FILTER (WHERE NOT s.win) AS b,
+               list([s.uid, src.path, s.location] ORDER BY s.uid) FILTER (WHERE s.win) AS ex
+        FROM (SELECT *, true AS win FROM _w UNION ALL SELECT *, false FROM _b) s
+        LEFT JOIN sources src ON src.id = s.source_id
+        WHERE s.attempt > 1 GROUP BY ALL
+    """)
+    return [Signal(r["component"], "retries", "retried attempts", r["w"], r["b"],
+                   round(poisson_z(r["w"], max(r["b"], PSEUDO) * scale), 2),
+                   _examples(r["ex"]))
+            for r in rows]
 
 
 def _failed(store: Store, scale: float) -> list[Signal]:
