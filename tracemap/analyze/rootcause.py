@@ -40,7 +40,10 @@ class Suspect:
 def strength(s: Signal) -> float:
     if s.signal.endswith("latency"):
         return WEIGHTS[s.signal] * LATENCY_UNIT * math.log2(max(s.effect or 1.0, 1.0))
-    if s.signal == "log_template" and s.severity == "warn" and s.window > s.baseline:
+    if s.signal == "log_template" and s.effect is not None and s.effect < 1:
+        # A line that stops is telling; one that halves mostly follows the request mix.
+        return WEIGHTS["log_template"] * s.z * (1 - s.effect)
+    if s.signal == "log_template" and s.severity == "warn":
         return WEIGHTS["warn_logs"] * s.z
     return WEIGHTS.get(s.signal, 0.0) * s.z
 

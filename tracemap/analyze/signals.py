@@ -14,7 +14,9 @@ Signals (``Signal.signal``) and whom they are credited to:
   delay into a service shows only on its callers' side.
 - ``self_latency``: a component's own time (its server span minus the client spans it waits
   on) above the baseline's p95 for the same operation: CPU starvation, slow code.
-- ``error_logs`` / ``warn_logs``: more error (fatal) / warning lines than the baseline rate.
+- ``error_logs`` / ``warn_logs``: more error (fatal) lines of a kind the baseline never wrote
+  anywhere (``KIND_CHARS``) / more warning lines than the baseline rate. Errors the system
+  already wrote while healthy (a flaky discovery client, say) weigh like warnings.
 - ``log_template``: a message template (numbers and ids masked, drain-like) that appears, or
   one the baseline wrote that stops or falls: a code path that now throws, or no longer runs.
 - ``call_path``: calls from a caller to a callee's operation that vanish or appear.
@@ -56,7 +58,10 @@ EXAMPLES = 3
 _ID_RE = r"[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|[0-9a-fA-F]{16,}"
 _NUM_RE = r"\b\d+(\.\d+)?\b"
 _TEMPLATE_SQL = (f"left(regexp_replace(regexp_replace(regexp_replace(body, '{_ID_RE}', '<id>', "
-                 f"'g'), '(\\w)#(\\d+)', '\\1#L\\2', 'g'), '{_NUM_RE}', '<n>', 'g'), 200)")
+                 f"'g'), '(\\w)#(\\d+)', '\\1#L\\2', 'g'), '{_NUM_RE}', '<n>', 'g'), 400)")
+#: Leading characters of a template that name its kind (time, level, logger, message start):
+#: a kind the baseline wrote anywhere is known noise of the system, not a new failure.
+KIND_CHARS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +79,8 @@ class Signal:
     peer: str | None = None
     #: Effect size where it is not the count itself: latency as times the baseline median.
     effect: float | None = None
-    #: The worst log level of a template's lines (``error``, ``warn``, or ``info``).
+    #: The worst log level of a template's lines: ``error`` (of a kind new to the system),
+    #: ``warn`` (warnings, and errors of a kind the baseline wrote), or ``info``.
     severity: str | None = None
     #: Client latency: the effect on the calls of each caller.
     by_peer: dict[str, float] = field(default_factory=dict)
@@ -287,14 +293,22 @@ GROUP BY ALL
 
 
 def _log_levels(store: Store, scale: float) -> list[Signal]:
+    """Error lines of kinds the baseline never wrote (anywhere), and warning lines."""
     store.sql(_LOGS_SQL)
+    store.sql("""
+        CREATE OR REPLACE TEMP TABLE _logs AS
+        SELECT *, left(template, ?) IN (SELECT left(template, ?) FROM _logs WHERE NOT win)
+                  AS known
+        FROM _logs
+    """, [KIND_CHARS, KIND_CHARS])
     rows = store.rows("""
         SELECT component, lvl,
                count(*) FILTER (WHERE win) AS w, count(*) FILTER (WHERE NOT win) AS b,
                list([uid, file, location] ORDER BY uid) FILTER (WHERE win) AS examples
         FROM (SELECT *, CASE WHEN severity IN ('error', 'fatal') THEN 'error_logs'
                              ELSE 'warn_logs' END AS lvl
-              FROM _logs WHERE severity IN ('error', 'fatal', 'warn'))
+              FROM _logs WHERE severity = 'warn'
+                            OR (severity IN ('error', 'fatal') AND NOT known))
         GROUP BY ALL
     """)
     return [Signal(r["component"], r["lvl"], r["lvl"].replace("_", " "), r["w"], r["b"],
@@ -319,8 +333,9 @@ def _templates(store: Store, scale: float) -> list[Signal]:
     store.sql(_OPS_SQL)
     rows = store.rows("""
         SELECT l.component, l.op, l.template, o.w AS op_w, o.b AS op_b,
-               CASE WHEN bool_or(l.severity IN ('error', 'fatal')) THEN 'error'
-                    WHEN bool_or(l.severity = 'warn') THEN 'warn' ELSE 'info' END AS level,
+               CASE WHEN bool_or(l.severity IN ('error', 'fatal') AND NOT l.known) THEN 'error'
+                    WHEN bool_or(l.severity IN ('error', 'fatal', 'warn')) THEN 'warn'
+                    ELSE 'info' END AS level,
                count(*) FILTER (WHERE l.win) AS w, count(*) FILTER (WHERE NOT l.win) AS b,
                list([l.uid, l.file, l.location] ORDER BY l.uid) FILTER (WHERE l.win) AS wex,
                list([l.uid, l.file, l.location] ORDER BY l.uid) FILTER (WHERE NOT l.win) AS bex
@@ -330,14 +345,16 @@ def _templates(store: Store, scale: float) -> list[Signal]:
     best: dict[str, Signal] = {}
     for r in rows:
         ratio = _op_scale(r, scale)
+        expected = max(r["b"], PSEUDO) * (ratio or scale)
         if r["level"] != "info":
-            z = poisson_z(r["w"], max(r["b"], PSEUDO) * (ratio or scale))
+            z = poisson_z(r["w"], expected)
         elif ratio is not None and r["b"]:
-            z = -poisson_z(r["w"], r["b"] * ratio)
+            z = -poisson_z(r["w"], expected)
         else:
             continue
         sig = Signal(r["component"], "log_template", r["template"], r["w"], r["b"], round(z, 2),
-                     _examples(r["wex"] or r["bex"]), severity=r["level"])
+                     _examples(r["wex"] or r["bex"]), effect=round(r["w"] / expected, 3),
+                     severity=r["level"])
         key = f"{r['component']} {r['level']}"
         if key not in best or z > best[key].z:
             best[key] = sig
