@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 from tracemap.analyze.signals import Signal
 
-#: Weight of each signal kind; ``self_latency`` only localises (it follows client latency).
+#: Weight of each signal kind. Own time counts half: it mostly follows the client latency
+#: into the component, and stands alone only where no caller is traced (an entry service).
 WEIGHTS = {"client_latency": 1.0, "consumer_lag": 1.0, "error_logs": 1.0, "warn_logs": 0.5,
            "log_template": 1.0, "call_path": 0.5, "failed_status": 1.0, "retries": 1.0,
-           "self_latency": 0.0}
+           "self_latency": 0.5}
 #: Strength of a latency that doubled, in surprise units.
 LATENCY_UNIT = 4.0
 #: A caller whose own time grew this many times keeps the latency of its calls.
@@ -85,7 +86,7 @@ def rank(signals: list[Signal], calls: Iterable[tuple[str, str]] = ()) -> list[S
         if by:
             best *= EXPLAINED_KEEPS
             line += f"; explained by {by}, whose calls from it slowed as much"
-        out.append(Suspect(comp, round(best, 3), [s for _, s in found], line, by))
+        out.append(Suspect(comp, round(best, 3), [s for w, s in found if w > 0], line, by))
     out.sort(key=lambda x: (-x.strength, x.component))
     return out
 
