@@ -1,6 +1,6 @@
 """Root cause without failed statuses: anomaly signals against a baseline, on stores from files.
 
-The Nezha excerpts (tests/fixtures/rca, PROVENANCE.md) are real TrainTicket exports: traces and
+The Nezha excerpts (tests/fixtures/scenarios/rca, PROVENANCE.md) are real TrainTicket exports: traces and
 logs that carry no status, with a fault-free minute as the baseline (``--baseline``).
 """
 
@@ -19,7 +19,7 @@ import tracemap
 from tracemap.analyze.signals import binomial_z, poisson_z
 from tracemap.samples import generate
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rca"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios" / "rca"
 
 
 def _store(tmp_path: Path, *files: Path) -> tracemap.Tracemap:

@@ -146,7 +146,8 @@ def analyze(store: Store, *, since: datetime | None = None, until: datetime | No
     if execution is None:
         calls = store.sql("SELECT source, target FROM component_edges "
                           "WHERE kind = 'calls'").fetchall()
-        causes = _with_signals(causes, rootcause.rank(signals.collect(store), calls))
+        reaches = list(dependency_graph(store).edges())
+        causes = _with_signals(causes, rootcause.rank(signals.collect(store), calls, reaches))
     return FailuresResult(
         window=window, failed_entities=failed, failed_executions=failed_execs,
         root_causes=causes, propagation=_propagation(store), silent=silent,

@@ -24,6 +24,9 @@ Signals (``Signal.signal``) and whom they are credited to:
   falling behind), against the baseline's p95 for the same channel.
 - ``failed_status``: failed/timed-out entities above the baseline's rate, where statuses exist.
 - ``retries``: retried attempts (``attempt > 1``) above the baseline's rate.
+- ``new_value``: a change: a version-like attribute (``CHANGE_NAMES``: build id, version,
+  schema version, payload field set) with a value the component never showed in the
+  baseline, although it showed the attribute. ``rootcause`` ranks it above what it reaches.
 
 Counts are scaled by the ratio of the window's traffic to the baseline's (requests, else log
 lines), so windows of different lengths compare.
@@ -49,6 +52,13 @@ PSEUDO = 0.5
 #: Latency ratios are taken against at least this baseline (ms): sub-millisecond spans and
 #: near-zero consumer lags would turn clock jitter into large factors.
 MIN_MS = 1.0
+#: Attributes whose new value means something was deployed or changed (``failures`` extracts
+#: them; a message's headers and payload count for its producer).
+CHANGE_NAMES = (
+    "service.version", "binaryChecksum", "binary_checksum", "buildId", "build_id",
+    "worker_build_id", "workerVersion", "worker_version", "schema-version", "schema_version",
+    "schemaVersion", "dataschema", "ce_dataschema", "event.version", "payload.fields",
+)
 #: Examples kept per signal.
 EXAMPLES = 3
 
@@ -115,7 +125,8 @@ def binomial_z(k: float, n: float, p: float) -> float:
 def collect(store: Store) -> list[Signal]:
     """Every signal of the scoped window (``_w``/``_wl``) against the baseline (``_b``/``_bl``).
 
-    The scope tables are made by ``failures._scope``; examples name file and location.
+    The scope tables are made by ``failures._scope``, the attribute values (``_attrs``) by
+    ``failures._attributes``; examples name file and location.
     """
     scale = _scale(store)
     if scale is None:
@@ -129,6 +140,7 @@ def collect(store: Store) -> list[Signal]:
     found += _call_paths(store, scale)
     found += _failed(store, scale)
     found += _retries(store, scale)
+    found += _changes(store, scale)
     found = [s for s in found if s.z >= MIN_Z]
     found.sort(key=lambda s: (-s.z, s.component, s.signal, s.subject))
     return found
@@ -402,6 +414,31 @@ def _retries(store: Store, scale: float) -> list[Signal]:
     return [Signal(r["component"], "retries", "retried attempts", r["w"], r["b"],
                    round(poisson_z(r["w"], max(r["b"], PSEUDO) * scale), 2),
                    _examples(r["ex"]))
+            for r in rows]
+
+
+def _changes(store: Store, scale: float) -> list[Signal]:
+    """Version-like values a component shows in the window and never in the baseline."""
+    if not store.has_table("_attrs"):
+        return []
+    rows = store.rows("""
+        WITH a AS (
+            SELECT node, name, value, execution_id,
+                   execution_id IN (SELECT execution_id FROM _w) AS win,
+                   execution_id IN (SELECT execution_id FROM _b) AS base
+            FROM _attrs WHERE list_contains(?::VARCHAR[], name)),
+        had AS (SELECT DISTINCT node, name FROM a WHERE base),
+        new AS (SELECT node, name, value, count(DISTINCT execution_id) FILTER (WHERE win) AS w,
+                       count(*) FILTER (WHERE base) AS b, list(DISTINCT execution_id) AS execs
+                FROM a JOIN had USING (node, name) GROUP BY ALL HAVING b = 0 AND w > 0)
+        SELECT n.node, n.name, n.value, n.w,
+               (SELECT list([e.uid, src.path, e.location] ORDER BY e.started_at, e.uid)
+                FROM _w e LEFT JOIN sources src ON src.id = e.source_id
+                WHERE e.node = n.node AND list_contains(n.execs, e.execution_id)) AS ex
+        FROM new n
+    """, [list(CHANGE_NAMES)])
+    return [Signal(r["node"], "new_value", f"{r['name']}={r['value']}", r["w"], 0,
+                   round(poisson_z(r["w"], PSEUDO * scale), 2), _examples(r["ex"]))
             for r in rows]
 
 
