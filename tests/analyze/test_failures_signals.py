@@ -1,7 +1,8 @@
 """Root cause without failed statuses: anomaly signals against a baseline, on stores from files.
 
-The Nezha excerpts (tests/fixtures/scenarios/rca, PROVENANCE.md) are real TrainTicket exports: traces and
-logs that carry no status, with a fault-free minute as the baseline (``--baseline``).
+The Nezha excerpts (tests/fixtures/scenarios/rca, PROVENANCE.md) are real TrainTicket
+exports: traces and logs that carry no status, with a fault-free minute as the baseline
+(``--baseline``).
 """
 
 from __future__ import annotations
@@ -143,6 +144,23 @@ def test_deployment_payload_change_across_a_topic_names_the_producer(tmp_path: P
     assert "total" in first.attributes[0].value and "amount" not in first.attributes[0].value
     assert (second.component, second.explained_by) == ("otel:service:billing",
                                                        "otel:service:order-worker")
+
+
+def test_deployment_without_failed_status_is_ranked_above_the_consumer_it_slows(scenario) -> None:
+    # api 2.0 (service.version, schema-version header 2) from 11:00; billing, behind the
+    # orders topic, takes 30x longer on its records. Nothing fails.
+    from tests.analyze.scenario import INCIDENT_END, INCIDENT_START
+
+    tm, _ = scenario(api_deploy_slows_billing=True)
+    result = tm.failures(since=INCIDENT_START, until=INCIDENT_END)
+    assert result.failed_entities == 0
+    first, second = result.root_causes[:2]
+    assert first.component == "otel:service:api"
+    assert {s["subject"] for s in first.signals} >= {"service.version=2.0", "schema-version=2"}
+    assert first.explanation.startswith("changed: ")
+    assert (second.component, second.explained_by) == ("otel:service:billing",
+                                                       "otel:service:api")
+    assert second.signals[0]["signal"] == "self_latency"
 
 
 @pytest.mark.parametrize(("observed", "expected", "z"), [
