@@ -22,7 +22,7 @@ WEIGHTS = {"client_latency": 1.0, "consumer_lag": 1.0, "error_logs": 1.0, "warn_
            "log_template": 1.0, "call_path": 0.5, "failed_status": 1.0, "retries": 1.0,
            "self_latency": 0.5, "new_value": 0.5}
 #: Strength of a latency that doubled, in surprise units.
-LATENCY_UNIT = 4.0
+LATENCY_UNIT = 3.0
 #: A caller whose own time grew this many times keeps the latency of its calls.
 SELF_GROWTH = 2.0
 #: Share of its strength a suspect keeps when a callee's anomaly explains it.
