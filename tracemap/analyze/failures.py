@@ -6,9 +6,10 @@ How candidates are found and ranked:
    (``calls``), a failed step it contains (``contains``) or a failed child run (``child``),
    until an entity with no failed dependency is reached: the *origin* of that failure. Callers
    that only suffer from a failing callee are thereby explained by it.
-2. **Evidence per component** in the window versus the baseline window (default: the same
-   length just before): failure rate, origins, error logs attached by trace/span id, retries
-   (attempt > 1), and p95 latency. A slow component whose callee slowed down by as much is
+2. **Evidence per component** in the window versus the baseline (default: the same length
+   just before; or ``baseline_sources``, ingested files/folders of fault-free records):
+   failure rate, origins, error logs attached by trace/span id, retries (attempt > 1), and
+   p95 latency. A slow component whose callee slowed down by as much is
    explained by the callee.
 3. **Discriminating attributes**: attribute values (build id, service.version, host, partition,
    task queue, schema version header, payload field set) over-represented in failed executions
@@ -16,8 +17,15 @@ How candidates are found and ranked:
    belongs to a component *upstream* of an origin, that upstream component becomes a candidate
    that explains the origin: a consumer broken by a producer's deployment points at the producer.
 4. **Score** = share of the window's failures a component originates (or explains through an
-   attribute) + 0.3 × its failure-rate increase + 0.1 for a latency shift + 0.1 for retries;
-   a component explained by another keeps half its score, so it ranks below its explainer.
+   attribute), times the share of its failures above the baseline's rate, + 0.3 × its
+   failure-rate increase + 0.1 for a latency shift + 0.1 for retries; a component explained
+   by another keeps half its score, so it ranks below its explainer.
+5. **Anomaly signals** (``signals``, ranked by ``rootcause``) compare the window with the
+   baseline whether or not anything failed: client-span and own latency, error/warning lines,
+   log templates that appear or stop, call paths that vanish, consumer lag, retries, and
+   version-like values new in the window (a change ranks above the anomalies it reaches).
+   Each suspect adds up to ``SIGNAL_WEIGHT`` to its score, so failed statuses rank first where
+   they exist and the signals alone rank where nothing carries a status.
 
 Also reported: propagation (origin → affected, with the edge kind that carried it), silent
 failures (messages whose usual consumers never picked them up), partial failures (one consumer
@@ -411,10 +419,14 @@ def _rank(store: Store, origins: dict[str, int], stats: dict[str, dict[str, Any]
         evidence[node].append(f"stopped consuming: {n} messages of the window never reached it")
     for node, n in origins.items():
         s = stats.get(node, {})
-        scores[node] = scores.get(node, 0.0) + n / total
-        evidence[node].append(f"origin of {n} of {failed_total} failures in the window")
         rate = s.get("failed", 0) / s["n"] if s.get("n") else 0.0
         base = s.get("base_failed", 0) / s["base_n"] if s.get("base_n") else 0.0
+        # Failures at the rate the baseline already had are the system's usual noise: only the
+        # excess over it counts (a healthy baseline keeps the whole share).
+        excess = max(0.0, 1 - base / rate) if rate else 1.0
+        scores[node] = scores.get(node, 0.0) + n / total * excess
+        evidence[node].append(f"origin of {n} of {failed_total} failures in the window"
+                              + ("" if excess else f", as often as in the baseline ({base:.0%})"))
         if rate > base:
             scores[node] += 0.3 * (rate - base)
             evidence[node].append(f"failure rate {rate:.0%} in the window vs {base:.0%} before")
@@ -450,6 +462,7 @@ def _rank(store: Store, origins: dict[str, int], stats: dict[str, dict[str, Any]
     for node, by in explained_by.items():
         if node in scores and scores.get(by, 0.0) > 0:
             scores[node] *= 0.5
+    scores = {node: score for node, score in scores.items() if score > 0}
     causes = [RootCause(component=node, score=round(score, 3),
                         explains=sorted(explains.get(node, set()) - {node}),
                         evidence=evidence[node], attributes=attrs.get(node, []),
