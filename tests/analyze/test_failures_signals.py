@@ -139,7 +139,7 @@ def test_deployment_payload_change_across_a_topic_names_the_producer(tmp_path: P
                          until=datetime.fromisoformat(deploy["until"]))
     first, second = result.root_causes[:2]
     assert first.component == "otel:service:order-worker"
-    assert first.explains == ["otel:service:billing"]
+    assert "otel:service:billing" in first.explains
     assert [a.name for a in first.attributes] == ["payload.fields"]
     assert "total" in first.attributes[0].value and "amount" not in first.attributes[0].value
     assert (second.component, second.explained_by) == ("otel:service:billing",

@@ -466,7 +466,8 @@ def _rank(store: Store, origins: dict[str, int], stats: dict[str, dict[str, Any]
     causes = [RootCause(component=node, score=round(score, 3),
                         explains=sorted(explains.get(node, set()) - {node}),
                         evidence=evidence[node], attributes=attrs.get(node, []),
-                        explained_by=explained_by.get(node))
+                        explained_by=explained_by.get(node),
+                        explanation=evidence[node][0] if evidence[node] else "")
               for node, score in scores.items()]
     causes.sort(key=lambda c: (-c.score, c.component))
     return causes
@@ -484,20 +485,26 @@ def _with_signals(causes: list[RootCause],
         return causes
     top = suspects[0].strength
     by = {c.component: c for c in causes}
+    explains: dict[str, list[str]] = defaultdict(list)
+    for s in suspects:
+        if s.explained_by:
+            explains[s.explained_by].append(s.component)
     for s in suspects:
         add = SIGNAL_WEIGHT * s.strength / top
         found = [sig.to_dict() for sig in s.signals[:SIGNALS_KEPT]]
         lines = [rootcause.explain(s.component, sig) for sig in s.signals[:SIGNALS_KEPT]]
         old = by.get(s.component)
         if old is None:
-            by[s.component] = RootCause(s.component, round(add, 3), [], lines,
+            by[s.component] = RootCause(s.component, round(add, 3),
+                                        sorted(explains[s.component]), lines,
                                         explained_by=s.explained_by,
                                         explanation=s.explanation, signals=found)
         else:
-            by[s.component] = replace(old, score=round(old.score + add, 3),
-                                      evidence=[*old.evidence, *lines],
-                                      explanation=old.explanation or s.explanation,
-                                      signals=found)
+            by[s.component] = replace(
+                old, score=round(old.score + add, 3),
+                explains=sorted({*old.explains, *explains[s.component]}),
+                evidence=[*old.evidence, *lines],
+                explanation=old.explanation or s.explanation, signals=found)
     out = list(by.values())
     out.sort(key=lambda c: (-c.score, c.component))
     return out
