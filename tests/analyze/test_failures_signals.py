@@ -60,18 +60,22 @@ def test_error_log_burst_from_logs_only_names_the_service(tmp_path: Path) -> Non
 
 
 SPAN_COLUMNS = ["TraceID", "SpanID", "ParentID", "PodName", "OperationName",
-                "StartTimeUnixNano", "EndTimeUnixNano", "Duration"]
+                "StartTimeUnixNano", "EndTimeUnixNano", "Duration", "http.response.status_code"]
 
 
-def _write_spans(path: Path, start: datetime, requests: int, *, calls_stock: bool) -> None:
+def _write_spans(path: Path, start: datetime, requests: int, *, calls_stock: bool,
+                 stock_answers: int = 200) -> None:
     """gateway -> order, which calls payment and (unless told not to) stock; the column
-    layout of the Nezha TrainTicket span tables (pods named <service>-<rs>-<pod>)."""
+    layout of the Nezha TrainTicket span tables (pods named <service>-<rs>-<pod>) and an
+    OTel ``http.response.status_code`` column (``stock_answers`` on stock's spans)."""
     pods = {s: f"{s}-6d5f9c7b8-x7k2p" for s in ("gateway", "order", "payment", "stock")}
     rows = []
 
     def span(trace: str, sid: str, parent: str, svc: str, op: str, t: datetime, ms: float):
         ns = int(t.timestamp() * 1e9)
-        rows.append([trace, sid, parent, pods[svc], op, ns, ns + int(ms * 1e6), int(ms * 1000)])
+        code = stock_answers if svc == "stock" else 200
+        rows.append([trace, sid, parent, pods[svc], op, ns, ns + int(ms * 1e6), int(ms * 1000),
+                     code])
 
     for i in range(requests):
         t = start + timedelta(seconds=i)
@@ -103,6 +107,18 @@ def test_vanished_call_path_names_the_caller_that_stopped(tmp_path: Path) -> Non
         "call_path", "/reserve on otel:service:stock", 0, 60)
     assert Path(top["examples"][0]["file"]).resolve() == base.resolve()
     assert result.root_causes[0].explanation.startswith("stopped calling /reserve")
+
+
+def test_server_error_codes_name_the_service_that_answered_them(tmp_path: Path) -> None:
+    base, window = tmp_path / "base_trace.csv.gz", tmp_path / "window_trace.csv.gz"
+    t0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
+    _write_spans(base, t0, 60, calls_stock=True)
+    _write_spans(window, t0 + timedelta(minutes=5), 60, calls_stock=True, stock_answers=503)
+    result = _store(tmp_path, base, window).failures(baseline_sources=[str(base)])
+    first = result.root_causes[0]
+    assert first.component == "otel:service:stock"
+    codes = next(s for s in first.signals if s["signal"] == "error_codes")
+    assert (codes["subject"], codes["window"], codes["baseline"]) == ("answered 503", 60, 0)
 
 
 def test_same_traffic_as_the_baseline_reports_nothing(tmp_path: Path) -> None:

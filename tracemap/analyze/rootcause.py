@@ -19,8 +19,8 @@ from tracemap.analyze.signals import Signal
 #: Weight of each signal kind. Own time counts half: it mostly follows the client latency
 #: into the component, and stands alone only where no caller is traced (an entry service).
 WEIGHTS = {"client_latency": 1.0, "consumer_lag": 1.0, "error_logs": 1.0, "warn_logs": 0.5,
-           "log_template": 1.0, "call_path": 0.5, "failed_status": 1.0, "retries": 1.0,
-           "self_latency": 0.5, "new_value": 0.5}
+           "log_template": 1.0, "call_path": 0.5, "failed_status": 1.0, "error_codes": 1.0,
+           "retries": 1.0, "self_latency": 0.5, "new_value": 0.5}
 #: Strength of a latency that doubled, in surprise units.
 LATENCY_UNIT = 3.0
 #: A caller whose own time grew this many times keeps the latency of its calls.
@@ -148,6 +148,8 @@ def explain(component: str, s: Signal) -> str:
         return f"new value {s.subject} on {s.window:g} executions, never seen in the baseline"
     if s.signal == "call_path":
         return f"stopped calling {s.subject}: {s.window:g} calls vs {s.baseline:g} in the baseline"
+    if s.signal == "error_codes":
+        return f"{s.subject} {s.window:g} times vs {s.baseline:g} in the baseline"
     what = {"error_logs": "error log lines", "warn_logs": "warning log lines",
             "failed_status": "failed entities", "retries": "retried attempts"}[s.signal]
     return f"{s.window:g} {what} vs {s.baseline:g} in the baseline"

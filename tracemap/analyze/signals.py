@@ -23,6 +23,9 @@ Signals (``Signal.signal``) and whom they are credited to:
 - ``consumer_lag``: messages reaching a consumer later after they were produced (a consumer
   falling behind), against the baseline's p95 for the same channel.
 - ``failed_status``: failed/timed-out entities above the baseline's rate, where statuses exist.
+- ``error_codes``: spans answering with a server error code (HTTP 5xx, gRPC UNKNOWN,
+  DEADLINE_EXCEEDED, INTERNAL, UNAVAILABLE; OTel semantic conventions) above the baseline's
+  rate, whether or not the span status says so; a client span's code goes to its callee.
 - ``retries``: retried attempts (``attempt > 1``) above the baseline's rate.
 - ``new_value``: a change: a version-like attribute (``CHANGE_NAMES``: build id, version,
   schema version, payload field set) with a value the component never showed in the
@@ -139,6 +142,7 @@ def collect(store: Store) -> list[Signal]:
     found += _templates(store, scale)
     found += _call_paths(store, scale)
     found += _failed(store, scale)
+    found += _error_codes(store, scale)
     found += _retries(store, scale)
     found += _changes(store, scale)
     found = [s for s in found if s.z >= MIN_Z]
@@ -398,6 +402,45 @@ def _call_paths(store: Store, scale: float) -> list[Signal]:
                      r["b"], round(z, 2), _examples(r["bex"]), r["callee"])
         if r["caller"] not in best or z > best[r["caller"]].z:
             best[r["caller"]] = sig
+    return list(best.values())
+
+
+# Server error codes by OTel semantic conventions (http.response.status_code, older
+# http.status_code; rpc.grpc.status_code 2 UNKNOWN, 4 DEADLINE_EXCEEDED, 13 INTERNAL,
+# 14 UNAVAILABLE). A client span's code is its callee's answer. Spans are steps (a local
+# root's run repeats its span's attributes).
+_ERROR_CODES_SQL = """
+WITH s AS (SELECT uid, source_id, node, location, true AS win FROM _w
+           UNION ALL SELECT uid, source_id, node, location, false FROM _b),
+d AS (SELECT uid, source_id, detail FROM steps),
+coded AS (
+    SELECT s.uid, s.source_id, s.node, s.location, s.win,
+           coalesce(d.detail ->> '$."http.response.status_code"',
+                    d.detail ->> '$."http.status_code"') AS http,
+           d.detail ->> '$."rpc.grpc.status_code"' AS grpc
+    FROM s JOIN d ON d.uid = s.uid AND d.source_id = s.source_id
+    WHERE d.detail IS NOT NULL)
+SELECT coalesce(callee.node, c.node) AS component, coalesce(c.http, 'grpc ' || c.grpc) AS code,
+       count(*) FILTER (WHERE c.win) AS w, count(*) FILTER (WHERE NOT c.win) AS b,
+       list([c.uid, src.path, c.location] ORDER BY c.uid) FILTER (WHERE c.win) AS ex
+FROM coded c
+LEFT JOIN edges e ON e.src = c.uid AND e.kind = 'calls'
+LEFT JOIN entities callee ON callee.uid = e.dst
+LEFT JOIN sources src ON src.id = c.source_id
+WHERE TRY_CAST(c.http AS INTEGER) BETWEEN 500 AND 599
+   OR TRY_CAST(c.grpc AS INTEGER) IN (2, 4, 13, 14)
+GROUP BY ALL
+"""
+
+
+def _error_codes(store: Store, scale: float) -> list[Signal]:
+    best: dict[str, Signal] = {}
+    for r in store.rows(_ERROR_CODES_SQL):
+        sig = Signal(r["component"], "error_codes", f"answered {r['code']}", r["w"], r["b"],
+                     round(poisson_z(r["w"], max(r["b"], PSEUDO) * scale), 2),
+                     _examples(r["ex"]))
+        if r["component"] not in best or sig.z > best[r["component"]].z:
+            best[r["component"]] = sig
     return list(best.values())
 
 
