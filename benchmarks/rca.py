@@ -93,7 +93,7 @@ def main() -> None:
     for case_dir in sorted((folder / "cases").iterdir()):
         case = json.loads((case_dir / "case.json").read_text())
         cid = case["case_id"]
-        normal = str(folder / case["normal_reference"])
+        normal = str((folder / case["normal_reference"]).resolve())
         since = datetime.fromtimestamp(case["incident_epoch_s"], UTC)
         db = work / f"{cid}.duckdb"
         tm = tracemap.open(db)

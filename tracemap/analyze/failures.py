@@ -168,7 +168,8 @@ def _baseline_ids(store: Store, paths: Sequence[str]) -> list[int]:
     """Ids of the ingested sources that are, or lie under, the given baseline paths."""
     if not paths:
         return []
-    wanted = [os.path.abspath(p) for p in paths]
+    # Ingest records a file by its real path; a baseline named through a symlink is the same.
+    wanted = {f(p) for p in paths for f in (os.path.abspath, os.path.realpath)}
     ids = [sid for sid, path in store.sql("SELECT id, path FROM sources").fetchall()
            if any(path == w or path.startswith(w.rstrip(os.sep) + os.sep) for w in wanted)]
     if not ids:
