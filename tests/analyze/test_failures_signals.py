@@ -48,6 +48,21 @@ def test_callee_delay_seen_only_on_client_spans_names_the_callee(tmp_path: Path)
     assert result.failed_entities == 0
 
 
+def test_cli_baseline_option_takes_the_fault_free_files(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tracemap.cli import app
+
+    window, base = FIXTURES / "delay_window_trace.csv.gz", FIXTURES / "delay_baseline_trace.csv.gz"
+    db = str(tmp_path / "s.duckdb")
+    assert CliRunner().invoke(app, ["ingest", "--db", db, str(window), str(base)]).exit_code == 0
+    r = CliRunner().invoke(app, ["failures", "--db", db, "--baseline", str(base), "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["window"]["baseline_sources"] == [str(base)]
+    assert out["root_causes"][0]["component"] == "otel:service:ts-verification-code-service"
+
+
 def test_error_log_burst_from_logs_only_names_the_service(tmp_path: Path) -> None:
     window, base = FIXTURES / "errors_window_log.csv.gz", FIXTURES / "errors_baseline_log.csv.gz"
     result = _store(tmp_path, window, base).failures(baseline_sources=[str(base)])
