@@ -135,12 +135,15 @@ class Tracemap:
 
     def failures(self, *, since: datetime | None = None, until: datetime | None = None,
                  baseline_since: datetime | None = None, baseline_until: datetime | None = None,
-                 execution: str | None = None) -> failures_analysis.FailuresResult:
-        """Root causes and propagation of failures in a window or one execution."""
+                 execution: str | None = None,
+                 baseline_sources: Iterable[str] = ()) -> failures_analysis.FailuresResult:
+        """Root causes and propagation of failures in a window or one execution
+        (``baseline_sources``: ingested files/folders holding the fault-free baseline)."""
         with self.analysis_store() as store:
             return failures_analysis.analyze(
                 store, since=since, until=until, baseline_since=baseline_since,
-                baseline_until=baseline_until, execution=execution)
+                baseline_until=baseline_until, execution=execution,
+                baseline_sources=list(baseline_sources))
 
     def impact(self, target: str, *, upstream: bool = False,
                depth: int | None = None) -> impact_analysis.ImpactResult:

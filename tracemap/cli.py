@@ -257,6 +257,9 @@ def failures_cmd(
         "--baseline-since", help="Baseline start (default: one window length before).")] = None,
     baseline_until: Annotated[str | None, typer.Option(
         "--baseline-until", help="Baseline end (default: the window's start).")] = None,
+    baseline: Annotated[list[str] | None, typer.Option(
+        "--baseline", help="An ingested file or folder of fault-free records to compare "
+        "against (repeatable); the window is then everything else.")] = None,
     fmt: FormatOption = "text",
     as_json: JsonOption = False,
 ) -> None:
@@ -264,7 +267,8 @@ def failures_cmd(
     result = _open(ctx, db).failures(
         since=_when(since, "--since"), until=_when(until, "--until"),
         baseline_since=_when(baseline_since, "--baseline-since"),
-        baseline_until=_when(baseline_until, "--baseline-until"), execution=execution)
+        baseline_until=_when(baseline_until, "--baseline-until"), execution=execution,
+        baseline_sources=baseline or [])
     _emit(result, fmt, as_json)
 
 

@@ -33,6 +33,7 @@ class Incidents:
     tax_outage: bool = False  # tax returns errors in the incident window
     api_deploy: bool = False  # api 2.0 from 11:00 sends messages billing cannot read
     notifier_stops: bool = False  # notifier consumes nothing from 11:00 on
+    api_deploy_slows_billing: bool = False  # api 2.0 from 11:00; billing 30x slower, no error
     skew_ms: int = 0  # consumers' clocks run this far behind the producer's
 
 
@@ -68,7 +69,8 @@ def write(out: Path, incidents: Incidents) -> dict[str, list[str]]:
         incident = INCIDENT_START <= t < INCIDENT_END
         after = t >= INCIDENT_START
         trace = _id(f"trace{i}", 16)
-        api_version = "2.0" if incidents.api_deploy and after else "1.0"
+        deployed = incidents.api_deploy or incidents.api_deploy_slows_billing
+        api_version = "2.0" if deployed and after else "1.0"
         tax_fails = incidents.tax_outage and incident
         root, client, tax, prod = (_id(f"{i}{n}", 8) for n in ("root", "client", "tax", "prod"))
         api = spans.setdefault(("api", api_version), [])
@@ -92,10 +94,12 @@ def write(out: Path, incidents: Incidents) -> dict[str, list[str]]:
             if consumer == "notifier" and incidents.notifier_stops and after:
                 silent.append(f"kafka:msg:orders/0/{i}")
                 continue
-            fails = consumer == "billing" and api_version == "2.0"
+            hit = consumer == "billing" and api_version == "2.0"
+            fails = hit and incidents.api_deploy
+            ms = 900 if hit and incidents.api_deploy_slows_billing else 30
             start = produced + timedelta(milliseconds=200 + 50 * n - incidents.skew_ms)
             spans.setdefault((consumer, "1.0"), []).append(
-                _span(trace, _id(f"{i}{consumer}", 8), prod, "orders process", 5, start, 30,
+                _span(trace, _id(f"{i}{consumer}", 8), prod, "orders process", 5, start, ms,
                       error=fails, attrs=channel))
     with open(out / "traces.jsonl", "w") as fh:
         for (service, version), items in sorted(spans.items()):

@@ -6,9 +6,10 @@ How candidates are found and ranked:
    (``calls``), a failed step it contains (``contains``) or a failed child run (``child``),
    until an entity with no failed dependency is reached: the *origin* of that failure. Callers
    that only suffer from a failing callee are thereby explained by it.
-2. **Evidence per component** in the window versus the baseline window (default: the same
-   length just before): failure rate, origins, error logs attached by trace/span id, retries
-   (attempt > 1), and p95 latency. A slow component whose callee slowed down by as much is
+2. **Evidence per component** in the window versus the baseline (default: the same length
+   just before; or ``baseline_sources``, ingested files/folders of fault-free records):
+   failure rate, origins, error logs attached by trace/span id, retries (attempt > 1), and
+   p95 latency. A slow component whose callee slowed down by as much is
    explained by the callee.
 3. **Discriminating attributes**: attribute values (build id, service.version, host, partition,
    task queue, schema version header, payload field set) over-represented in failed executions
@@ -16,8 +17,15 @@ How candidates are found and ranked:
    belongs to a component *upstream* of an origin, that upstream component becomes a candidate
    that explains the origin: a consumer broken by a producer's deployment points at the producer.
 4. **Score** = share of the window's failures a component originates (or explains through an
-   attribute) + 0.3 × its failure-rate increase + 0.1 for a latency shift + 0.1 for retries;
-   a component explained by another keeps half its score, so it ranks below its explainer.
+   attribute), times the share of its failures above the baseline's rate, + 0.3 × its
+   failure-rate increase + 0.1 for a latency shift + 0.1 for retries; a component explained
+   by another keeps half its score, so it ranks below its explainer.
+5. **Anomaly signals** (``signals``, ranked by ``rootcause``) compare the window with the
+   baseline whether or not anything failed: client-span and own latency, error/warning lines,
+   log templates that appear or stop, call paths that vanish, consumer lag, retries, and
+   version-like values new in the window (a change ranks above the anomalies it reaches).
+   Each suspect adds up to ``SIGNAL_WEIGHT`` to its score, so failed statuses rank first where
+   they exist and the signals alone rank where nothing carries a status.
 
 Also reported: propagation (origin → affected, with the edge kind that carried it), silent
 failures (messages whose usual consumers never picked them up), partial failures (one consumer
@@ -27,13 +35,16 @@ it failed).
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import networkx as nx
 
+from tracemap.analyze import rootcause, signals
 from tracemap.analyze.impact import dependency_graph
 from tracemap.errors import AnalysisError
 from tracemap.store import Store
@@ -60,6 +71,10 @@ LATENCY_FACTOR = 2.0
 #: A consumer is "usual" for a channel when it took at least this share of its messages.
 USUAL_CONSUMER_SHARE = 0.5
 MAX_WALK_DEPTH = 16
+#: Most a component's anomaly signals add to its score (the strongest suspect gets all of it).
+SIGNAL_WEIGHT = 0.25
+#: Signals kept as evidence per cause.
+SIGNALS_KEPT = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +93,11 @@ class RootCause:
     evidence: list[str]
     attributes: list[Attribute] = field(default_factory=list)
     explained_by: str | None = None
+    #: One line: what the strongest evidence shows.
+    explanation: str = ""
+    #: Anomalies against the baseline (``signals.Signal.to_dict``), strongest first, each
+    #: with window and baseline values and example entities (file, location).
+    signals: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +107,8 @@ class Window:
     baseline_since: datetime | None
     baseline_until: datetime | None
     execution: str | None = None
+    #: Files or folders whose records are the baseline (instead of a baseline period).
+    baseline_sources: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +131,18 @@ class FailuresResult:
 
 def analyze(store: Store, *, since: datetime | None = None, until: datetime | None = None,
             baseline_since: datetime | None = None, baseline_until: datetime | None = None,
-            execution: str | None = None) -> FailuresResult:
-    """Root causes and propagation of the failures in a window or one execution."""
-    window = _window(store, since, until, baseline_since, baseline_until, execution)
-    _scope(store, window)
+            execution: str | None = None,
+            baseline_sources: Sequence[str] = ()) -> FailuresResult:
+    """Root causes and propagation of the failures in a window or one execution.
+
+    The baseline is ``baseline_sources`` (ingested files or folders holding fault-free
+    records) when given, else the period ``baseline_since``..``baseline_until`` (default: as
+    long as the window, just before it).
+    """
+    base_ids = _baseline_ids(store, baseline_sources)
+    window = _window(store, since, until, baseline_since, baseline_until, execution,
+                     list(baseline_sources), base_ids)
+    _scope(store, window, base_ids)
     failed = store.sql("SELECT count(*) FROM _w_failed").fetchone()[0]
     failed_execs = store.sql(
         "SELECT count(DISTINCT execution_id) FROM _w_failed").fetchone()[0]
@@ -121,6 +151,11 @@ def analyze(store: Store, *, since: datetime | None = None, until: datetime | No
     attrs = _attributes(store) if execution is None else {}
     silent = _silent(store, window)
     causes = _rank(store, origins, stats, attrs, failed, silent)
+    if execution is None:
+        calls = store.sql("SELECT source, target FROM component_edges "
+                          "WHERE kind = 'calls'").fetchall()
+        reaches = list(dependency_graph(store).edges())
+        causes = _with_signals(causes, rootcause.rank(signals.collect(store), calls, reaches))
     return FailuresResult(
         window=window, failed_entities=failed, failed_executions=failed_execs,
         root_causes=causes, propagation=_propagation(store), silent=silent,
@@ -129,9 +164,23 @@ def analyze(store: Store, *, since: datetime | None = None, until: datetime | No
 
 # ------------------------------------------------------------------------------------- scope
 
+def _baseline_ids(store: Store, paths: Sequence[str]) -> list[int]:
+    """Ids of the ingested sources that are, or lie under, the given baseline paths."""
+    if not paths:
+        return []
+    # Ingest records a file by its real path; a baseline named through a symlink is the same.
+    wanted = {f(p) for p in paths for f in (os.path.abspath, os.path.realpath)}
+    ids = [sid for sid, path in store.sql("SELECT id, path FROM sources").fetchall()
+           if any(path == w or path.startswith(w.rstrip(os.sep) + os.sep) for w in wanted)]
+    if not ids:
+        raise AnalysisError(f"no ingested file is, or lies under, {', '.join(paths)}; ingest "
+                            "the baseline files too (`tracemap status` lists the sources)")
+    return ids
+
+
 def _window(store: Store, since: datetime | None, until: datetime | None,
             b_since: datetime | None, b_until: datetime | None,
-            execution: str | None) -> Window:
+            execution: str | None, b_paths: list[str], b_ids: list[int]) -> Window:
     if execution:
         found = store.sql("SELECT count(*) FROM executions WHERE execution_id = ?",
                           [execution]).fetchone()[0]
@@ -139,32 +188,53 @@ def _window(store: Store, since: datetime | None, until: datetime | None,
             raise AnalysisError(f"no execution '{execution}'; `tracemap trace ID` finds one by "
                                 "any key or uid")
         return Window(None, None, None, None, execution)
-    lo, hi = store.sql("SELECT min(started_at), max(coalesce(ended_at, started_at)) "
-                       "FROM entities").fetchone()
+    lo, hi = store.sql("""
+        SELECT min(t0), max(t1) FROM (
+            SELECT started_at AS t0, coalesce(ended_at, started_at) AS t1, source_id
+            FROM entities
+            UNION ALL SELECT time, time, source_id FROM logs)
+        WHERE NOT list_contains(?::INTEGER[], source_id)""", [b_ids]).fetchone()
     if lo is None:
-        raise AnalysisError("the store has no entities; run `tracemap ingest` first")
+        raise AnalysisError("the store has no entities or logs outside the baseline; run "
+                            "`tracemap ingest` first")
     since = since or lo
     until = until or hi + timedelta(microseconds=1)
     if until <= since:
         raise AnalysisError(f"--until ({until.isoformat()}) must be after --since "
                             f"({since.isoformat()})")
+    if b_ids:
+        return Window(since, until, b_since, b_until, baseline_sources=b_paths)
     length = until - since
     b_until = b_until or since
     b_since = b_since or b_until - length
     return Window(since, until, b_since, b_until)
 
 
-def _scope(store: Store, w: Window) -> None:
-    """Temporary tables: the window's entities, its failed ones, and the baseline's entities."""
+# Window and baseline rows of a table by time column; ``?`` order: ids, since, until.
+_IN_WINDOW = ("NOT list_contains(?::INTEGER[], source_id) AND {t} >= ? AND {t} < ?")
+_IN_BASELINE = ("list_contains(?::INTEGER[], source_id) AND {t} >= coalesce(?, {t}) "
+                "AND {t} <= coalesce(?, {t})")
+_IN_PERIOD = "len(?::INTEGER[]) = 0 AND {t} >= ? AND {t} < ?"
+
+
+def _scope(store: Store, w: Window, base_ids: list[int]) -> None:
+    """Temporary tables: the window's entities (``_w``), its failed ones, its log lines
+    (``_wl``), and the baseline's entities and log lines (``_b``, ``_bl``)."""
     if w.execution:
         store.sql("CREATE OR REPLACE TEMP TABLE _w AS SELECT * FROM entities "
                   "WHERE execution_id = ?", [w.execution])
         store.sql("CREATE OR REPLACE TEMP TABLE _b AS SELECT * FROM entities WHERE false")
+        store.sql("CREATE OR REPLACE TEMP TABLE _wl AS SELECT * FROM logs WHERE entity_uid IN "
+                  "(SELECT uid FROM _w)")
+        store.sql("CREATE OR REPLACE TEMP TABLE _bl AS SELECT * FROM logs WHERE false")
     else:
-        store.sql("CREATE OR REPLACE TEMP TABLE _w AS SELECT * FROM entities "
-                  "WHERE started_at >= ? AND started_at < ?", [w.since, w.until])
-        store.sql("CREATE OR REPLACE TEMP TABLE _b AS SELECT * FROM entities "
-                  "WHERE started_at >= ? AND started_at < ?", [w.baseline_since, w.baseline_until])
+        base = _IN_BASELINE if base_ids else _IN_PERIOD
+        for table, col, suffix in (("entities", "started_at", ""), ("logs", "time", "l")):
+            store.sql(f"CREATE OR REPLACE TEMP TABLE _w{suffix} AS SELECT * FROM {table} "
+                      f"WHERE {_IN_WINDOW.format(t=col)}", [base_ids, w.since, w.until])
+            store.sql(f"CREATE OR REPLACE TEMP TABLE _b{suffix} AS SELECT * FROM {table} "
+                      f"WHERE {base.format(t=col)}",
+                      [base_ids, w.baseline_since, w.baseline_until])
     store.sql("CREATE OR REPLACE TEMP TABLE _w_failed AS SELECT * FROM _w "
               "WHERE status IN ('failed', 'timed_out')")
 
@@ -350,10 +420,14 @@ def _rank(store: Store, origins: dict[str, int], stats: dict[str, dict[str, Any]
         evidence[node].append(f"stopped consuming: {n} messages of the window never reached it")
     for node, n in origins.items():
         s = stats.get(node, {})
-        scores[node] = scores.get(node, 0.0) + n / total
-        evidence[node].append(f"origin of {n} of {failed_total} failures in the window")
         rate = s.get("failed", 0) / s["n"] if s.get("n") else 0.0
         base = s.get("base_failed", 0) / s["base_n"] if s.get("base_n") else 0.0
+        # Failures at the rate the baseline already had are the system's usual noise: only the
+        # excess over it counts (a healthy baseline keeps the whole share).
+        excess = max(0.0, 1 - base / rate) if rate else 1.0
+        scores[node] = scores.get(node, 0.0) + n / total * excess
+        evidence[node].append(f"origin of {n} of {failed_total} failures in the window"
+                              + ("" if excess else f", as often as in the baseline ({base:.0%})"))
         if rate > base:
             scores[node] += 0.3 * (rate - base)
             evidence[node].append(f"failure rate {rate:.0%} in the window vs {base:.0%} before")
@@ -389,13 +463,52 @@ def _rank(store: Store, origins: dict[str, int], stats: dict[str, dict[str, Any]
     for node, by in explained_by.items():
         if node in scores and scores.get(by, 0.0) > 0:
             scores[node] *= 0.5
+    scores = {node: score for node, score in scores.items() if score > 0}
     causes = [RootCause(component=node, score=round(score, 3),
                         explains=sorted(explains.get(node, set()) - {node}),
                         evidence=evidence[node], attributes=attrs.get(node, []),
-                        explained_by=explained_by.get(node))
+                        explained_by=explained_by.get(node),
+                        explanation=evidence[node][0] if evidence[node] else "")
               for node, score in scores.items()]
     causes.sort(key=lambda c: (-c.score, c.component))
     return causes
+
+
+def _with_signals(causes: list[RootCause],
+                  suspects: list[rootcause.Suspect]) -> list[RootCause]:
+    """Failed-status causes keep their score and order; each suspect of the signals adds up
+    to ``SIGNAL_WEIGHT`` (its strength relative to the strongest suspect), so without any
+    failed status the signals alone rank. A suspect that the failed statuses already show
+    to be a victim of another cause is left out: its anomaly is that cause's."""
+    victims = {v for c in causes for v in c.explains}
+    suspects = [s for s in suspects if s.component not in victims]
+    if not suspects:
+        return causes
+    top = suspects[0].strength
+    by = {c.component: c for c in causes}
+    explains: dict[str, list[str]] = defaultdict(list)
+    for s in suspects:
+        if s.explained_by:
+            explains[s.explained_by].append(s.component)
+    for s in suspects:
+        add = SIGNAL_WEIGHT * s.strength / top
+        found = [sig.to_dict() for sig in s.signals[:SIGNALS_KEPT]]
+        lines = [rootcause.explain(s.component, sig) for sig in s.signals[:SIGNALS_KEPT]]
+        old = by.get(s.component)
+        if old is None:
+            by[s.component] = RootCause(s.component, round(add, 3),
+                                        sorted(explains[s.component]), lines,
+                                        explained_by=s.explained_by,
+                                        explanation=s.explanation, signals=found)
+        else:
+            by[s.component] = replace(
+                old, score=round(old.score + add, 3),
+                explains=sorted({*old.explains, *explains[s.component]}),
+                evidence=[*old.evidence, *lines],
+                explanation=old.explanation or s.explanation, signals=found)
+    out = list(by.values())
+    out.sort(key=lambda c: (-c.score, c.component))
+    return out
 
 
 def _victims(store: Store) -> list[tuple[str, str]]:
