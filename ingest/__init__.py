@@ -37,6 +37,7 @@ from ingest import (
     temporal_proto,
     zeebe_json,
     zipkin_json,
+    zipkin_v1_json,
 )
 from ingest.base import Source
 from tracemap.errors import UnknownFormatError
@@ -60,6 +61,7 @@ INGESTORS: tuple[ModuleType, ...] = (
     rabbitmq_json,
     sqs_lambda,
     jaeger_json,
+    zipkin_v1_json,  # before zipkin_json, whose sniff a v1 span array also passes
     zipkin_json,
     otlp_json,
     otlp_logs_json,
