@@ -1,4 +1,4 @@
-"""AWS Step Functions state-machine definitions (Amazon States Language, JSON or JSON5).
+"""AWS Step Functions state machines: ASL definitions (JSON, JSON5), SAM/CloudFormation templates.
 
 What a state machine declares, not what it did: ``state -> next state`` (``Next``, ``Choices``,
 ``Default``, ``Catch``), the states of ``Parallel`` branches and ``Map`` item processors, and the
