@@ -190,3 +190,24 @@ def test_text_written_as_parquet_binary_stays_text(tmp_path: Path) -> None:
     (row,) = normalized_rows(tmp_path / "clickhouse_binary_strings.parquet")["logs"]
     assert (row["trace_id"], row["span_id"], row["severity"], row["body"]) == (
         "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "error", "payment declined")
+
+
+def test_a_column_type_no_reader_expects_is_a_data_reject_not_a_bug(tmp_path: Path) -> None:
+    """A time column holding durations cannot be read as times: the file is refused with the
+    column types named, never as an internal error."""
+    import datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "durations.parquet"
+    pq.write_table(pa.table({"time": pa.array([datetime.timedelta(seconds=5)]),
+                             "level": ["info"], "message": ["started"]}), path)
+    rows = normalized_rows(path)
+    assert (rows["source"]["records"], rows["source"]["rejected"]) == (1, 1)
+    (reject,) = rows["rejects"]
+    assert "bug in tracemap" not in reject["reason"]
+    assert reject["reason"].startswith("not readable as tabular_logs: a column type this reader "
+                                       "cannot use (")
+    assert "columns: time: Duration(time_unit='us'), level: String, message: String." in (
+        reject["reason"])
