@@ -48,6 +48,7 @@ import yaml
 
 from ingest.base import (
     MAX_DOCUMENT_BYTES,
+    SHAPE_ERRORS,
     Batch,
     BatchBuilder,
     Source,
@@ -216,8 +217,12 @@ def load_template_yaml(data: bytes | str) -> Any:
 
 def is_template(doc: Any) -> bool:
     resources = doc.get("Resources") if isinstance(doc, dict) else None
-    return isinstance(resources, dict) and any(
-        isinstance(r, dict) and r.get("Type") in MACHINE_TYPES for r in resources.values())
+    return isinstance(resources, dict) and any(_is_machine(r) for r in resources.values())
+
+
+def _is_machine(resource: Any) -> bool:
+    kind = resource.get("Type") if isinstance(resource, dict) else None
+    return isinstance(kind, str) and kind in MACHINE_TYPES
 
 
 def template_definitions(b: BatchBuilder, doc: dict[str, Any], base: Path
@@ -230,25 +235,27 @@ def template_definitions(b: BatchBuilder, doc: dict[str, Any], base: Path
         doc.get("Parameters"), dict) else {}
     out: list[tuple[str, dict[str, Any], str]] = []
     for logical, res in resources.items():
-        if not isinstance(res, dict) or res.get("Type") not in MACHINE_TYPES:
+        if not _is_machine(res):
             continue
         props = res.get("Properties") if isinstance(res.get("Properties"), dict) else {}
         where = f"Resources.{logical}"
-        definition, problem = _template_definition(props, base, resources, params)
-        if definition is not None:
-            subs = props.get("DefinitionSubstitutions")
-            values = {k: _resolve(v, resources, params) for k, v in subs.items()} if isinstance(
-                subs, dict) else {}
-            definition = _substitute(definition, {k: v for k, v in values.items()
-                                                  if isinstance(v, str | int | float | bool)})
-            if not is_definition(definition):
-                definition, problem = None, "the definition has no StartAt and States"
+        try:
+            definition, problem = _template_definition(props, base, resources, params)
+            if definition is not None:
+                subs = props.get("DefinitionSubstitutions")
+                values = {k: _resolve(v, resources, params) for k, v in subs.items()
+                          } if isinstance(subs, dict) else {}
+                definition = _substitute(definition, {
+                    str(k): v for k, v in values.items() if isinstance(v, str | int | float)})
+                if not is_definition(definition):
+                    definition, problem = None, "the definition has no StartAt and States"
+        except SHAPE_ERRORS as exc:  # a field of an odd type: this resource, not the file
+            definition, problem = None, f"a field has an unexpected type or value: {exc}"
         if definition is None:
             b.read()
             b.reject(where, str(problem), dumps(props)[:300])
             continue
-        name = _name_property(props) or logical
-        out.append((where, definition, name))
+        out.append((where, definition, _name_property(props) or str(logical)))
     return out
 
 

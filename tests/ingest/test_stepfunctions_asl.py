@@ -170,3 +170,19 @@ def test_sniff_claims_templates_with_a_state_machine_only() -> None:
     assert not stepfunctions_asl.sniff(config_event, "event.json")
     assert not stepfunctions_asl.sniff(b"Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n",
                                        "template.yaml")
+
+
+def test_odd_template_fields_do_not_stop_the_template(tmp_path: Path) -> None:
+    """fuzz_long stepfunctions_asl:778: a resource Type retyped to a mapping crashed the
+    template check. Such a resource is no state machine; a substitution or name of an odd
+    type is left out (the logical id names the machine); the other machines load."""
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Odd:\n    Type: {a: 1}\n  Broken:\n    Type: AWS::Serverless::StateMachine\n"
+        "    Properties:\n      Definition: {StartAt: A, States: {A: {Type: Pass, End: true}}}\n"
+        "      DefinitionSubstitutions: {1: [x]}\n      Name: {Fn::Join: [1, 2]}\n"
+        "  Good:\n    Type: AWS::StepFunctions::StateMachine\n"
+        "    Properties:\n      Definition: {StartAt: B, States: {B: {Type: Pass, End: true}}}\n")
+    rows = normalized_rows(tmp_path / "template.yaml")
+    assert (rows["source"]["records"], rows["source"]["loaded"]) == (2, 2)
+    assert {d["dst"] for d in rows["declared"]} == {"stepfunctions:state:Broken.A",
+                                                    "stepfunctions:state:Good.B"}
