@@ -45,7 +45,8 @@ from tracemap.errors import IngestError
 
 #: The fields a column can be mapped to (``--map COLUMN=FIELD``), with what each holds.
 FIELDS: dict[str, str] = {
-    "trace_id": "trace id: hex, base64, decimal or any text (hashed to a stable 32-hex id)",
+    "trace_id": "trace id: hex, base64, decimal, raw bytes (Parquet binary) or any text "
+                "(hashed to a stable 32-hex id)",
     "span_id": "span id, same rules as trace_id (16 hex digits)",
     "parent_span_id": "parent span id; empty, 'root', 'null' or all zeros mean none",
     "service": "service name",
