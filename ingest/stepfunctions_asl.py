@@ -96,14 +96,22 @@ _PATTERN = re.compile(r"\.(sync(:\d+)?|waitForTaskToken)$")
 #: A template resource of a state-machine type (``Type:`` as a key, not ``resourceType``).
 _TEMPLATE_MACHINE = re.compile(
     rb'(?<![A-Za-z])Type"?\s*:\s*"?AWS::(Serverless|StepFunctions)::StateMachine\b')
+#: Any template resource, and a template's first top-level key (JSON or YAML).
+_TEMPLATE_RESOURCE = re.compile(rb'(?<![A-Za-z])Type"?\s*:\s*"?AWS::[A-Za-z0-9]+::[A-Za-z0-9]')
+_TEMPLATE_START = re.compile(
+    rb'^(\{\s*")?(AWSTemplateFormatVersion|Transform|Description|Metadata|Parameters|Mappings|'
+    rb'Conditions|Rules|Resources)"?\s*:')
 #: A redacted part of an id, as snapshot tools and people sharing exports write them.
 _REDACTED = re.compile(r"<[^<>]*>")
 
 
 def sniff(head: bytes, path: str) -> bool:
     text = first_json_value(head)
-    if b"Resources" in text and _TEMPLATE_MACHINE.search(text):
-        return True  # a CloudFormation / SAM template declaring a state machine
+    if b"Resources" in text and (_TEMPLATE_MACHINE.search(text) or (
+            _TEMPLATE_START.search(text) and _TEMPLATE_RESOURCE.search(text))):
+        # A CloudFormation / SAM template: with its state machine in the head, or (CDK output
+        # puts roles and functions first) any template, whose lack of one parse says.
+        return True
     if not text.startswith((b"{", b"[")) or b"previousEventId" in text:
         return False
     return b"StartAt" in text and b"States" in text
@@ -128,6 +136,12 @@ def parse(src: Source) -> Iterator[Batch]:
     fallback = src.options.get("state_machine") or file_stem(src.path)
     if is_template(doc):
         found = template_definitions(b, doc, Path(src.path).parent)
+    elif isinstance(doc, dict) and isinstance(doc.get("Resources"), dict) and not (
+            found := definitions(doc, str(fallback))):
+        b.read()
+        b.reject("document", "a CloudFormation template without a state machine (no "
+                 "AWS::StepFunctions::StateMachine or AWS::Serverless::StateMachine resource)",
+                 data[:200])
     else:
         found = definitions(doc, str(fallback))
     if not found and not b.batch.records:

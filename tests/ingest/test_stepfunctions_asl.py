@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ingest import stepfunctions_asl
@@ -162,14 +163,16 @@ def test_unresolvable_intrinsics_and_sub_stay_placeholders(tmp_path: Path) -> No
         "orders.B: Resource = ${Fn::ImportValue}"]
 
 
-def test_sniff_claims_templates_with_a_state_machine_only() -> None:
+def test_sniff_claims_templates_not_events_that_name_resource_types() -> None:
+    """Templates are claimed (one without a state machine is then one reject that says so);
+    an AWS Config event naming a state machine's resource type is not a template."""
     assert stepfunctions_asl.sniff(SAM_TEMPLATE.read_bytes()[:4096], "template.yaml")
+    assert stepfunctions_asl.sniff(b"Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n",
+                                   "template.yaml")
     config_event = (b'{"detail-type": "Config Configuration Item Change", "detail": '
                     b'{"configurationItem": {"resourceType": '
                     b'"AWS::StepFunctions::StateMachine"}}, "Resources": []}')
     assert not stepfunctions_asl.sniff(config_event, "event.json")
-    assert not stepfunctions_asl.sniff(b"Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n",
-                                       "template.yaml")
 
 
 def test_odd_template_fields_do_not_stop_the_template(tmp_path: Path) -> None:
@@ -186,3 +189,28 @@ def test_odd_template_fields_do_not_stop_the_template(tmp_path: Path) -> None:
     assert (rows["source"]["records"], rows["source"]["loaded"]) == (2, 2)
     assert {d["dst"] for d in rows["declared"]} == {"stepfunctions:state:Broken.A",
                                                     "stepfunctions:state:Good.B"}
+
+
+CDK = HERE / "cdk_integ_invoke_function.template.json"
+
+
+def test_cdk_synth_output_definition_string_of_joined_intrinsics() -> None:
+    """``cdk synth`` writes ``DefinitionString`` as ``Fn::Join`` of JSON text, partitions and
+    ``Fn::GetAtt`` of its functions, after the roles, past the sniff head."""
+    sm = "stepfunctions:state:StateMachine2E01A3A5"
+    assert {d for d in _declared(CDK) if d[2] == "calls"} == {
+        (f"{sm}.Invoke Handler", "lambda:function:Handler886CB40B", "calls"),
+        (f"{sm}.Invoke Handler with task token", "lambda:function:CallbackHandler4434C38D",
+         "calls")}
+
+
+def test_a_template_without_a_state_machine_is_one_reject_saying_so(tmp_path: Path) -> None:
+    doc = json.loads(CDK.read_text())
+    del doc["Resources"]["StateMachine2E01A3A5"]
+    path = tmp_path / "functions.template.json"
+    path.write_text(json.dumps(doc, indent=1))
+    rows = normalized_rows(path)
+    assert rows["source"]["format"] == "stepfunctions_asl"
+    assert rows["rejects"] == [{"location": "document", "reason": (
+        "a CloudFormation template without a state machine (no AWS::StepFunctions::StateMachine "
+        "or AWS::Serverless::StateMachine resource)")}]
