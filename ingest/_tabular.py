@@ -426,7 +426,8 @@ def _valid_text(rb: Any) -> Any:
 
 
 def _binary_as_text(rb: Any, text_columns: dict[str, bool]) -> Any:
-    """The record batch with its byte columns made text: raw bytes as lowercase hex, text as is.
+    """The record batch with its byte columns ready to be text: UTF-8 text as text, raw bytes
+    as plain binary (``_plain_values`` writes them as lowercase hex).
 
     A fixed-size binary column holds raw bytes: OTLP trace and span ids as otlp2parquet writes
     them (``FixedSizeBinary(16)``/``(8)``), a ClickHouse ``FixedString(16)``. A variable-size
@@ -441,7 +442,7 @@ def _binary_as_text(rb: Any, text_columns: dict[str, bool]) -> Any:
     for name, arr in zip(rb.schema.names, rb.columns, strict=True):
         if pa.types.is_fixed_size_binary(arr.type):
             text_columns.setdefault(name, False)
-            arr, changed = _hex(arr.cast(pa.binary())), True
+            arr, changed = arr.cast(pa.binary()), True
         elif pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
             if text_columns.setdefault(name, _utf8(arr)):
                 try:
@@ -450,9 +451,7 @@ def _binary_as_text(rb: Any, text_columns: dict[str, bool]) -> Any:
                 except pa.ArrowInvalid:  # a later batch holds bytes: replace what is not text
                     arr = pa.array([None if b is None else b.decode("utf-8", "replace")
                                     for b in arr.to_pylist()], type=pa.string())
-            else:
-                arr = _hex(arr)
-            changed = True
+                changed = True
         columns.append(arr)
     return pa.RecordBatch.from_arrays(columns, names=rb.schema.names) if changed else rb
 
@@ -465,12 +464,6 @@ def _utf8(arr: Any) -> bool:
     except pa.ArrowInvalid:
         return False
     return True
-
-
-def _hex(arr: Any) -> Any:
-    import pyarrow as pa
-
-    return pa.array([None if b is None else b.hex() for b in arr.to_pylist()], type=pa.string())
 
 
 #: Fields of an OTLP ``AnyValue`` written as a struct (otlp2parquet ``Body``, attribute map
@@ -489,9 +482,12 @@ def _any_value_fields(fields: list[str]) -> list[str] | None:
 
 
 def _plain_values(df: pl.DataFrame) -> pl.DataFrame:
-    """Struct columns that are OTLP ``AnyValue``s as the text of the value they hold."""
+    """Byte columns as lowercase hex, and struct columns that are OTLP ``AnyValue``s as the
+    text of the value they hold."""
     plain = []
     for name, dtype in df.schema.items():
+        if dtype == pl.Binary:
+            plain.append(df[name].bin.encode("hex"))
         if not isinstance(dtype, pl.Struct):
             continue
         fields = _any_value_fields([f.name for f in dtype.fields])
