@@ -16,9 +16,11 @@ Rows: each message is a message on the topic it was dumped from: the ``topic`` o
 ``delete``, ``read`` for ``INIT`` rows of a full load) so CDC events of both tools read
 alike; DDL (``isDdl``: ``CREATE``, ``ALTER``, ``ERASE``, ``TRUNCATE``, ``RENAME``, ``QUERY``
 ...) is ``schema_change``. ``produced_at`` is
-``ts``; ``es`` stays in ``detail.event_ts_ms``. The uid is ``canal:msg:<topic>/<id>/<hash>``:
-Canal's message id repeats across restarts (TiCDC always writes 0), so the first 12 hex digits
-of the SHA-1 of the type, rows, old values, SQL and ``es`` tell messages apart.
+``ts`` (without ``ts`` and ``es``, as TiCDC's storage sink writes, the physical part of
+``_tidb.commitTs``); ``es`` stays in ``detail.event_ts_ms``. The uid is
+``canal:msg:<topic>/<id>/<hash>``: Canal's message id repeats across restarts (TiCDC always
+writes 0), so the first 12 hex digits of the SHA-1 of the type, rows, old values, SQL and
+``es`` tell messages apart.
 
 Keys: every row of ``data`` goes through the payload key rules. A transaction id, when the
 message has one, is ``business:db_transaction``: ``gtid`` (Canal 1.1.6+ with GTID mode) as
@@ -112,10 +114,20 @@ def _add_message(b: BatchBuilder, src: Source, msg: Any, where: str) -> str | Sk
         if msg.get(name) is not None and not isinstance(msg.get(name), str):
             return f"field '{name}': expected a string, got {shape(msg.get(name))}"
     try:
-        produced = us_from_ms(msg.get("ts")) or us_from_ms(msg.get("es"))
+        produced = us_from_ms(msg.get("ts")) or us_from_ms(msg.get("es")) or _tso_us(msg)
     except (TypeError, ValueError):
         return f"field 'ts': expected epoch milliseconds, got {msg.get('ts')!r}"
     _add_change(b, src, msg, kind, is_ddl, rows or [], produced, where)
+    return None
+
+
+def _tso_us(msg: dict[str, Any]) -> int | None:
+    """The time of a TiCDC message without ``ts``/``es`` (its cloud-storage sink omits them),
+    from the commit TSO: a TiDB TSO is epoch ms shifted left by 18 bits."""
+    tidb = msg.get("_tidb")
+    commit = tidb.get("commitTs") if isinstance(tidb, dict) else None
+    if isinstance(commit, int) and not isinstance(commit, bool) and commit > 0:
+        return us_from_ms(commit >> 18)
     return None
 
 

@@ -75,3 +75,24 @@ def test_init_rows_watermarks_and_bad_messages(tmp_path: Path) -> None:
     rows = normalized_rows(path, "canal_json")
     assert sorted(m["event_type"] for m in rows["messages"]) == [
         "products2.read", "products2.update"]
+
+
+def test_ticdc_messages_transaction_key_and_time_from_the_commit_tso(tmp_path: Path) -> None:
+    """TiCDC's canal-json (``enable-tidb-extension``), as its storage sink writes it: CRLF
+    line ends, no ``ts``/``es``; the commit TSO is the transaction key, and its physical part
+    (ms << 18) the time. A watermark is skipped."""
+    row = {"id": 0, "database": "test", "table": "t", "pkNames": ["id"], "isDdl": False,
+           "type": "INSERT", "sqlType": {"id": 4}, "mysqlType": {"id": "int"},
+           "data": [{"id": "1"}], "old": None, "_tidb": {"commitTs": 429918007904436226}}
+    watermark = {"isDdl": False, "type": "TIDB_WATERMARK",
+                 "_tidb": {"watermarkTs": 429918007904436226}}
+    path = tmp_path / "CDC000001.json"
+    path.write_text(json.dumps(row) + "\r\n" + json.dumps(watermark) + "\r\n")
+    rows = normalized_rows(path)
+    assert rows["source"]["format"] == "canal_json"
+    assert (rows["source"]["loaded"], rows["source"]["skipped"]) == (1, 1)
+    (message,) = rows["messages"]
+    # the TiCDC docs pair this TSO with es 1640007049196: the same millisecond
+    assert message["produced_at"] == "2021-12-20T13:30:49.196000+00:00"
+    assert [(k["kind"], k["value"]) for k in rows["keys"]] == [
+        ("business:db_transaction", "tidb/429918007904436226")]
