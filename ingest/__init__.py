@@ -16,6 +16,7 @@ from ingest import (
     airflow_rest,
     argo_workflow,
     cadence_json,
+    canal_json,
     cloudevents_json,
     dbt_log,
     debezium_json,
@@ -39,6 +40,7 @@ from ingest import (
     temporal_proto,
     zeebe_json,
     zipkin_json,
+    zipkin_v1_json,
 )
 from ingest._json import head_object, shape
 from ingest.base import RecordView, Source, record_view
@@ -57,12 +59,14 @@ INGESTORS: tuple[ModuleType, ...] = (
     dbt_log,
     kafka_lambda,
     debezium_json,
+    canal_json,
     dms_kafka,
     eventbridge_json,
     cloudevents_json,
     rabbitmq_json,
     sqs_lambda,
     jaeger_json,
+    zipkin_v1_json,  # before zipkin_json, whose sniff a v1 span array also passes
     zipkin_json,
     otlp_json,
     otlp_logs_json,

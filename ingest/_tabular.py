@@ -13,7 +13,10 @@ CSV is read in blocks of whole records (a quoted field may hold newlines) throug
 ``Source.open()``, so memory stays bounded, ``.gz`` works and the loader sees progress; each
 block is parsed by Polars with every column as text. A block Polars cannot parse, or whose rows
 do not line up with its lines, is re-read with the ``csv`` module, so one bad record costs one
-reject, never the file. Parquet is read in record batches with pyarrow, types kept.
+reject, never the file. Parquet is read in record batches with pyarrow, types kept, except
+that bytes become text: raw bytes (otlp2parquet's ``FixedSizeBinary`` trace and span ids,
+ClickHouse ``FixedString``) as lowercase hex, UTF-8 text in a binary column (ClickHouse
+``String``) as that text; and an OTLP ``AnyValue`` struct (otlp2parquet's ``Body``) as its value.
 """
 
 from __future__ import annotations
@@ -29,12 +32,21 @@ from typing import Any
 
 import polars as pl
 
-from ingest.base import SNIFF_BYTES, Source, UnreadableFile, b64_text, loads, us_from_iso
+from ingest.base import (
+    SNIFF_BYTES,
+    Source,
+    UnreadableFile,
+    b64_text,
+    dumps,
+    loads,
+    us_from_iso,
+)
 from tracemap.errors import IngestError
 
 #: The fields a column can be mapped to (``--map COLUMN=FIELD``), with what each holds.
 FIELDS: dict[str, str] = {
-    "trace_id": "trace id: hex, base64, decimal or any text (hashed to a stable 32-hex id)",
+    "trace_id": "trace id: hex, base64, decimal, raw bytes (Parquet binary) or any text "
+                "(hashed to a stable 32-hex id)",
     "span_id": "span id, same rules as trace_id (16 hex digits)",
     "parent_span_id": "parent span id; empty, 'root', 'null' or all zeros mean none",
     "service": "service name",
@@ -363,10 +375,13 @@ def _parquet(src: Source) -> tuple[list[str], Iterator[Chunk]]:
 
     def chunks() -> Iterator[Chunk]:
         start = 1
+        text_columns: dict[str, bool] = {}
         for rb in batches():
             # Metadata is of no use here, and Polars panics on a key that is not UTF-8.
-            df = pl.from_arrow(_valid_text(rb.replace_schema_metadata(None)))
+            rb = _binary_as_text(_valid_text(rb.replace_schema_metadata(None)), text_columns)
+            df = pl.from_arrow(rb)
             assert isinstance(df, pl.DataFrame)
+            df = _plain_values(df)
             n = df.height
             df = df.with_columns(
                 pl.format("row {}", pl.int_range(start, start + n, dtype=pl.Int64)).alias(LOC),
@@ -408,6 +423,119 @@ def _valid_text(rb: Any) -> Any:
     except pa.ArrowInvalid as exc:  # e.g. bad text inside a struct or list column
         raise UnreadableFile(f"Parquet data invalid: {exc}") from None
     return fixed
+
+
+def _binary_as_text(rb: Any, text_columns: dict[str, bool]) -> Any:
+    """The record batch with its byte columns ready to be text: UTF-8 text as text, raw bytes
+    as plain binary (``_plain_values`` writes them as lowercase hex).
+
+    A fixed-size binary column holds raw bytes: OTLP trace and span ids as otlp2parquet writes
+    them (``FixedSizeBinary(16)``/``(8)``), a ClickHouse ``FixedString(16)``. A variable-size
+    binary column is text when every value is UTF-8 (ClickHouse writes ``String`` columns as
+    Parquet BYTE_ARRAY unless ``output_format_parquet_string_as_string``), else raw bytes. The
+    reading of a column is decided on its first batch (``text_columns``), so one file gets
+    one reading.
+    """
+    import pyarrow as pa
+
+    columns, changed = [], False
+    for name, arr in zip(rb.schema.names, rb.columns, strict=True):
+        if pa.types.is_fixed_size_binary(arr.type):
+            text_columns.setdefault(name, False)
+            arr, changed = arr.cast(pa.binary()), True
+        elif pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
+            if text_columns.setdefault(name, _utf8(arr)):
+                try:
+                    arr = arr.cast(pa.large_string() if pa.types.is_large_binary(arr.type)
+                                   else pa.string())
+                except pa.ArrowInvalid:  # a later batch holds bytes: replace what is not text
+                    arr = pa.array([None if b is None else b.decode("utf-8", "replace")
+                                    for b in arr.to_pylist()], type=pa.string())
+                changed = True
+        columns.append(arr)
+    return pa.RecordBatch.from_arrays(columns, names=rb.schema.names) if changed else rb
+
+
+def _utf8(arr: Any) -> bool:
+    import pyarrow as pa
+
+    try:
+        arr.cast(pa.string())
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+#: Fields of an OTLP ``AnyValue`` written as a struct (otlp2parquet ``Body``, attribute map
+#: values), normalized; the first one set is the value.
+ANY_VALUE_FIELDS = ("stringvalue", "boolvalue", "intvalue", "doublevalue", "bytesvalue",
+                    "jsonvalue", "arrayvalue", "kvlistvalue")
+
+
+def _any_value_fields(fields: list[str]) -> list[str] | None:
+    """The value fields of a struct that is an OTLP ``AnyValue``, in ``ANY_VALUE_FIELDS``
+    order, or None when the struct is something else."""
+    by_norm = {norm_name(f): f for f in fields}
+    found = [by_norm[f] for f in ANY_VALUE_FIELDS if f in by_norm]
+    rest = set(by_norm) - set(ANY_VALUE_FIELDS) - {"type"}
+    return found if found and not rest else None
+
+
+def _plain_values(df: pl.DataFrame) -> pl.DataFrame:
+    """Byte columns as lowercase hex, and struct columns that are OTLP ``AnyValue``s as the
+    text of the value they hold."""
+    plain = []
+    for name, dtype in df.schema.items():
+        if dtype == pl.Binary:
+            plain.append(df[name].bin.encode("hex"))
+        if not isinstance(dtype, pl.Struct):
+            continue
+        fields = _any_value_fields([f.name for f in dtype.fields])
+        if fields is not None:
+            parts = [_text(df[name].struct.field(f)) for f in fields]
+            plain.append(pl.DataFrame(parts).select(pl.coalesce(pl.all()).alias(name))
+                         .to_series())
+    return df.with_columns(plain) if plain else df
+
+
+def _text(s: pl.Series) -> pl.Series:
+    """A column as text, nulls kept: bytes as hex, nested values as JSON."""
+    if s.dtype == pl.String:
+        return s
+    if s.dtype == pl.Binary:
+        return s.bin.encode("hex")
+    if s.dtype.is_nested() or s.dtype == pl.Object:
+        # In Python: Polars cannot write bytes nested in a struct or list as JSON.
+        return pl.Series(s.name, [None if v is None else dumps(v) for v in s.to_list()],
+                         dtype=pl.String)
+    return s.cast(pl.String, strict=False)
+
+
+def any_value(value: Any) -> Any:
+    """An OTLP ``AnyValue`` written as a dict (``{Type, StringValue, ...}``) as the value it
+    holds; anything else as it is."""
+    if not isinstance(value, dict) or _any_value_fields(list(value)) is None:
+        return value
+    by_norm = {norm_name(k): v for k, v in value.items()}
+    for f in ANY_VALUE_FIELDS:
+        if by_norm.get(f) is not None:
+            v = by_norm[f]
+            return v.hex() if isinstance(v, bytes) else v
+    return None
+
+
+def cell_text(s: pl.Series) -> pl.Series:
+    """A column's cells as text whatever their type (nested values as JSON, bytes as hex)."""
+    return _text(s)
+
+
+def unusable_types(df: pl.DataFrame, exc: BaseException) -> str:
+    """Why a chunk could not be read, for a column type no reader here expected: the column
+    types, so the user can export those columns as text (a data shape, not a crash)."""
+    types = ", ".join(f"{n}: {d}" for n, d in df.schema.items() if n not in INTERNAL)
+    first = " ".join(str(exc).split())[:300]
+    return (f"a column type this reader cannot use ({first}); columns: {types}. Export the "
+            "odd columns as text (CSV, or cast them) and ingest again")
 
 
 def _row_text(df: pl.DataFrame) -> Callable[[int], str]:
@@ -844,11 +972,13 @@ def _bag(value: Any) -> dict[str, Any] | None:
     if value is None:
         return {}
     if isinstance(value, dict):
-        return {str(k): v for k, v in value.items() if v is not None}
+        plain = {str(k): any_value(v) for k, v in value.items()}
+        return {k: v for k, v in plain.items() if v is not None}
     if isinstance(value, list):
         pairs = [p for p in value if isinstance(p, dict) and "key" in p]
         if len(pairs) == len(value):
-            return {str(p["key"]): p.get("value") for p in pairs if p.get("value") is not None}
+            plain = {str(p["key"]): any_value(p.get("value")) for p in pairs}
+            return {k: v for k, v in plain.items() if v is not None}
         return None
     if not isinstance(value, str):
         return None

@@ -22,10 +22,14 @@ structure: DAG tasks (``dependencies`` and ``depends`` expressions) and the orde
 groups, as ``precedes`` between templates, and ``contains`` from template to the templates
 its tasks/steps call.
 
-Quirks: ``finishedAt: null`` while running; ``exitCode`` is a string; phase ``Omitted`` (3.0+)
-is a DAG task whose ``depends`` was not met, ``Skipped`` a ``when`` that was false (both
-``cancelled``: they did not run, and did not fail); ``Error`` is ``failed``; a failure whose
-message says the workflow was stopped/terminated is ``cancelled``, a deadline ``timed_out``.
+Node phases (``docs/mappings.md`` has the table): ``Succeeded`` is ``ok``; ``Failed`` and
+``Error`` are ``failed`` (a message saying the workflow was stopped/terminated: ``cancelled``,
+a deadline: ``timed_out``); an attempt of a ``Retry`` node that a later attempt follows is
+``retried`` and keeps its own message in ``error``; ``Skipped`` (a ``when`` that was false) and
+``Omitted`` (3.0+, a DAG task whose ``depends`` was not met) are ``skipped``: they did not run,
+did not fail and were not stopped; ``Running``/``Pending`` are ``running``.
+
+Quirks: ``finishedAt: null`` while running; ``exitCode`` is a string.
 Large workflows store ``status.compressedNodes`` (gzip + base64 JSON) instead of ``nodes``;
 offloaded node status (``offloadNodeStatusVersion``) is not in the object and is noted.
 """
@@ -64,7 +68,7 @@ NAME = "argo_workflow"
 #: Node and workflow phases.
 PHASES: dict[str, Status] = {
     "Succeeded": Status.OK, "Failed": Status.FAILED, "Error": Status.FAILED,
-    "Skipped": Status.CANCELLED, "Omitted": Status.CANCELLED,
+    "Skipped": Status.SKIPPED, "Omitted": Status.SKIPPED,
     "Running": Status.RUNNING, "Pending": Status.RUNNING, "": Status.UNKNOWN,
 }
 #: A failed node's message that says more than its phase: (substring, status).
@@ -331,9 +335,9 @@ def _add_nodes(b: BatchBuilder, src: Source, nodes: dict[str, Any], run: str, na
         n, retry_id, last = attempts.get(node_id, (1, None, True))
         retry = good.get(retry_id) if retry_id else None
         phase = node.get("phase") or ""
-        state = _status(phase, node.get("message"))
+        own = state = _status(phase, node.get("message"))
         if retry is not None and not last and state in (Status.FAILED, Status.TIMED_OUT):
-            state = Status.RETRIED
+            state = Status.RETRIED  # its error stays: each attempt failed for its own reason
         boundary = node.get("boundaryID")
         container = uid(boundary) if boundary in good else run
         template = _template_component(node, retry, flow)
@@ -344,7 +348,7 @@ def _add_nodes(b: BatchBuilder, src: Source, nodes: dict[str, Any], run: str, na
                status=state, started_at=_time(node.get("startedAt")),
                ended_at=_time(node.get("finishedAt")), attempt=n,
                parent_uid=container if container != run else None,
-               error=_text(node.get("message")) if state in (Status.FAILED, Status.TIMED_OUT)
+               error=_text(node.get("message")) if own in (Status.FAILED, Status.TIMED_OUT)
                else None, location=here,
                detail=_compact({**{k: node.get(k) for k in NODE_DETAIL},
                                 "node_name": node.get("name"),

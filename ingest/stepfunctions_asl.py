@@ -1,4 +1,4 @@
-"""AWS Step Functions state-machine definitions (Amazon States Language, JSON or JSON5).
+"""AWS Step Functions state machines: ASL definitions (JSON, JSON5), SAM/CloudFormation templates.
 
 What a state machine declares, not what it did: ``state -> next state`` (``Next``, ``Choices``,
 ``Default``, ``Catch``), the states of ``Parallel`` branches and ``Map`` item processors, and the
@@ -16,6 +16,20 @@ The state machine's name comes from the enclosing object (``name``, ``StateMachi
 ``stateMachineArn``), else the ``state_machine`` ingest option, else the file name without its
 extensions. Records are states (nested ones included); rows are ``declared`` only.
 
+- a CloudFormation or AWS SAM template (YAML with ``!Ref``/``!GetAtt``/``!Sub`` tags, or
+  JSON) declaring ``AWS::Serverless::StateMachine`` or ``AWS::StepFunctions::StateMachine``
+  resources: the definition inline (``Definition``), in a local file (``DefinitionUri``, the
+  ``statemachine/*.asl.json|yaml`` of ``sam init`` projects, read relative to the template) or
+  as a string (``DefinitionString``). ``${Name}`` placeholders are replaced from
+  ``DefinitionSubstitutions``; intrinsics naming a resource of the same template resolve to
+  that resource's name (its ``FunctionName``/``TopicName``/``QueueName``/``TableName``/``Name``
+  property, else its logical id), so ``!GetAtt StockCheckerFunction.Arn`` declares
+  ``lambda:function:StockCheckerFunction``. What cannot be resolved (parameters without a
+  default, ``{{resolve:...}}``, imports) stays a ``${Name}`` string: a target that is one is
+  listed in ``dynamic_targets``, not declared. A definition in S3 (``DefinitionUri`` as
+  ``Bucket``/``Key``, ``DefinitionS3Location``) is one reject saying so. The state machine is
+  named by its ``Name``/``StateMachineName`` property, else its logical id.
+
 Quirks: ``Iterator`` (Map, before 2022-12) and ``ItemProcessor`` (after) both hold a Map's
 states; JSONata definitions (2024-11) use ``Arguments`` instead of ``Parameters`` and ``{% %}``
 expressions. A target given by a path (``QueueUrl.$``) or an expression is known only at run
@@ -30,8 +44,18 @@ from pathlib import Path
 from typing import Any
 
 import json5
+import yaml
 
-from ingest.base import Batch, BatchBuilder, Source, first_json_value, loads
+from ingest.base import (
+    MAX_DOCUMENT_BYTES,
+    SHAPE_ERRORS,
+    Batch,
+    BatchBuilder,
+    Source,
+    dumps,
+    first_json_value,
+    loads,
+)
 from tracemap.model import EdgeKind, channel_component, component
 
 NAME = "stepfunctions_asl"
@@ -69,12 +93,25 @@ NAME_FIELDS = ("name", "StateMachineName", "stateMachineName")
 DEFINITION_FIELDS = ("definition", "Definition", "DefinitionString")
 
 _PATTERN = re.compile(r"\.(sync(:\d+)?|waitForTaskToken)$")
+#: A template resource of a state-machine type (``Type:`` as a key, not ``resourceType``).
+_TEMPLATE_MACHINE = re.compile(
+    rb'(?<![A-Za-z])Type"?\s*:\s*"?AWS::(Serverless|StepFunctions)::StateMachine\b')
+#: Any template resource, and a template's first top-level key (JSON or YAML).
+_TEMPLATE_RESOURCE = re.compile(rb'(?<![A-Za-z])Type"?\s*:\s*"?AWS::[A-Za-z0-9]+::[A-Za-z0-9]')
+_TEMPLATE_START = re.compile(
+    rb'^(\{\s*")?(AWSTemplateFormatVersion|Transform|Description|Metadata|Parameters|Mappings|'
+    rb'Conditions|Rules|Resources)"?\s*:')
 #: A redacted part of an id, as snapshot tools and people sharing exports write them.
 _REDACTED = re.compile(r"<[^<>]*>")
 
 
 def sniff(head: bytes, path: str) -> bool:
     text = first_json_value(head)
+    if b"Resources" in text and (_TEMPLATE_MACHINE.search(text) or (
+            _TEMPLATE_START.search(text) and _TEMPLATE_RESOURCE.search(text))):
+        # A CloudFormation / SAM template: with its state machine in the head, or (CDK output
+        # puts roles and functions first) any template, whose lack of one parse says.
+        return True
     if not text.startswith((b"{", b"[")) or b"previousEventId" in text:
         return False
     return b"StartAt" in text and b"States" in text
@@ -86,14 +123,28 @@ def parse(src: Source) -> Iterator[Batch]:
     try:
         doc = load_json_or_json5(data)
     except ValueError as exc:
-        b.read()
-        b.reject("file", f"expected an ASL definition as JSON or JSON5 (truncated?): {exc}",
-                 data[:200])
-        yield b.take()
-        return
+        try:
+            doc = load_template_yaml(data)
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
+            b.read()
+            b.reject("file", "expected an ASL definition as JSON or JSON5, or a template as "
+                     f"YAML (truncated?): {exc}", data[:200])
+            yield b.take()
+            return
     fallback = src.options.get("state_machine") or file_stem(src.path)
-    found = definitions(doc, str(fallback))
-    if not found:
+    if is_template(doc):
+        found = template_definitions(b, doc, Path(src.path).parent)
+    elif isinstance(doc, dict) and isinstance(doc.get("Resources"), dict) and not (
+            found := definitions(doc, str(fallback))):
+        b.read()
+        b.reject("document", "a CloudFormation template without a state machine (no "
+                 "AWS::StepFunctions::StateMachine or AWS::Serverless::StateMachine resource)",
+                 data[:200])
+    else:
+        found = definitions(doc, str(fallback))
+    if not found and not b.batch.records:
         b.read()
         b.reject("document", "expected an ASL definition: an object with StartAt and States, "
                  "or a 'definition' holding one; found neither", data[:200])
@@ -119,6 +170,245 @@ def load_json_or_json5(data: bytes | str) -> Any:
         raise ValueError("JSON5 nested too deeply") from None
     except ValueError as exc:
         raise ValueError(f"not JSON or JSON5: {exc}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# CloudFormation / SAM templates
+
+#: Resource types that are state machines.
+MACHINE_TYPES = frozenset({"AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"})
+#: Properties that name a resource, in the order they are tried (else its logical id).
+NAME_PROPERTIES = ("FunctionName", "TopicName", "QueueName", "TableName", "StateMachineName",
+                   "Name")
+#: The ARN of a resource of each type, as the task-target rules read it (region and account
+#: left empty: the template does not know them).
+ARN_FORMS = {
+    "AWS::Serverless::Function": "arn:aws:lambda:::function:{}",
+    "AWS::Lambda::Function": "arn:aws:lambda:::function:{}",
+    "AWS::SNS::Topic": "arn:aws:sns:::{}",
+    "AWS::SQS::Queue": "arn:aws:sqs:::{}",
+    "AWS::Serverless::StateMachine": "arn:aws:states:::stateMachine:{}",
+    "AWS::StepFunctions::StateMachine": "arn:aws:states:::stateMachine:{}",
+    "AWS::Events::EventBus": "arn:aws:events:::event-bus/{}",
+}
+#: Types whose ``Ref`` is the ARN (CloudFormation's return values); others return the name
+#: (a Lambda function, a table, a bus) or something that ends in it (an SQS queue URL).
+REF_IS_ARN = frozenset({"AWS::SNS::Topic", "AWS::Serverless::StateMachine",
+                        "AWS::StepFunctions::StateMachine"})
+#: Pseudo parameters: what an ARN built from them needs (region and account unknown).
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "", "AWS::AccountId": "",
+          "AWS::URLSuffix": "amazonaws.com"}
+_PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
+_TEMPLATE_YAML = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _TemplateLoader(_TEMPLATE_YAML):  # type: ignore[misc,valid-type]
+    """YAML with CloudFormation's short-form intrinsics (``!Ref X`` -> ``{"Ref": "X"}``)."""
+
+
+def _intrinsic(loader: Any, suffix: str, node: Any) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}": value}
+
+
+_TemplateLoader.add_multi_constructor("!", _intrinsic)
+
+
+def load_template_yaml(data: bytes | str) -> Any:
+    """A YAML document with CloudFormation tags; ValueError when it is not YAML."""
+    try:
+        return yaml.load(data, Loader=_TemplateLoader)  # noqa: S506 - a safe loader subclass
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise ValueError(f"not YAML: {exc}") from None
+
+
+def is_template(doc: Any) -> bool:
+    resources = doc.get("Resources") if isinstance(doc, dict) else None
+    return isinstance(resources, dict) and any(_is_machine(r) for r in resources.values())
+
+
+def _is_machine(resource: Any) -> bool:
+    kind = resource.get("Type") if isinstance(resource, dict) else None
+    return isinstance(kind, str) and kind in MACHINE_TYPES
+
+
+def template_definitions(b: BatchBuilder, doc: dict[str, Any], base: Path
+                         ) -> list[tuple[str, dict[str, Any], str]]:
+    """The state machines of a template: ``(location, definition, name)``, placeholders and
+    intrinsics resolved as far as the template allows; one reject for each it cannot read."""
+    resources: dict[str, Any] = doc["Resources"]
+    params = {k: v["Default"] for k, v in (doc.get("Parameters") or {}).items()
+              if isinstance(v, dict) and "Default" in v} if isinstance(
+        doc.get("Parameters"), dict) else {}
+    out: list[tuple[str, dict[str, Any], str]] = []
+    for logical, res in resources.items():
+        if not _is_machine(res):
+            continue
+        props = res.get("Properties") if isinstance(res.get("Properties"), dict) else {}
+        where = f"Resources.{logical}"
+        try:
+            definition, problem = _template_definition(props, base, resources, params)
+            if definition is not None:
+                subs = props.get("DefinitionSubstitutions")
+                values = {k: _resolve(v, resources, params) for k, v in subs.items()
+                          } if isinstance(subs, dict) else {}
+                definition = _substitute(definition, {
+                    str(k): v for k, v in values.items() if isinstance(v, str | int | float)})
+                if not is_definition(definition):
+                    definition, problem = None, "the definition has no StartAt and States"
+        except SHAPE_ERRORS as exc:  # a field of an odd type: this resource, not the file
+            definition, problem = None, f"a field has an unexpected type or value: {exc}"
+        if definition is None:
+            b.read()
+            b.reject(where, str(problem), dumps(props)[:300])
+            continue
+        out.append((where, definition, _name_property(props) or str(logical)))
+    return out
+
+
+def _template_definition(props: dict[str, Any], base: Path, resources: dict[str, Any],
+                         params: dict[str, Any]) -> tuple[Any, str | None]:
+    """A state machine resource's definition with its intrinsics resolved, or why not."""
+    inline = props.get("Definition")
+    if isinstance(inline, dict):
+        return _resolve(inline, resources, params), None
+    text = props.get("DefinitionString")
+    if text is not None:
+        resolved = _resolve(text, resources, params)
+        try:
+            return load_json_or_json5(resolved) if isinstance(resolved, str) else None, None
+        except ValueError as exc:
+            return None, f"DefinitionString is not an ASL document: {exc}"
+    uri = props.get("DefinitionUri")
+    s3 = props.get("DefinitionS3Location")
+    if isinstance(uri, dict) or s3 is not None or (isinstance(uri, str)
+                                                   and uri.startswith("s3://")):
+        where = dumps(uri if uri is not None else s3)
+        return None, (f"the definition is in S3 ({where}); download it next to the template "
+                      "or ingest it on its own")
+    if not isinstance(uri, str) or not uri:
+        return None, "a state machine without Definition, DefinitionString or DefinitionUri"
+    path = base / uri
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_DOCUMENT_BYTES:
+            return None, (f"DefinitionUri {uri}: no such file next to the template ({path}); "
+                          "ingest the definition on its own")
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, f"DefinitionUri {uri}: cannot be read ({exc})"
+    try:
+        loaded = (load_template_yaml(data) if path.suffix in (".yaml", ".yml")
+                  else load_json_or_json5(data))
+    except ValueError as exc:
+        return None, f"DefinitionUri {uri}: not an ASL document ({exc})"
+    return _resolve(loaded, resources, params), None
+
+
+def _name_property(props: dict[str, Any]) -> str | None:
+    for key in NAME_PROPERTIES:
+        if isinstance(props.get(key), str) and props[key]:
+            return props[key]
+    return None
+
+
+def _resolve(node: Any, resources: dict[str, Any], params: dict[str, Any]) -> Any:
+    """Intrinsic functions replaced by what the template says they are; the rest as is."""
+    if isinstance(node, list):
+        return [_resolve(v, resources, params) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if len(node) == 1:
+        (key, value), = node.items()
+        if key == "Ref" and isinstance(value, str):
+            return _ref(value, resources, params)
+        if key == "Fn::GetAtt":
+            parts = value.split(".", 1) if isinstance(value, str) else value
+            if isinstance(parts, list) and len(parts) == 2 and all(
+                    isinstance(p, str) for p in parts):
+                return _get_att(parts[0], parts[1], resources)
+        if key == "Fn::Sub":
+            return _sub(value, resources, params)
+        if key == "Fn::Join" and isinstance(value, list) and len(value) == 2:
+            items = _resolve(value[1], resources, params)
+            if isinstance(value[0], str) and isinstance(items, list) and all(
+                    isinstance(i, str) for i in items):
+                return value[0].join(items)
+        if key.startswith("Fn::") or key == "Ref":
+            return "${" + key + "}"  # known only at deploy time
+    return {k: _resolve(v, resources, params) for k, v in node.items()}
+
+
+def _ref(name: str, resources: dict[str, Any], params: dict[str, Any]) -> str:
+    if name in PSEUDO:
+        return PSEUDO[name]
+    if name in params and isinstance(params[name], str | int | float):
+        return str(params[name])
+    res = resources.get(name)
+    if isinstance(res, dict):
+        kind = res.get("Type")
+        return _get_att(name, "Arn", resources) if kind in REF_IS_ARN else _resource_name(
+            name, res)
+    return "${" + name + "}"
+
+
+def _get_att(name: str, attribute: str, resources: dict[str, Any]) -> str:
+    res = resources.get(name)
+    if not isinstance(res, dict):
+        return "${" + f"{name}.{attribute}" + "}"
+    own = _resource_name(name, res)
+    form = ARN_FORMS.get(str(res.get("Type")))
+    if attribute == "Arn" and form:
+        return form.format(own)
+    if attribute in ("TopicName", "QueueName", "Name", "QueueUrl"):
+        return own
+    return "${" + f"{name}.{attribute}" + "}"
+
+
+def _resource_name(name: str, res: dict[str, Any]) -> str:
+    props = res.get("Properties") if isinstance(res.get("Properties"), dict) else {}
+    return _name_property(props) or name
+
+
+def _sub(value: Any, resources: dict[str, Any], params: dict[str, Any]) -> str:
+    """``Fn::Sub``: ``${Param}``, ``${Resource}``, ``${Resource.Attr}`` and its own variables;
+    ``${!Literal}`` is the text ``${Literal}``."""
+    text, variables = (value[0], value[1]) if isinstance(value, list) and len(value) == 2 \
+        else (value, {})
+    if not isinstance(text, str):
+        return "${Fn::Sub}"
+    own = {k: _resolve(v, resources, params) for k, v in variables.items()} if isinstance(
+        variables, dict) else {}
+
+    def one(m: re.Match[str]) -> str:
+        ref = m.group(1)
+        if ref.startswith("!"):
+            return "${" + ref[1:] + "}"
+        if isinstance(own.get(ref), str):
+            return own[ref]
+        if "." in ref and ref.split(".", 1)[0] in resources:
+            return _get_att(*ref.split(".", 1), resources)
+        return _ref(ref, resources, params)
+
+    return _PLACEHOLDER.sub(one, text)
+
+
+def _substitute(node: Any, values: dict[str, Any]) -> Any:
+    """``DefinitionSubstitutions``: ``${key}`` in the definition's strings replaced."""
+    if isinstance(node, str):
+        return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values
+                                else m.group(0), node)
+    if isinstance(node, list):
+        return [_substitute(v, values) for v in node]
+    if isinstance(node, dict):
+        return {k: _substitute(v, values) for k, v in node.items()}
+    return node
 
 
 def file_stem(path: Path | str) -> str:
@@ -301,6 +591,8 @@ def split_resource(resource: str | None, resource_type: str | None = None
 def task_targets(resource: Any, params: dict[str, Any], resource_type: Any = None
                  ) -> tuple[list[tuple[str, EdgeKind, str]], list[str]]:
     """What a task invokes: ``([(component, edge kind, evidence)], [dynamic targets])``."""
+    if isinstance(resource, str) and _PLACEHOLDER.fullmatch(resource.strip()):
+        return [], [f"Resource = {resource}"]  # a template placeholder nothing substituted
     service, action, implicit = split_resource(
         resource if isinstance(resource, str) else None,
         resource_type if isinstance(resource_type, str) else None)
@@ -346,9 +638,10 @@ def _bus_targets(params: dict[str, Any]) -> tuple[list[tuple[str, EdgeKind, str]
 
 
 def is_expression(value: str) -> bool:
-    """A JSONata ``{% %}`` expression or an intrinsic: known only at run time."""
+    """A JSONata ``{% %}`` expression, an intrinsic, or a ``${...}`` placeholder of a
+    template: known only at run (or deploy) time."""
     text = value.strip()
-    return text.startswith("{%") or text.startswith("States.")
+    return text.startswith(("{%", "States.")) or _PLACEHOLDER.fullmatch(text) is not None
 
 
 def target_name(system: str, value: str) -> str:

@@ -3,8 +3,9 @@
 What log stores and datasets export: Loki/Grafana "Download CSV" (``time``, ``line``,
 labels), Elasticsearch/Kibana CSV reports (``@timestamp``, ``message``, ``log.level``),
 ClickHouse ``otel_logs`` (``Timestamp``, ``TraceId``, ``SpanId``, ``SeverityText``,
-``ServiceName``, ``Body``), Datadog log CSVs, and public microservice RCA datasets whose log
-tables carry ``TraceID``/``SpanID``/``PodName`` next to the raw container log line.
+``ServiceName``, ``Body``) and otlp2parquet's Parquet of it (binary ids, ``AnyValue``
+bodies), Datadog log CSVs, and public microservice RCA datasets whose log tables carry
+``TraceID``/``SpanID``/``PodName`` next to the raw container log line.
 
 Each row becomes a ``logs`` row, attached to the span ``otel:span:<trace>/<span>`` (the uid the
 trace ingestors give it) when the row has both ids. A message that is a Docker ``json-file``
@@ -27,9 +28,10 @@ import hashlib
 from collections.abc import Iterator
 
 import polars as pl
+from polars.exceptions import PanicException
 
 from ingest import _tabular as tab
-from ingest.base import Batch, BatchBuilder, Source
+from ingest.base import Batch, BatchBuilder, Source, UnreadableFile
 from tracemap.model import TABLES, Severity
 
 NAME = "tabular_logs"
@@ -87,7 +89,10 @@ def parse(src: Source) -> Iterator[Batch]:
         if first:
             b.note("columns", cols.note())
             first = False
-        logs = _rows(chunk, cols, trace, span, b)
+        try:
+            logs = _rows(chunk, cols, trace, span, b)
+        except (pl.exceptions.PolarsError, PanicException) as exc:
+            raise UnreadableFile(tab.unusable_types(chunk.df, exc)) from None
         batch = b.take()
         if logs.height:
             batch.tables["logs"] = logs
@@ -107,7 +112,7 @@ def _rows(chunk: tab.Chunk, cols: tab.Columns, trace: tab.IdColumn, span: tab.Id
     tid, tid_src = trace(df[get("trace_id")]) if get("trace_id") else (_nulls(n), _nulls(n))
     sid, sid_src = span(df[get("span_id")]) if get("span_id") else (_nulls(n), _nulls(n))
     message = df[get("message")] if get("message") else _nulls(n)
-    message = message.cast(pl.String) if message.dtype != pl.String else message
+    message = tab.cell_text(message)  # a number, a struct or list (JSON text), bytes (hex)
     d = pl.DataFrame({
         "msg": message,
         "level": tab.as_text(df[get("level")]) if get("level") else _nulls(n),
@@ -169,9 +174,10 @@ def _rows(chunk: tab.Chunk, cols: tab.Columns, trace: tab.IdColumn, span: tab.Id
     out = d.hstack(ex.select(detail.alias("detail")) if ex.width
                    else pl.DataFrame({"detail": ["{}"] * n}))
     out = out.with_columns(df[tab.LOC].alias("location"), df[tab.ROW].alias("_row")).filter(keep)
-    raw_rows = df.filter(keep).select(pl.concat_str(
-        [pl.col(c).cast(pl.String).fill_null("") for c in df.columns if c not in tab.INTERNAL],
-        separator="\x1f"))
+    usable = df.filter(keep)
+    raw_rows = pl.DataFrame([tab.cell_text(usable[c]).fill_null("") for c in usable.columns
+                             if c not in tab.INTERNAL]).select(
+        pl.concat_str(pl.all(), separator="\x1f"))
     uids = [f"log:record:{hashlib.sha256(r.encode()).hexdigest()[:32]}"
             for r in raw_rows.to_series().to_list()]
     logs = out.with_columns(

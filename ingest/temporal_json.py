@@ -21,8 +21,10 @@ Quirks handled:
 - events of types this module does not know (newer servers) are skipped by type.
 
 A run of ``temporal:workflow:<type>`` per history; activities, child workflows, timers, signals,
-markers, updates and Nexus operations are its steps. The mapping is shared with ``cadence_json``
-and ``temporal_proto`` through ``Dialect`` and ``map_history``.
+markers (a local activity's type and id in ``detail``, from the core SDKs' ``data`` object or
+the Java SDK's ``type``/``activityId`` payloads), updates and Nexus operations are its steps. The
+mapping is shared with ``cadence_json`` and ``temporal_proto`` through ``Dialect`` and
+``map_history``.
 """
 
 from __future__ import annotations
@@ -226,6 +228,10 @@ SYSTEM_SEARCH_ATTRIBUTES = frozenset({"BuildIds", "BinaryChecksums", "BatcherUse
 
 #: Marker detail fields that name the activity of a local-activity marker (Go/Java/core SDKs).
 LOCAL_ACTIVITY_TYPE_FIELDS = ("activity_type", "ActivityType", "activityType")
+#: Keys of a local-activity marker's ``details`` map that each hold one datum: the Java SDK
+#: (``LocalActivityMarkerUtils``, marker ``LocalActivity``) writes ``type`` and ``activityId``
+#: as payloads of their own, where the core SDKs put one ``data`` object.
+LOCAL_ACTIVITY_DETAIL_KEYS = {"type": "local_activity_type", "activityId": "local_activity_id"}
 
 #: A run id as Temporal and Cadence servers make them: a UUID.
 RUN_ID = (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -1077,8 +1083,13 @@ class _History:
         if isinstance(details, dict) and "payloads" in details:  # API before v1.0: Payloads
             values.extend(self.d.payloads(details))
         elif isinstance(details, dict):  # Temporal: map<string, Payloads>
-            for payloads in details.values():
-                values.extend(self.d.payloads(payloads))
+            local = "localactivity" in (_s(a.get("markerName")) or "").lower().replace("_", "")
+            for key, payloads in details.items():
+                decoded = self.d.payloads(payloads)
+                values.extend(decoded)
+                named = LOCAL_ACTIVITY_DETAIL_KEYS.get(key) if local else None
+                if named and decoded and _s(decoded[0]):
+                    step.detail[named] = _s(decoded[0])
         else:  # Cadence: bytes
             values.extend(self.d.payloads(details))
         error, fdetail = self.d.marker_failure(a, values)
@@ -1088,7 +1099,8 @@ class _History:
         for value in values:
             step.keys.extend(self.src.rules.payload(value))
             if isinstance(value, dict):
-                kind = next((_s(value[k]) for k in LOCAL_ACTIVITY_TYPE_FIELDS if k in value), None)
+                kind = next((_name(value[k]) for k in LOCAL_ACTIVITY_TYPE_FIELDS if k in value),
+                            None)
                 if kind:
                     step.detail["local_activity_type"] = kind
         step.keys.extend(self._header_keys(a.get("header")))

@@ -129,7 +129,8 @@ def parse_fixture(data: bytes, path: Path) -> Parsed:
     except orjson.JSONDecodeError:
         pass
     if path.suffix in (".yaml", ".yml"):
-        return Parsed("yaml", [d for d in yaml.safe_load_all(data) if d is not None])
+        return Parsed("yaml", [d for d in yaml.load_all(data, Loader=_TaggedLoader)  # noqa: S506
+                               if d is not None])
     if len(nonblank) > 1:
         records = [i for i, ln in enumerate(lines) if ln.strip()[:1] in (b"{", b"[")
                    and _json_container(ln)]
@@ -138,6 +139,24 @@ def parse_fixture(data: bytes, path: Path) -> Parsed:
     if path.suffix == ".json5":
         return Parsed("json", [json5.loads(data.decode())])
     return Parsed("binary", [])
+
+
+class _TaggedLoader(yaml.SafeLoader):
+    """Safe YAML that reads CloudFormation short-form tags (``!GetAtt X.Arn``, SAM templates)
+    as their long form, which the mutated document is written back in."""
+
+
+def _long_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}": value}
+
+
+_TaggedLoader.add_multi_constructor("!", _long_form)
 
 
 def _json_container(line: bytes) -> bool:

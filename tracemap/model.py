@@ -25,7 +25,12 @@ import polars as pl
 
 
 class Status(StrEnum):
-    """The shared status vocabulary."""
+    """The shared status vocabulary.
+
+    ``skipped`` is work its own flow decided not to run (an Argo ``when`` that was false, a
+    DAG task whose ``depends`` was not met): it neither failed nor was stopped, where
+    ``cancelled`` work was stopped or withdrawn by someone or something.
+    """
 
     OK = "ok"
     FAILED = "failed"
@@ -33,6 +38,7 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
     RUNNING = "running"
     RETRIED = "retried"
+    SKIPPED = "skipped"
     UNKNOWN = "unknown"
 
 

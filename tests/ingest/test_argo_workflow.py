@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from ingest.argo_workflow import sniff, task_dependencies
@@ -45,6 +46,9 @@ def test_retry_node_children_are_attempts_of_one_step() -> None:
     (last,) = [s for s in rows["steps"] if s["name"] == "fail(1)"]
     assert last["detail"]["retry_message"] == "No more retries left"
     assert last["error"] == "failed with exit code 1"
+    # an earlier attempt is retried, and says why it failed as the last one does
+    (first,) = [s for s in rows["steps"] if s["name"] == "fail(0)"]
+    assert (first["status"], first["error"]) == ("retried", "failed with exit code 1")
 
 
 def test_null_finished_at_leaves_a_running_node_without_an_end() -> None:
@@ -94,7 +98,7 @@ def test_observed_order_leaves_a_sub_dag_through_its_node() -> None:
         == {(uid + "-731586981", uid + "-1757961662"),  # success1(0) -> sub-dag1
             (uid + "-1757961662", uid + "-2924926995")}  # sub-dag1 -> success2 (not fail(1))
     (omitted,) = [s for s in rows["steps"] if s["name"] == "success2"]
-    assert (omitted["status"], omitted["detail"]["phase"]) == ("cancelled", "Omitted")
+    assert (omitted["status"], omitted["detail"]["phase"]) == ("skipped", "Omitted")
 
 
 def test_argo_get_json_keys_components_and_exit_handler() -> None:
@@ -180,3 +184,27 @@ def test_a_kind_that_is_no_string_is_rejected(tmp_path: Path) -> None:
     rows = normalized_rows(bad, fmt="argo_workflow")
     assert rows["rejects"] == [{"location": "document",
                                 "reason": "field 'kind': expected a string, got [\"Workflow\"]"}]
+
+
+SKIPPED = HERE / "argo_wf_dag_when_false_skipped.status.yaml"
+OMITTED = HERE / "kfp_resubmit_dag_omitted.status.yaml"
+
+
+@pytest.mark.parametrize(("path", "name", "phase", "message"), [
+    (SKIPPED, "condition", "Skipped", "when 'false' evaluated false"),
+    (OMITTED, "C", "Omitted", "omitted: depends condition not met"),
+])
+def test_skipped_and_omitted_nodes_are_skipped_not_cancelled(path: Path, name: str, phase: str,
+                                                             message: str) -> None:
+    """A ``when`` that was false and a ``depends`` not met are the flow's own choice: the node
+    is ``skipped``, with no error, and its message stays in ``detail``."""
+    (node,) = [s for s in _rows(path)["steps"] if s["name"] == name]
+    assert (node["status"], node.get("error"), node["detail"]["phase"],
+            node["detail"]["message"]) == ("skipped", None, phase, message)
+
+
+def test_a_failed_node_before_an_omitted_one_keeps_its_error() -> None:
+    rows = _rows(OMITTED)
+    assert {s["name"]: (s["status"], s.get("error")) for s in rows["steps"]} == {
+        "resubmit-hl9ft": ("failed", None), "A": ("ok", None),
+        "B": ("failed", "failed with exit code 1"), "C": ("skipped", None)}

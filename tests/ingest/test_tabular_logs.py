@@ -131,3 +131,83 @@ def test_clickhouse_otel_logs(tmp_path: Path) -> None:
     assert log["time"] == "2024-06-03T16:05:01.215801+00:00"
     assert (log["detail"]["order.id"], log["detail"]["k8s.pod.name"]) == (
         "order-7c1e", "accounting-0")  # the maps, flattened
+
+
+OTLP2PARQUET = FIXTURES / "tabular_logs" / "otlp2parquet_logs.parquet"
+OTLP_LOGS = (FIXTURES / "otlp_logs_json" / "otlp_proto_example_logs.json",
+             FIXTURES / "otlp_logs_json" / "collector_file_exporter_logs.jsonl")
+SAME = ("entity_uid", "trace_id", "span_id", "service", "time", "severity", "severity_number",
+        "body")
+
+
+def test_binary_ids_and_any_value_bodies_give_the_otlp_rows() -> None:
+    """otlp2parquet's FixedSizeBinary ids are hex, its AnyValue bodies their value: the rows
+    equal those the OTLP/JSON ingestor makes of the same records."""
+    parquet = normalized_rows(OTLP2PARQUET)
+    assert parquet["source"]["records"] == parquet["source"]["loaded"] == 5
+    otlp = [r for p in OTLP_LOGS for r in normalized_rows(p)["logs"]]
+    def same(rows: list[dict]) -> list[tuple]:
+        return sorted(tuple(str(r.get(k)) for k in SAME) for r in rows)
+    assert same(parquet["logs"]) == same(otlp)
+    first = next(r for r in parquet["logs"] if r["body"] == "Example log record")
+    assert (first["trace_id"], first["span_id"]) == ("5b8efff798038103d269b633813fc60c",
+                                                     "eee19b7ec3c1b174")
+    assert first["detail"]["string.attribute"] == "some string"  # map of AnyValue, unwrapped
+
+
+def test_binary_id_columns_in_a_span_table_are_hex(tmp_path: Path) -> None:
+    """A span table whose ids are FixedString/FixedSizeBinary loads as its hex twin."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    lake = FIXTURES / "tabular_spans" / "lake_spans.parquet"
+    table = pq.read_table(lake)
+    for name, size in (("trace_id", 16), ("span_id", 8), ("parent_id", 8)):
+        raw = [None if v is None else bytes.fromhex(v.rjust(2 * size, "0"))
+               for v in table[name].to_pylist()]
+        table = table.set_column(table.schema.get_field_index(name), name,
+                                 pa.array(raw, pa.binary(size)))
+    pq.write_table(table, tmp_path / "binary_ids.parquet")
+    got, want = normalized_rows(tmp_path / "binary_ids.parquet"), normalized_rows(lake)
+    assert got["source"]["rejected"] == 0
+    assert got["steps"] == want["steps"] and got["runs"] == want["runs"]
+
+
+def test_text_written_as_parquet_binary_stays_text(tmp_path: Path) -> None:
+    """ClickHouse writes String columns as BYTE_ARRAY without a UTF-8 annotation: hex text in
+    a binary column is the id itself, not bytes to encode again."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({
+        "Timestamp": pa.array([b"2024-06-03 16:01:42.001"], pa.binary()),
+        "TraceId": pa.array([b"4bf92f3577b34da6a3ce929d0e0e4736"], pa.binary()),
+        "SpanId": pa.array([b"00f067aa0ba902b7"], pa.binary()),
+        "SeverityText": pa.array([b"ERROR"], pa.binary()),
+        "Body": pa.array([b"payment declined"], pa.binary()),
+    })
+    pq.write_table(table, tmp_path / "clickhouse_binary_strings.parquet")
+    (row,) = normalized_rows(tmp_path / "clickhouse_binary_strings.parquet")["logs"]
+    assert (row["trace_id"], row["span_id"], row["severity"], row["body"]) == (
+        "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "error", "payment declined")
+
+
+def test_a_column_type_no_reader_expects_is_a_data_reject_not_a_bug(tmp_path: Path) -> None:
+    """A time column holding durations cannot be read as times: the file is refused with the
+    column types named, never as an internal error."""
+    import datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "durations.parquet"
+    pq.write_table(pa.table({"time": pa.array([datetime.timedelta(seconds=5)]),
+                             "level": ["info"], "message": ["started"]}), path)
+    rows = normalized_rows(path)
+    assert (rows["source"]["records"], rows["source"]["rejected"]) == (1, 1)
+    (reject,) = rows["rejects"]
+    assert "bug in tracemap" not in reject["reason"]
+    assert reject["reason"].startswith("not readable as tabular_logs: a column type this reader "
+                                       "cannot use (")
+    assert "columns: time: Duration(time_unit='us'), level: String, message: String." in (
+        reject["reason"])

@@ -262,6 +262,22 @@ def test_a_local_activity_marker_fails_only_through_its_failure_field(tmp_path: 
         "failed", "PaymentError: card declined", "PaymentError")
 
 
+@pytest.mark.parametrize(("name", "activity", "status", "error"), [
+    ("sdkjava_local_activity_completed.json", "Activity2", "ok", None),
+    ("sdkjava_local_activity_retries_and_fails.json", "ThrowIO", "failed",
+     "Local Activity task failed: java.io.IOException: simulated IO problem: "
+     "java.lang.Throwable: test throwable wrapping"),
+])
+def test_a_java_local_activity_marker_names_its_activity(name: str, activity: str, status: str,
+                                                        error: str | None) -> None:
+    """The Java SDK keeps the activity type in the marker's ``details.type`` payload (and its
+    id in ``details.activityId``), not in one ``data`` object as the core SDKs do."""
+    marker = _step(normalized_rows(HERE / name), "temporal:marker:LocalActivity")
+    assert (marker["detail"]["local_activity_type"], marker["status"], marker.get("error")) == (
+        activity, status, error)
+    assert len(marker["detail"]["local_activity_id"]) == 36  # a UUID, as the SDK makes them
+
+
 def test_workflow_id_from_a_wrapper_document(tmp_path: Path) -> None:
     doc = {"execution": {"workflowId": "wrapped-wf", "runId": "wrapped-run"},
            "history": {"events": _events(TS_CANCEL)}}
