@@ -607,7 +607,8 @@ class _Group:
     def _reset(self) -> None:
         self.sources: list[dict[str, Any]] = []
         self.pending: set[int] = set()
-        self.tables: dict[str, list[pl.DataFrame]] = {}
+        self.tables: dict[str, pl.DataFrame] = {}  # folded, with source_id
+        self.fresh: dict[str, list[tuple[int, pl.DataFrame]]] = {}  # (source id, rows)
         self.rejects: list[tuple[int, str, str, str | None]] = []
         self.drops: list[int] = []
         self.rows = 0
@@ -622,8 +623,6 @@ class _Group:
         if any(r.id in self.pending for r in replaced):
             self.flush()  # replacing a source still pending: commit it first
         source_id = self._next_id()
-        tables = {table: [df.with_columns(pl.lit(source_id, pl.Int32).alias("source_id"))
-                          for df in frames] for table, frames in parsed.tables.items()}
         rejects, counts, detail = parsed.rejects, parsed.counts, parsed.detail
         for old in replaced:
             self.drops.append(old.id)
@@ -632,20 +631,33 @@ class _Group:
         self.sources.append({"id": source_id, "path": row.path, "sha256": row.sha256,
                              "size": row.size, "mtime_ns": row.mtime_ns, "format": row.format,
                              "chosen_by": chosen_by, "detail": dumps(detail), **counts})
-        for table, frames in tables.items():
-            held = self.tables.setdefault(table, [])
-            held.extend(frames)
+        for table, frames in parsed.tables.items():
+            fresh = self.fresh.setdefault(table, [])
+            fresh.extend((source_id, df) for df in frames)
             self.rows += sum(df.height for df in frames)
-            if len(held) >= COMPACT_FRAMES:
+            if len(fresh) >= COMPACT_FRAMES:
                 # Thousands of one-row frames cost far more memory than their rows (about
                 # 150 KB per small source): fold them into one as they come.
-                self.tables[table] = [pl.concat(held, rechunk=True)]
+                self.tables[table] = self._table(table)
+                del self.fresh[table]
         self.rejects.extend((source_id, *r) for r in rejects)
         self.known.add(SourceRow(source_id, row.path, row.sha256, row.size, row.mtime_ns,
                                  row.format), tuple(counts[c] for c in COUNTERS))
         if self.rows >= GROUP_ROWS or len(self.sources) >= GROUP_SOURCES:
             self.flush()
         return counts, source_id
+
+    def _table(self, table: str) -> pl.DataFrame:
+        """The pending rows of ``table`` as one frame, each row with its source's id (one
+        column built for all the frames: a column per frame cost more than the parsing)."""
+        fresh = self.fresh.get(table, [])
+        frames = [self.tables[table]] if table in self.tables else []
+        if fresh:
+            ids = pl.Series("source_id", [i for i, _ in fresh], pl.Int32)
+            heights = pl.Series([df.height for _, df in fresh], dtype=pl.UInt32)
+            stamped = pl.concat([df for _, df in fresh], rechunk=True)
+            frames.append(stamped.with_columns(ids.repeat_by(heights).explode()))
+        return pl.concat(frames, rechunk=True) if len(frames) > 1 else frames[0]
 
     def flush(self) -> None:
         """Commit the pending sources and their rows in one transaction."""
@@ -654,8 +666,8 @@ class _Group:
         with _transaction(self.store):
             self.store.drop_sources(self.drops)
             self.store.insert_sources(self.sources)
-            for table, frames in self.tables.items():
-                self.store.insert_rows(table, pl.concat(frames))
+            for table in [*self.tables, *(t for t in self.fresh if t not in self.tables)]:
+                self.store.insert_rows(table, self._table(table))
             if self.rejects:
                 self.store.insert_rows("rejects", pl.DataFrame(
                     self.rejects, orient="row", schema={
