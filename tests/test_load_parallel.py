@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +64,11 @@ def test_workers_give_the_rows_of_one_process(inputs: list[str], tmp_path: Path,
     answered: list[int] = []
 
     class Counted(load._Worker):
-        def answer(self) -> tuple[int, Any]:
-            index, parsed = super().answer()
-            if parsed is not None:
-                answered.append(index)
-            return index, parsed
+        def answer(self) -> Iterator[tuple[int, Any]]:
+            for index, parsed in super().answer():
+                if parsed is not None:
+                    answered.append(index)
+                yield index, parsed
 
     one = _run(inputs, tmp_path / "one.duckdb", workers=0)
     monkeypatch.setattr(load, "_Worker", Counted)

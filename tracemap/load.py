@@ -53,8 +53,11 @@ COMPACT_FRAMES = 64
 #: Small files are parsed in worker processes only when at least this many are to be parsed:
 #: starting a worker (a fresh interpreter importing Polars and DuckDB) costs about a second.
 PARALLEL_FILES = 64
-#: How many small files each worker may parse ahead of the writer (what is held in memory).
-AHEAD_PER_WORKER = 6
+#: Small files go to a worker this many at a time (their rows travel as one frame per table:
+#: a frame per file cost the worker and the writer more than parsing a small file), and each
+#: worker holds at most two such chunks (what is parsed ahead and held in memory).
+CHUNK_FILES = 16
+AHEAD_PER_WORKER = 2
 
 
 @dataclass(slots=True)
@@ -753,17 +756,45 @@ def _parse_ahead(path: str, display: str, options: dict[str, Any], rules: KeyRul
     return parsed
 
 
+#: A worker's answer for a chunk: each file's result with its row count per table, and the
+#: chunk's rows as one frame per table (None: each result holds its own frames).
+_Answer = tuple[list[tuple[int, "_Parsed | None", dict[str, int]]], dict[str, pl.DataFrame] | None]
+
+
+def _parse_chunk(files: list[tuple[int, str, str]], options: dict[str, Any],
+                 rules: KeyRules, forced: str | None) -> _Answer:
+    """Worker side: parse a chunk of small files; their rows as one frame per table."""
+    done = [(i, _parse_ahead(path, display, options, rules, forced))
+            for i, path, display in files]
+    frames: dict[str, list[pl.DataFrame]] = {}
+    for _, parsed in done:
+        for table, dfs in (parsed.tables if parsed else {}).items():
+            frames.setdefault(table, []).extend(dfs)
+    try:
+        joined = {table: pl.concat(dfs, rechunk=True) for table, dfs in frames.items()}
+    except (Exception, PanicException):  # noqa: BLE001 - the writer will say so itself
+        return [(i, parsed, {}) for i, parsed in done], None
+    out = []
+    for i, parsed in done:
+        heights = {}
+        if parsed:
+            heights = {t: sum(df.height for df in dfs) for t, dfs in parsed.tables.items()}
+            parsed.tables = {}
+        out.append((i, parsed, heights))
+    return out, joined
+
+
 def serve() -> None:
     """A worker's main loop (``python -c 'from tracemap.load import serve; serve()'``): the
-    options, then ``(index, path, display)`` requests on stdin, ``(index, _Parsed | None)``
-    answers on stdout, in request order, until stdin closes (the writer is done or gone)."""
+    options, then chunks of ``(index, path, display)`` on stdin, an ``_Answer`` for each on
+    stdout, in request order, until stdin closes (the writer is done or gone)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the writer decides when to stop
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     try:
         options, rules, forced = pickle.load(stdin)
         while True:
-            index, path, display = pickle.load(stdin)
-            pickle.dump((index, _parse_ahead(path, display, options, rules, forced)), stdout,
+            files = pickle.load(stdin)
+            pickle.dump(_parse_chunk(files, options, rules, forced), stdout,
                         protocol=pickle.HIGHEST_PROTOCOL)
             stdout.flush()
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
@@ -771,7 +802,7 @@ def serve() -> None:
 
 
 class _Worker:
-    """One worker process and the indexes it was asked to parse, oldest first."""
+    """One worker process and the chunks of indexes it was asked to parse, oldest first."""
 
     def __init__(self, setup: bytes) -> None:
         env = dict(os.environ)
@@ -784,7 +815,7 @@ class _Worker:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from tracemap.load import serve; serve()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, start_new_session=True)
-        self.asked: collections.deque[int] = collections.deque()
+        self.asked: collections.deque[list[int]] = collections.deque()
         self.send(setup)
 
     def send(self, data: bytes) -> None:
@@ -792,11 +823,19 @@ class _Worker:
         self.proc.stdin.write(data)
         self.proc.stdin.flush()
 
-    def answer(self) -> tuple[int, _Parsed | None]:
+    def answer(self) -> Iterator[tuple[int, _Parsed | None]]:
+        """The results of the oldest chunk asked, each with its own rows."""
         assert self.proc.stdout is not None
-        index, parsed = pickle.load(self.proc.stdout)
+        done, joined = pickle.load(self.proc.stdout)
         self.asked.popleft()
-        return index, parsed
+        offsets: dict[str, int] = {}
+        for index, parsed, heights in done:
+            if parsed is not None and joined is not None:
+                for table, n in heights.items():
+                    at = offsets.get(table, 0)
+                    parsed.tables[table] = [joined[table].slice(at, n)]
+                    offsets[table] = at + n
+            yield index, parsed
 
     def close(self, wait: bool) -> None:
         for pipe in (self.proc.stdin, self.proc.stdout):
@@ -805,28 +844,26 @@ class _Worker:
                     pipe.close()
             except OSError:
                 pass
-        if wait:
-            self.proc.wait()
-        else:
+        if not wait:
             self.proc.kill()
-            self.proc.wait()
+        self.proc.wait()
 
 
 class _Ahead:
-    """Small files parsed by worker processes ahead of the writer, at most a few per worker.
+    """Small files parsed by worker processes ahead of the writer, a few chunks per worker.
 
     The writer takes each file's result at its turn (``take``), in input order; a file it
-    never asks for (found unchanged or identical to another by its hash) is dropped when its
-    answer comes. Anything that goes wrong with a worker, up to a worker killed, only means
-    the writer parses those files itself.
+    never asks for (found unchanged or identical to another by its hash) is dropped.
+    Anything that goes wrong with a worker, up to a worker killed, only means the writer
+    parses those files itself.
     """
 
     def __init__(self, jobs: list[tuple[int, str, str]], workers: int, options: dict[str, Any],
                  rules: KeyRules, forced: str | None) -> None:
         self.jobs = jobs
         self.next = 0
-        self.window = AHEAD_PER_WORKER
         self.owner: dict[int, _Worker] = {}
+        self.ready: dict[int, _Parsed | None] = {}
         setup = pickle.dumps((options, rules, forced), protocol=pickle.HIGHEST_PROTOCOL)
         self.workers: list[_Worker] = []
         try:
@@ -853,39 +890,41 @@ class _Ahead:
 
     def take(self, index: int) -> _Parsed | None:
         """The worker's result for target ``index`` (None: parse it here)."""
+        for passed in [i for i in self.ready if i < index]:
+            del self.ready[passed]
         if not self.workers:
-            return None
+            return self.ready.pop(index, None)
         self._ask(index)
-        worker = self.owner.pop(index, None)
-        if worker is None:
-            return None
+        worker = self.owner.get(index)
         try:
-            while True:  # earlier answers are for files the writer did not need parsed
-                done, parsed = worker.answer()
-                self.owner.pop(done, None)
-                if done == index:
-                    return parsed
+            while index not in self.ready and worker is not None and worker.asked:
+                for done, parsed in worker.answer():
+                    self.owner.pop(done, None)
+                    if done >= index:
+                        self.ready[done] = parsed
         except (OSError, EOFError, pickle.UnpicklingError):  # the worker died
             self._drop(worker)
-            return None
+        self._ask(index)
+        return self.ready.pop(index, None)
 
     def _ask(self, index: int) -> None:
         """Keep every worker busy with the next files from ``index`` on."""
         while self.next < len(self.jobs) and self.workers:
             worker = min(self.workers, key=lambda w: len(w.asked))
-            if len(worker.asked) >= self.window:
+            if len(worker.asked) >= AHEAD_PER_WORKER:
                 return
-            i, path, display = self.jobs[self.next]
-            self.next += 1
-            if i < index:
+            chunk = [job for job in self.jobs[self.next:self.next + CHUNK_FILES]
+                     if job[0] >= index]
+            self.next += CHUNK_FILES
+            if not chunk:
                 continue
             try:
-                worker.send(pickle.dumps((i, path, display), protocol=pickle.HIGHEST_PROTOCOL))
+                worker.send(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
             except OSError:
                 self._drop(worker)
                 continue
-            worker.asked.append(i)
-            self.owner[i] = worker
+            worker.asked.append([i for i, _, _ in chunk])
+            self.owner.update((i, worker) for i, _, _ in chunk)
 
     def _drop(self, worker: _Worker) -> None:
         worker.close(wait=False)
@@ -896,7 +935,7 @@ class _Ahead:
     def close(self, wait: bool) -> None:
         for worker in self.workers:
             worker.close(wait=wait and not worker.asked)
-        self.workers, self.owner = [], {}
+        self.workers, self.owner, self.ready = [], {}, {}
 
 
 @contextmanager
