@@ -301,7 +301,9 @@ def _same_stat(previous: SourceRow | None, stat: os.stat_result | None, force: b
 def _workers(workers: int | None) -> int:
     if workers is None:
         env = os.environ.get("TRACEMAP_WORKERS", "").strip()
-        workers = int(env) if env.isdigit() else len(os.sched_getaffinity(0))
+        cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                 else os.cpu_count() or 1)  # the cores this process may use (Linux), else all
+        workers = int(env) if env.isdigit() else cores
     return workers if workers > 1 else 0  # one worker beside the writer gains nothing
 
 
