@@ -64,19 +64,113 @@ def json_documents(src: Source, b: BatchBuilder, *, before: Before = "",
                 b.read()
                 b.reject(f"line {number}", f"expected a JSON document per line: {exc}", line)
         return
-    data = src.read_document()
-    if before == "bom":
-        data = data.lstrip(BOM)
+    whole = src.read_document()
+    data = whole.lstrip(BOM) if before == "bom" else whole
+    if before == "comments":
+        data = first_json_value(data)
     try:
-        doc = loads(first_json_value(data) if before == "comments" else data)
+        doc = loads(data)
     except ValueError as exc:
         rescued = salvage(data, b) if salvage else None
         if rescued is None:
-            b.read()
-            b.reject("file", f"expected one JSON document (truncated?): {exc}", data[:200])
+            kept = _cut_document(whole, data, exc, b, "one JSON document")
+            if kept is not None:
+                yield "document", kept
         yield from rescued or []
         return
     yield "document", doc
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """A whole document that ends inside a value: its export or copy stopped mid-record.
+
+    ``inside`` is what the end cut (``object``, ``array``, ``string``). ``complete`` is the
+    document closed after the last complete element of its outermost array (the records
+    before the cut), None when there is none; ``kept`` counts those elements and ``rest`` is
+    the offset in the document where the cut element starts.
+    """
+
+    inside: str
+    complete: bytes | None
+    kept: int
+    rest: int
+
+
+#: Strings (whose brackets do not count), brackets, and a lone quote: a string the end cut.
+_STRUCTURE = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]|"')
+_CLOSER = {b"[": b"]", b"{": b"}"}
+
+
+def cut_at(data: bytes) -> Cut | None:
+    """How one JSON document ``data`` is cut, when it ends inside a value (None when it does
+    not: brackets that do not match, or text after a complete value). Ask it when the parser
+    failed at the end of the data: what is not JSON can look like a string left open.
+
+    The records kept are the complete elements of the outermost array (``[...]``,
+    ``{"events": [...]}``, ``{"history": {"events": [...]}}``, ``{"resourceSpans": [...]}``),
+    which only objects can hold: an element counts only once its closing bracket is read,
+    and the closed document must parse, so no record is ever kept half.
+    """
+    stack: list[list[Any]] = []  # [bracket, complete elements, where the last one ended]
+    inside = ""
+    for m in _STRUCTURE.finditer(data):
+        token = m.group()
+        if token == b'"':
+            inside = "string"
+            break
+        if token[:1] == b'"':
+            continue
+        if token in (b"[", b"{"):
+            stack.append([token, 0, 0])
+            continue
+        if not stack or _CLOSER[stack[-1][0]] != token:
+            return None
+        stack.pop()
+        if not stack:
+            return None  # a complete value: the document fails for another reason
+        stack[-1][1] += 1
+        stack[-1][2] = m.end()
+    if not stack:
+        return None
+    inside = inside or ("array" if stack[-1][0] == b"[" else "object")
+    outer = next((i for i, frame in enumerate(stack) if frame[0] == b"["), None)
+    if outer is None or not stack[outer][1]:
+        return Cut(inside, None, 0, len(data))
+    rest = stack[outer][2]
+    closed = data[:rest] + b"".join(_CLOSER[f[0]] for f in reversed(stack[:outer + 1]))
+    try:
+        loads(closed)
+    except ValueError:
+        return Cut(inside, None, 0, len(data))
+    return Cut(inside, closed, stack[outer][1], rest)
+
+
+def _cut_document(whole: bytes, data: bytes, exc: ValueError, b: BatchBuilder,
+                  expected: str) -> Any:
+    """Reject a whole document that does not parse, located by byte offset (in the file's
+    bytes, after gunzip): where a cut document ends, else where the parser stopped. Returns
+    the document closed after its complete records when it is cut (``cut_at``), so they
+    are kept; else None."""
+    start = len(whole) - len(data)  # data is whole without what stood before the JSON
+    pos = getattr(exc, "pos", None)  # in characters
+    stop = (len(data.decode("utf-8", "replace")[:pos].encode("utf-8", "replace"))
+            if isinstance(pos, int) else 0)
+    # Cut only when the parser ran out of data, not when it met something that is not JSON.
+    cut = cut_at(data) if stop >= len(data.rstrip()) else None
+    b.read()
+    if cut is None:
+        b.reject(f"byte {start + stop}", f"expected {expected} (truncated?): {exc}", data[:200])
+        return None
+    end = len(whole)  # the file ends there (gunzipped): the whole remainder is cut
+    why = (f"expected {expected} (truncated?): the document ends at byte {end}, inside an "
+           f"unfinished {cut.inside}")
+    if cut.complete is None:
+        b.reject(f"byte {end}", f"{why}; no complete record before it", data[:200])
+        return None
+    b.reject(f"byte {end}", f"{why}; the {cut.kept} complete records before byte "
+             f"{start + cut.rest} are kept, the one cut there is not", data[cut.rest:][:200])
+    return loads(cut.complete)
 
 
 def has_log_prefix(src: Source) -> bool:
@@ -226,11 +320,11 @@ def json_values(src: Source, b: BatchBuilder, expected: str, *,
     except ValueError as exc:
         if _has_second_value(data):
             yield from _concatenated(whole, data, b, expected)
-        else:
-            b.read()
-            b.reject("file", f"expected {expected} as one JSON document (truncated?): {exc}",
-                     data[:200])
-        return
+            return
+        kept = _cut_document(whole, data, exc, b, f"{expected} as one JSON document")
+        if kept is None:
+            return
+        doc = kept
     yield "", doc
 
 

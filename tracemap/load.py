@@ -8,13 +8,23 @@ Unchanged files are told from one query of what the store holds (``Store.known_s
 then by size and mtime, then by content hash. A bad file never stops the batch: it is
 reported ``failed`` and the next one loads. Every source must reconcile:
 ``records == loaded + rejected + skipped``.
+
+Files are independent, so small ones are parsed ahead of their turn in worker processes (one
+per core, ``workers``) while this process, the only writer, hashes, decides and commits them
+in input order. A worker's result is used only for the bytes it parsed (the same content
+hash), so the store, the source ids and the progress output are those of a one-process run.
 """
 
 from __future__ import annotations
 
+import collections
 import glob
 import hashlib
 import os
+import pickle
+import signal
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -40,6 +50,14 @@ GROUP_ROWS = 200_000
 GROUP_SOURCES = 2_000
 #: Pending frames of one table are folded into one when this many have gathered.
 COMPACT_FRAMES = 64
+#: Small files are parsed in worker processes only when at least this many are to be parsed:
+#: starting a worker (a fresh interpreter importing Polars and DuckDB) costs about a second.
+PARALLEL_FILES = 64
+#: Small files go to a worker this many at a time (their rows travel as one frame per table:
+#: a frame per file cost the worker and the writer more than parsing a small file), and each
+#: worker holds at most two such chunks (what is parsed ahead and held in memory).
+CHUNK_FILES = 16
+AHEAD_PER_WORKER = 2
 
 
 @dataclass(slots=True)
@@ -207,6 +225,7 @@ def ingest_paths(
     rules: KeyRules | None = None,
     progress: Progress | None = None,
     debug: bool = False,
+    workers: int | None = None,
 ) -> IngestResult:
     """Ingest every file under ``paths`` into ``store``.
 
@@ -216,7 +235,10 @@ def ingest_paths(
         options: ingestor options (``workflow_id``, ``column_map`` ...).
         rules: correlation-key rules (defaults plus ``tracemap.toml``).
         progress: where to report files and bytes.
-        debug: let an ingestor's unexpected exception through instead of recording it.
+        debug: let an ingestor's unexpected exception through instead of recording it
+            (files are then parsed in this process).
+        workers: processes parsing small files ahead of the writer; 0 parses here. Default:
+            ``TRACEMAP_WORKERS``, else one per usable core.
     """
     forced = ingest.get(fmt) if fmt else None
     progress = progress or _NoProgress()
@@ -228,17 +250,20 @@ def ingest_paths(
     result = IngestResult()
     known = _Known(store.known_sources())
     group = _Group(store, known)
+    keys = [None if t[0] is None else _real_path(t[0], t[3]) for t in targets]
+    ahead = _Ahead.start(targets, stats, keys, known, forced, force, options, rules,
+                         0 if debug else _workers(workers))
     try:
-        for (text, display, explicit, link), stat in zip(targets, stats, strict=True):
+        for index, ((text, display, explicit, _), stat) in enumerate(
+                zip(targets, stats, strict=True)):
             progress.file(display)
             if text is None:
                 result.sources.append(SourceResult(display, None, "failed",
                                                    message=str(explicit)))
                 continue
-            key_path = _real_path(text, link)
+            key_path = keys[index]
             previous = known.path_row(key_path)
-            if (stat and previous and not force and previous.size == stat.st_size
-                    and previous.mtime_ns == stat.st_mtime_ns):
+            if _same_stat(previous, stat, force):
                 # Unchanged since it was loaded: the common case of a re-run, kept cheap.
                 progress.advance(stat.st_size)
                 outcome = _unchanged(known, previous, display)
@@ -249,7 +274,7 @@ def ingest_paths(
             src = Source(path=path, display=display, options=dict(options or {}), rules=rules)
             try:
                 outcome = _ingest_one(store, src, stat, key_path, forced, force, progress,
-                                      debug, known, group)
+                                      debug, known, group, ahead.take(index))
                 outcome.explicit = bool(explicit)
             except OSError as exc:
                 # stat or hash failed, before anything was written. Unreadable loses its
@@ -261,8 +286,25 @@ def ingest_paths(
         _note_merged(store, result.sources)
     except BaseException:
         group.discard()
+        ahead.close(wait=False)
         raise
+    ahead.close(wait=True)
     return result
+
+
+def _same_stat(previous: SourceRow | None, stat: os.stat_result | None, force: bool) -> bool:
+    """Whether a file is unchanged since it was loaded, by size and mtime (a re-run's case)."""
+    return bool(stat and previous and not force and previous.size == stat.st_size
+                and previous.mtime_ns == stat.st_mtime_ns)
+
+
+def _workers(workers: int | None) -> int:
+    if workers is None:
+        env = os.environ.get("TRACEMAP_WORKERS", "").strip()
+        cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                 else os.cpu_count() or 1)  # the cores this process may use (Linux), else all
+        workers = int(env) if env.isdigit() else cores
+    return workers if workers > 1 else 0  # one worker beside the writer gains nothing
 
 
 def _unreadable(display: str, exc: OSError) -> str:
@@ -356,7 +398,7 @@ class _Known:
 
 def _ingest_one(store: Store, src: Source, stat: os.stat_result | None, key_path: str,
                 forced: Any, force: bool, progress: Progress, debug: bool, known: _Known,
-                group: _Group) -> SourceResult:
+                group: _Group, parsed: _Parsed | None) -> SourceResult:
     stat = stat or src.path.stat()
     previous = known.path_row(key_path)
     sha = file_sha256(src.path)
@@ -374,9 +416,13 @@ def _ingest_one(store: Store, src: Source, stat: os.stat_result | None, key_path
             # would add nothing, but it must not pass for a file that was read.
             outcome.merged = {"identical_to": same.path}
         return outcome
+    if parsed is not None and parsed.sha256 != sha:
+        parsed = None  # the file changed after a worker read it: parse it again, here
     rule = None
     try:
-        if forced:
+        if parsed is not None:  # detected on the same bytes
+            module, rule = ingest.get(parsed.module), parsed.rule
+        elif forced:
             module = forced
         else:
             module, rule = ingest.detection(src)
@@ -388,12 +434,20 @@ def _ingest_one(store: Store, src: Source, stat: os.stat_result | None, key_path
     chosen_by = "forced" if forced else "detected"
     row = SourceRow(0, key_path, sha, stat.st_size, stat.st_mtime_ns, module.NAME)
     if stat.st_size <= SMALL_FILE:
-        counts, source_id = group.add(row, chosen_by, replaced, module, src, progress, debug)
+        if parsed is None:
+            parsed = _parse_whole(module, src, progress, debug)
+        else:
+            for n in parsed.advances:
+                progress.advance(n)
+        src.first_reject = parsed.first_reject
+        counts, source_id = group.add(row, chosen_by, replaced, parsed)
+        position = parsed.position
     else:
         group.flush()
         counts, source_id = _stream(store, row, chosen_by, replaced, module, src, progress,
                                     debug, known)
-    progress.advance(stat.st_size - src.position())
+        position = src.position()
+    progress.advance(stat.st_size - position)
     return SourceResult(src.display, module.NAME, "replaced" if replaced else "new",
                         chosen_by=chosen_by, rule=rule, message=_nothing_loaded(src, counts),
                         source_id=source_id, **counts)
@@ -558,7 +612,8 @@ class _Group:
     def _reset(self) -> None:
         self.sources: list[dict[str, Any]] = []
         self.pending: set[int] = set()
-        self.tables: dict[str, list[pl.DataFrame]] = {}
+        self.tables: dict[str, pl.DataFrame] = {}  # folded, with source_id
+        self.fresh: dict[str, list[tuple[int, pl.DataFrame]]] = {}  # (source id, rows)
         self.rejects: list[tuple[int, str, str, str | None]] = []
         self.drops: list[int] = []
         self.rows = 0
@@ -568,26 +623,12 @@ class _Group:
             self._ids = self.store.reserve_source_ids(256)  # a query per 256 sources
         return self._ids.pop(0)
 
-    def add(self, row: SourceRow, chosen_by: str, replaced: list[SourceRow], module: Any,
-            src: Source, progress: Progress, debug: bool) -> tuple[dict[str, int], int]:
+    def add(self, row: SourceRow, chosen_by: str, replaced: list[SourceRow],
+            parsed: _Parsed) -> tuple[dict[str, int], int]:
         if any(r.id in self.pending for r in replaced):
             self.flush()  # replacing a source still pending: commit it first
         source_id = self._next_id()
-        tables: dict[str, list[pl.DataFrame]] = {}
-        rejects: list[tuple[str, str, str | None]] = []
-
-        def keep(batch: Batch, batch_rejects: list[tuple[str, str, str | None]]) -> None:
-            for table, df in batch.tables.items():
-                if df.height:
-                    tables.setdefault(table, []).append(
-                        df.with_columns(pl.lit(source_id, pl.Int32).alias("source_id")))
-            rejects.extend(batch_rejects)
-
-        def failed(reason: str) -> None:
-            tables.clear()
-            rejects[:] = [("file", reason, None)]
-
-        counts, detail = _load(module, src, progress, debug, keep, failed)
+        rejects, counts, detail = parsed.rejects, parsed.counts, parsed.detail
         for old in replaced:
             self.drops.append(old.id)
             self.known.drop(old)
@@ -595,20 +636,33 @@ class _Group:
         self.sources.append({"id": source_id, "path": row.path, "sha256": row.sha256,
                              "size": row.size, "mtime_ns": row.mtime_ns, "format": row.format,
                              "chosen_by": chosen_by, "detail": dumps(detail), **counts})
-        for table, frames in tables.items():
-            held = self.tables.setdefault(table, [])
-            held.extend(frames)
+        for table, frames in parsed.tables.items():
+            fresh = self.fresh.setdefault(table, [])
+            fresh.extend((source_id, df) for df in frames)
             self.rows += sum(df.height for df in frames)
-            if len(held) >= COMPACT_FRAMES:
+            if len(fresh) >= COMPACT_FRAMES:
                 # Thousands of one-row frames cost far more memory than their rows (about
                 # 150 KB per small source): fold them into one as they come.
-                self.tables[table] = [pl.concat(held, rechunk=True)]
+                self.tables[table] = self._table(table)
+                del self.fresh[table]
         self.rejects.extend((source_id, *r) for r in rejects)
         self.known.add(SourceRow(source_id, row.path, row.sha256, row.size, row.mtime_ns,
                                  row.format), tuple(counts[c] for c in COUNTERS))
         if self.rows >= GROUP_ROWS or len(self.sources) >= GROUP_SOURCES:
             self.flush()
         return counts, source_id
+
+    def _table(self, table: str) -> pl.DataFrame:
+        """The pending rows of ``table`` as one frame, each row with its source's id (one
+        column built for all the frames: a column per frame cost more than the parsing)."""
+        fresh = self.fresh.get(table, [])
+        frames = [self.tables[table]] if table in self.tables else []
+        if fresh:
+            ids = pl.Series("source_id", [i for i, _ in fresh], pl.Int32)
+            heights = pl.Series([df.height for _, df in fresh], dtype=pl.UInt32)
+            stamped = pl.concat([df for _, df in fresh], rechunk=True)
+            frames.append(stamped.with_columns(ids.repeat_by(heights).explode()))
+        return pl.concat(frames, rechunk=True) if len(frames) > 1 else frames[0]
 
     def flush(self) -> None:
         """Commit the pending sources and their rows in one transaction."""
@@ -617,8 +671,8 @@ class _Group:
         with _transaction(self.store):
             self.store.drop_sources(self.drops)
             self.store.insert_sources(self.sources)
-            for table, frames in self.tables.items():
-                self.store.insert_rows(table, pl.concat(frames))
+            for table in [*self.tables, *(t for t in self.fresh if t not in self.tables)]:
+                self.store.insert_rows(table, self._table(table))
             if self.rejects:
                 self.store.insert_rows("rejects", pl.DataFrame(
                     self.rejects, orient="row", schema={
@@ -630,6 +684,260 @@ class _Group:
     def discard(self) -> None:
         """Forget what is pending (the ingest is failing; nothing of it was written)."""
         self._reset()
+
+
+@dataclass(slots=True)
+class _Parsed:
+    """A small file parsed whole, here or in a worker: what ``_Group.add`` stores of it."""
+
+    module: str
+    rule: str | None
+    sha256: str
+    counts: dict[str, int]
+    detail: dict[str, Any]
+    tables: dict[str, list[pl.DataFrame]]
+    rejects: list[tuple[str, str, str | None]]
+    first_reject: tuple[str, str] | None
+    advances: list[int]  # the progress the parse reported, replayed at the file's turn
+    position: int
+
+
+def _parse_whole(module: Any, src: Source, progress: Progress, debug: bool) -> _Parsed:
+    """Parse a small file into its tables (batches in order) and rejects."""
+    tables: dict[str, list[pl.DataFrame]] = {}
+    rejects: list[tuple[str, str, str | None]] = []
+
+    def keep(batch: Batch, batch_rejects: list[tuple[str, str, str | None]]) -> None:
+        for table, df in batch.tables.items():
+            if df.height:
+                tables.setdefault(table, []).append(df)
+        rejects.extend(batch_rejects)
+
+    def failed(reason: str) -> None:
+        tables.clear()
+        rejects[:] = [("file", reason, None)]
+
+    counts, detail = _load(module, src, progress, debug, keep, failed)
+    return _Parsed(module.NAME, None, "", counts, detail, tables, rejects, src.first_reject,
+                   [], src.position())
+
+
+class _Recorder:
+    """A worker's progress: what the parse advanced, replayed by the writer in order."""
+
+    def __init__(self) -> None:
+        self.advances: list[int] = []
+
+    def start(self, files: int, total_bytes: int) -> None:
+        pass
+
+    def file(self, display: str) -> None:
+        pass
+
+    def advance(self, nbytes: int) -> None:
+        self.advances.append(nbytes)
+
+
+def _parse_ahead(path: str, display: str, options: dict[str, Any], rules: KeyRules,
+                 forced: str | None) -> _Parsed | None:
+    """Worker side: hash, detect and parse one small file. None leaves the file to the
+    writer's own pass (it could not be read, no format claims it, or tracemap failed on it),
+    which then reports it exactly as a one-process run does."""
+    try:
+        src = Source(path=Path(path), display=display, options=dict(options), rules=rules)
+        sha = file_sha256(src.path)
+        module, rule = (ingest.get(forced), None) if forced else ingest.detection(src)
+        recorder = _Recorder()
+        parsed = _parse_whole(module, src, recorder, False)
+    except Exception:  # noqa: BLE001 - the writer parses it again and reports what went wrong
+        return None
+    for table, frames in parsed.tables.items():
+        if len(frames) > 1:  # one frame per table pickles faster; the rows stay in order
+            parsed.tables[table] = [pl.concat(frames, rechunk=True)]
+    parsed.sha256, parsed.rule, parsed.advances = sha, rule, recorder.advances
+    return parsed
+
+
+#: A worker's answer for a chunk: each file's result with its row count per table, and the
+#: chunk's rows as one frame per table (None: each result holds its own frames).
+_Answer = tuple[list[tuple[int, "_Parsed | None", dict[str, int]]], dict[str, pl.DataFrame] | None]
+
+
+def _parse_chunk(files: list[tuple[int, str, str]], options: dict[str, Any],
+                 rules: KeyRules, forced: str | None) -> _Answer:
+    """Worker side: parse a chunk of small files; their rows as one frame per table."""
+    done = [(i, _parse_ahead(path, display, options, rules, forced))
+            for i, path, display in files]
+    frames: dict[str, list[pl.DataFrame]] = {}
+    for _, parsed in done:
+        for table, dfs in (parsed.tables if parsed else {}).items():
+            frames.setdefault(table, []).extend(dfs)
+    try:
+        joined = {table: pl.concat(dfs, rechunk=True) for table, dfs in frames.items()}
+    except (Exception, PanicException):  # noqa: BLE001 - the writer will say so itself
+        return [(i, parsed, {}) for i, parsed in done], None
+    out = []
+    for i, parsed in done:
+        heights = {}
+        if parsed:
+            heights = {t: sum(df.height for df in dfs) for t, dfs in parsed.tables.items()}
+            parsed.tables = {}
+        out.append((i, parsed, heights))
+    return out, joined
+
+
+def serve() -> None:
+    """A worker's main loop (``python -c 'from tracemap.load import serve; serve()'``): the
+    options, then chunks of ``(index, path, display)`` on stdin, an ``_Answer`` for each on
+    stdout, in request order, until stdin closes (the writer is done or gone)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the writer decides when to stop
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    try:
+        options, rules, forced = pickle.load(stdin)
+        while True:
+            files = pickle.load(stdin)
+            pickle.dump(_parse_chunk(files, options, rules, forced), stdout,
+                        protocol=pickle.HIGHEST_PROTOCOL)
+            stdout.flush()
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        pass
+
+
+class _Worker:
+    """One worker process and the chunks of indexes it was asked to parse, oldest first."""
+
+    def __init__(self, setup: bytes) -> None:
+        env = dict(os.environ)
+        roots = {str(Path(m.__file__).resolve().parents[1]) for m in (ingest, sys.modules[
+            __name__])}  # where this tracemap is, installed or not
+        env["PYTHONPATH"] = os.pathsep.join([*sorted(roots), env.get("PYTHONPATH", "")])
+        # A process of its own, not a fork of this one (it holds DuckDB's and Polars' threads)
+        # nor multiprocessing's spawn (which would run the caller's __main__ again); a session
+        # of its own, so Ctrl-C reaches only the writer, which then closes the pipes.
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from tracemap.load import serve; serve()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, start_new_session=True)
+        self.asked: collections.deque[list[int]] = collections.deque()
+        self.send(setup)
+
+    def send(self, data: bytes) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def answer(self) -> Iterator[tuple[int, _Parsed | None]]:
+        """The results of the oldest chunk asked, each with its own rows."""
+        assert self.proc.stdout is not None
+        done, joined = pickle.load(self.proc.stdout)
+        self.asked.popleft()
+        offsets: dict[str, int] = {}
+        for index, parsed, heights in done:
+            if parsed is not None and joined is not None:
+                for table, n in heights.items():
+                    at = offsets.get(table, 0)
+                    parsed.tables[table] = [joined[table].slice(at, n)]
+                    offsets[table] = at + n
+            yield index, parsed
+
+    def close(self, wait: bool) -> None:
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                if pipe is not None:
+                    pipe.close()
+            except OSError:
+                pass
+        if not wait:
+            self.proc.kill()
+        self.proc.wait()
+
+
+class _Ahead:
+    """Small files parsed by worker processes ahead of the writer, a few chunks per worker.
+
+    The writer takes each file's result at its turn (``take``), in input order; a file it
+    never asks for (found unchanged or identical to another by its hash) is dropped.
+    Anything that goes wrong with a worker, up to a worker killed, only means the writer
+    parses those files itself.
+    """
+
+    def __init__(self, jobs: list[tuple[int, str, str]], workers: int, options: dict[str, Any],
+                 rules: KeyRules, forced: str | None) -> None:
+        self.jobs = jobs
+        self.next = 0
+        self.owner: dict[int, _Worker] = {}
+        self.ready: dict[int, _Parsed | None] = {}
+        setup = pickle.dumps((options, rules, forced), protocol=pickle.HIGHEST_PROTOCOL)
+        self.workers: list[_Worker] = []
+        try:
+            for _ in range(workers if jobs else 0):
+                self.workers.append(_Worker(setup))
+        except OSError:  # no process to be had: what started still helps
+            pass
+
+    @classmethod
+    def start(cls, targets: list[tuple[str | None, str, bool | str, bool | None]],
+              stats: list[os.stat_result | None], keys: list[str | None], known: _Known,
+              forced: Any, force: bool, options: dict[str, Any] | None, rules: KeyRules,
+              workers: int) -> _Ahead:
+        """Workers for the small files that will need parsing, if there are enough of them."""
+        jobs = [(i, t[0], t[1])
+                for i, (t, stat, key) in enumerate(zip(targets, stats, keys, strict=True))
+                if t[0] is not None and key is not None and stat is not None
+                and stat.st_size <= SMALL_FILE
+                and not _same_stat(known.path_row(key), stat, force)]
+        if not workers or len(jobs) < PARALLEL_FILES:
+            jobs, workers = [], 0
+        return cls(jobs, workers, dict(options or {}), rules,
+                   forced.NAME if forced else None)
+
+    def take(self, index: int) -> _Parsed | None:
+        """The worker's result for target ``index`` (None: parse it here)."""
+        for passed in [i for i in self.ready if i < index]:
+            del self.ready[passed]
+        if not self.workers:
+            return self.ready.pop(index, None)
+        self._ask(index)
+        worker = self.owner.get(index)
+        try:
+            while index not in self.ready and worker is not None and worker.asked:
+                for done, parsed in worker.answer():
+                    self.owner.pop(done, None)
+                    if done >= index:
+                        self.ready[done] = parsed
+        except (OSError, EOFError, pickle.UnpicklingError):  # the worker died
+            self._drop(worker)
+        self._ask(index)
+        return self.ready.pop(index, None)
+
+    def _ask(self, index: int) -> None:
+        """Keep every worker busy with the next files from ``index`` on."""
+        while self.next < len(self.jobs) and self.workers:
+            worker = min(self.workers, key=lambda w: len(w.asked))
+            if len(worker.asked) >= AHEAD_PER_WORKER:
+                return
+            chunk = [job for job in self.jobs[self.next:self.next + CHUNK_FILES]
+                     if job[0] >= index]
+            self.next += CHUNK_FILES
+            if not chunk:
+                continue
+            try:
+                worker.send(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
+            except OSError:
+                self._drop(worker)
+                continue
+            worker.asked.append([i for i, _, _ in chunk])
+            self.owner.update((i, worker) for i, _, _ in chunk)
+
+    def _drop(self, worker: _Worker) -> None:
+        worker.close(wait=False)
+        self.workers.remove(worker)
+        for i in [i for i, w in self.owner.items() if w is worker]:
+            del self.owner[i]
+
+    def close(self, wait: bool) -> None:
+        for worker in self.workers:
+            worker.close(wait=wait and not worker.asked)
+        self.workers, self.owner, self.ready = [], {}, {}
 
 
 @contextmanager

@@ -183,8 +183,10 @@ def test_truncated_document_is_one_reject(tmp_path: Path) -> None:
     rows = normalized_rows(path)
     assert rows["source"]["format"] == "jaeger_json"
     assert rows["source"]["records"] == 1 and rows["source"]["rejected"] == 1
-    assert rows["rejects"][0]["location"] == "file"
-    assert rows["rejects"][0]["reason"].startswith("expected one JSON document (truncated?)")
+    assert rows["rejects"][0]["location"] == "byte 900"  # where the cut file ends
+    assert rows["rejects"][0]["reason"] == (
+        "expected one JSON document (truncated?): the document ends at byte 900, inside an "
+        "unfinished object; no complete record before it")
 
 
 def test_cut_off_anonymizer_output_is_read_line_by_line(tmp_path: Path) -> None:

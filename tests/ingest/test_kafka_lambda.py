@@ -118,7 +118,7 @@ def test_truncated_event_is_one_reject(tmp_path: Path) -> None:
     path.write_bytes(SELF_MANAGED.read_bytes()[:700])
     rows = normalized_rows(path)
     assert rows["source"]["records"] == 1 and rows["source"]["rejected"] == 1
-    assert rows["rejects"][0]["location"] == "file"
+    assert rows["rejects"][0]["location"] == "byte 700"  # where the cut file ends
     assert rows["rejects"][0]["reason"].startswith(
         "expected a Lambda Kafka event (JSON object with 'records') as one JSON document")
 

@@ -208,8 +208,10 @@ def test_truncated_file_is_one_reject_and_gzip_reads_the_same(tmp_path: Path) ->
     cut.write_bytes(KAFKA.read_bytes()[:3000])
     rows = normalized_rows(cut)
     assert rows["source"]["format"] == "zipkin_json"
-    assert [r["location"] for r in rows["rejects"]] == ["file"]
-    assert rows["source"]["records"] == 1
+    assert [r["location"] for r in rows["rejects"]] == ["byte 3000"]  # where the cut file ends
+    # the 8 complete spans before the cut are kept, the span cut there is the reject
+    assert (rows["source"]["records"], rows["source"]["loaded"]) == (9, 8)
+    assert len(rows["steps"]) == 8
     packed = tmp_path / "kafka.json.gz"
     packed.write_bytes(gzip.compress(KAFKA.read_bytes()))
     assert normalized_rows(packed)["keys"] == normalized_rows(KAFKA)["keys"]
