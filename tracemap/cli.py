@@ -396,10 +396,25 @@ def trace_cmd(
                                       "id.")],
     db: DbOption = None,
     as_json: JsonOption = False,
+    fmt: Annotated[str, typer.Option("--format", help="text (a tree), json, or html (a "
+                                     "waterfall page; needs -o).")] = "text",
+    output: Annotated[str | None, typer.Option("-o", "--output", help="Write the html page "
+                                               "to this file.")] = None,
 ) -> None:
     """One stitched execution as a cross-system timeline, with its critical path."""
+    if fmt not in ("text", "json", "html"):
+        raise typer.BadParameter(f"expected text, json or html, got {fmt!r}",
+                                 param_hint="--format")
+    if fmt == "html" and not output:
+        raise typer.BadParameter("html writes a page: pass -o FILE.html", param_hint="-o")
     result = _open(ctx, db).trace(id)
-    if as_json:
+    if fmt == "html":
+        from tracemap.render import html, timeline
+
+        write_output(Path(output or ""), html.timeline_page(timeline.data(result)))
+        err.print(render_text.cell(f"timeline of {len(result.entities)} entities written to "
+                                   f"{output}"))
+    elif as_json or fmt == "json":
         _print_json(result)
     else:
         out.print(render_text.trace_tree(result))
