@@ -30,6 +30,7 @@ from tracemap.analyze import impact as impact_analysis
 from tracemap.analyze import trace as trace_analysis
 from tracemap.config import Config, load_config
 from tracemap.errors import TracemapError
+from tracemap.export import ocel as ocel_export
 from tracemap.load import IngestResult, Progress, ingest_paths
 from tracemap.store import Store, default_path
 
@@ -160,6 +161,12 @@ class Tracemap:
         out = Path(path)
         write_output(out, page)
         return out.resolve()
+
+    def export(self, path: str | os.PathLike[str], *,
+               fmt: str = "ocel-json") -> ocel_export.ExportResult:
+        """Write the store as an OCEL 2.0 log (``fmt``: ocel-json or ocel-sqlite)."""
+        with self.analysis_store() as store:
+            return ocel_export.export(store, path, fmt)
 
     def diff(self, before: tuple[datetime, datetime],
              after: tuple[datetime, datetime]) -> diff_analysis.DiffResult:
