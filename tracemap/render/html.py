@@ -48,7 +48,7 @@ overflow-wrap:anywhere}th{background:#f8fafc;white-space:nowrap}.muted{color:#64
 .card{border:1px solid #e2e8f0;border-radius:8px;padding:.6rem 1rem;min-width:8rem}
 .card b{display:block;font-size:1.4rem}.risk-high{color:#b91c1c;font-weight:600}
 .risk-medium{color:#b45309}.note{background:#fffbeb;border:1px solid #fde68a;border-radius:6px;
-padding:.3rem .6rem}nav a{margin-right:1rem}
+padding:.3rem .6rem}nav{margin-top:.8rem}nav a{margin-right:1rem}
 .graph{border:1px solid #e2e8f0;border-radius:8px;background:#fcfcfd;overflow:hidden}
 .toolbar{display:flex;gap:.6rem;align-items:center;margin:.5rem 0}.toolbar input{flex:0 0 22rem;
 padding:.3rem .5rem}.legend span{margin-right:1rem;font-size:12px}

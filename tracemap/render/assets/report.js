@@ -291,6 +291,8 @@
       }
       var b = it.bar, g = svg.appendChild(sv("g", {"class": "row" + (b.critical ? " crit" : "") + (BAD[b.status] ? " bad" : "")}));
       g.dataset.uid = b.uid;
+      // the whole row answers a click, not only the thin bar or the label's glyphs
+      g.appendChild(sv("rect", {x: 0, y: it.y, width: W, height: RH, "class": "hit", fill: "transparent"}));
       var leaf = String(b.component || b.uid).split(":").pop();
       // a bare event or state number says little on its own: lead with what it belongs to
       var label = b.name && !/^\d+$/.test(String(b.name)) ? b.name : leaf + (b.name ? " #" + b.name : "");
