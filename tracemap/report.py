@@ -24,6 +24,8 @@ MAX_INCIDENTS = 5
 #: False completions and cross-system examples that get a timeline each.
 MAX_FALSE_COMPLETIONS = 3
 MAX_EXAMPLES = 2
+#: Propagation edges drawn per incident (the busiest; the Failures chapter lists them all).
+MAX_INCIDENT_EDGES = 40
 #: An execution larger than this is listed, not drawn (``tracemap trace ID --format html``).
 MAX_TIMELINE_ENTITIES = 20_000
 
@@ -106,7 +108,8 @@ def _incident(store: Store, rank: int, cause: failures.RootCause,
             "explains": cause.explains, "evidence": cause.evidence,
             "attributes": [{"name": a.name, "value": a.value, "failed_share": a.failed_share,
                             "healthy_share": a.healthy_share} for a in cause.attributes],
-            "propagation": edges, "timeline": index}
+            "propagation": sorted(edges, key=lambda p: -p["count"])[:MAX_INCIDENT_EDGES],
+            "timeline": index}
 
 
 def _execution_of(store: Store, uid: str) -> str | None:
