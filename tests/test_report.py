@@ -11,9 +11,11 @@ import re
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 import tracemap
 from tests.conftest import FIXTURES
+from tracemap.cli import app
 from tracemap.render import html, timeline
 
 MESSAGE = "kafka:msg:orders.placed/0/42"
@@ -101,3 +103,16 @@ def test_report_links_root_causes_and_false_completions_to_their_timelines(
         assert incident["component"] in {b["component"] for b in shown["data"]["bars"]}
     executions = [t["data"]["execution"] for t in data["timelines"]]
     assert len(executions) == len(set(executions))  # each execution embedded once
+
+
+def test_trace_html_needs_an_output_file(tm: tracemap.Tracemap, tmp_path: Path) -> None:
+    r = CliRunner().invoke(app, ["trace", MESSAGE, "--db", tm.db, "--format", "html"])
+    assert r.exit_code == 2
+    assert "html writes a page: pass -o FILE.html" in r.output
+    out = tmp_path / "t.html"
+    r = CliRunner().invoke(app, ["trace", MESSAGE, "--db", tm.db, "--format", "html", "-o",
+                                 str(out)])
+    assert r.exit_code == 0, r.output
+    assert f"timeline written to {out}" in r.output.replace("\n", "")
+    data = json.loads(re.search(r"id='tm-data'>(.*?)</script>", out.read_text(), re.S).group(1))
+    assert [t["data"]["execution"] for t in data["timelines"]] == [tm.trace(MESSAGE).execution]

@@ -180,6 +180,14 @@ class Tracemap:
         with self.analysis_store() as store:
             return trace_analysis.analyze(store, id=id)
 
+    def timeline(self, id: str, path: str | os.PathLike[str]) -> Path:  # noqa: A002
+        """Write one execution's waterfall (``trace`` as a self-contained page) to ``path``."""
+        from tracemap.render import html, timeline
+
+        out = Path(path)
+        write_output(out, html.timeline_page(timeline.data(self.trace(id))))
+        return out.resolve()
+
     def graph(self, *, level: str = "component",
               execution: str | None = None) -> graph_views.GraphResult:
         """The component graph, or one execution's instance graph (``execution``: any id)."""

@@ -407,14 +407,12 @@ def trace_cmd(
                                  param_hint="--format")
     if fmt == "html" and not output:
         raise typer.BadParameter("html writes a page: pass -o FILE.html", param_hint="-o")
-    result = _open(ctx, db).trace(id)
     if fmt == "html":
-        from tracemap.render import html, timeline
-
-        write_output(Path(output or ""), html.timeline_page(timeline.data(result)))
-        err.print(render_text.cell(f"timeline of {len(result.entities)} entities written to "
-                                   f"{output}"))
-    elif as_json or fmt == "json":
+        page = _open(ctx, db).timeline(id, output or "")
+        err.print(render_text.cell(f"timeline written to {page}"))
+        return
+    result = _open(ctx, db).trace(id)
+    if as_json or fmt == "json":
         _print_json(result)
     else:
         out.print(render_text.trace_tree(result))
