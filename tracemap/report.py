@@ -106,6 +106,7 @@ def _incident(store: Store, rank: int, cause: failures.RootCause,
                           f"Root cause #{rank}: {cause.component}")
     return {"rank": rank, "component": cause.component, "score": cause.score,
             "explains": cause.explains, "evidence": cause.evidence,
+            "explanation": getattr(cause, "explanation", ""),  # added by the ranking rework
             "attributes": [{"name": a.name, "value": a.value, "failed_share": a.failed_share,
                             "healthy_share": a.healthy_share} for a in cause.attributes],
             "propagation": sorted(edges, key=lambda p: -p["count"])[:MAX_INCIDENT_EDGES],

@@ -62,7 +62,8 @@ stroke-dasharray:6 3;stroke-width:1.8}.tm-graph .node{cursor:pointer}
 .tm-graph .node.origin .box{fill:#fee2e2}.tm-graph .node.sel .box{stroke:#111827;stroke-width:3}
 .tm-graph .node.up .box{fill:#dbeafe;stroke:#2563eb}.tm-graph .node.down .box{fill:#ffedd5;
 stroke:#ea580c}.tm-graph .node.match .box{fill:#fef9c3;stroke:#ca8a04;stroke-width:2.5}
-.tm-graph .dim{opacity:.22}.tm-graph .edge.hl{stroke:#111827;stroke-width:2.2}
+.tm-graph .edge-label{fill:#475569;font-size:10px}.tm-graph .dim{opacity:.22}
+.tm-graph .edge.hl{stroke:#111827;stroke-width:2.2}
 .incident{border:1px solid #fecaca;border-radius:8px;padding:.2rem 1rem 1rem;margin:1rem 0}
 .incident-row{display:flex;gap:1rem;flex-wrap:wrap}.incident-graph{flex:1 1 520px;min-width:0}
 .incident-evidence{flex:1 1 420px;min-width:0}
@@ -142,7 +143,8 @@ def graph_data(nodes: list[dict[str, Any]], edges: list[dict[str, Any]],
     names = {n["component"] for n in kept}
     out_nodes = [{"id": n["component"], "system": n.get("system"), "kind": n.get("kind"),
                   "count": n.get("count"), "failures": n.get("failures") or 0,
-                  "virtual": bool(n.get("virtual"))}
+                  "virtual": bool(n.get("virtual")) or "virtual" in (n.get("system"),
+                                                                    n.get("kind"))}
                  for n in sorted(kept, key=lambda n: str(n["component"]))]
     among = [{"source": e["source"], "target": e["target"], "kind": e.get("kind"),
               "count": e.get("count"), "hidden": (e["source"], e["target"]) in hidden_pairs}

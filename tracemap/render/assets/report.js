@@ -82,6 +82,11 @@
       var p = view.appendChild(sv("path", {d: path, "class": cls, fill: "none",
         "marker-end": d.hidden ? hot : normal}));
       p.dataset.source = ref.v; p.dataset.target = ref.w;
+      if (opts.labels && pts.length) {
+        var mid = pts[Math.floor(pts.length / 2)];
+        view.appendChild(sv("text", {x: mid.x.toFixed(1), y: (mid.y - 4).toFixed(1), "class": "edge-label",
+          "text-anchor": "middle"}, (d.kind || "") + (d.count ? " \u00d7" + d.count : "")));
+      }
       tip(p, ref.v + " \u2192 " + ref.w + ": " + (d.kind || "") + (d.count ? " \u00d7" + d.count : "") +
         (d.hidden ? " (hidden: no declaration explains it)" : ""));
       edgeEls.push(p);
@@ -236,9 +241,10 @@
       var row = card.appendChild(el("div", {"class": "incident-row"}));
       var gbox = row.appendChild(el("div", {"class": "incident-graph"}));
       gbox.appendChild(el("h4", {}, "Propagation: origin \u2192 affected"));
-      if (edges.length) { gbox.appendChild(drawGraph(gbox, Object.values(nodes), edges, {maxHeight: 320}).svg); }
+      if (edges.length) { gbox.appendChild(drawGraph(gbox, Object.values(nodes), edges, {maxHeight: 320, labels: true}).svg); }
       else { gbox.appendChild(el("p", {"class": "muted"}, "No failure was handed on from it.")); }
       var tbox = row.appendChild(el("div", {"class": "incident-evidence"}));
+      if (inc.explanation) { tbox.appendChild(el("p", {}, inc.explanation)); }
       tbox.appendChild(el("h4", {}, "Evidence"));
       tbox.appendChild(table(["evidence"], inc.evidence.map(function (e) { return [e]; })));
       if (inc.explains.length) { tbox.appendChild(el("p", {"class": "muted"}, "Explains: " + inc.explains.join(", "))); }
