@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -190,7 +190,11 @@ def _attr(value: Any, kind: str) -> Any:
 
 
 def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
+    return _utc(value).isoformat().replace("+00:00", "Z")
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 # ------------------------------------------------------------------------------------ JSON
@@ -292,7 +296,7 @@ def _sqlite(store: Store, out: Path) -> tuple[int, int, int, int]:
             db.execute("INSERT INTO event VALUES (?, ?)", (eid, etype))
             db.execute(f'INSERT INTO "event_{event_tables[etype]}" VALUES '
                        f"(?, ?, {', '.join('?' * len(values))})",
-                       (eid, time.strftime("%Y-%m-%d %H:%M:%S.%f"), *values))
+                       (eid, _utc(time).strftime("%Y-%m-%d %H:%M:%S.%f"), *values))
             events += 1
         for oid, otype, attrs in _batches(store, f"SELECT * FROM ({_objects_sql()}) "
                                                  "ORDER BY type, id"):
