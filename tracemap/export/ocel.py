@@ -290,14 +290,18 @@ def _sqlite(store: Store, out: Path) -> tuple[int, int, int, int]:
             db.execute(f'CREATE TABLE "object_{table}" (ocel_id TEXT, ocel_time TIMESTAMP, '
                        f"ocel_changed_field TEXT, {columns})")
         events = objects = 0
-        for eid, etype, time, attrs in _batches(store, f"SELECT * FROM ({_EVENTS}) "
-                                                       "ORDER BY time, id"):
-            values = [_attr(v, k) for (_, k), v in zip(EVENT_ATTRIBUTES, attrs, strict=True)]
-            db.execute("INSERT INTO event VALUES (?, ?)", (eid, etype))
-            db.execute(f'INSERT INTO "event_{event_tables[etype]}" VALUES '
-                       f"(?, ?, {', '.join('?' * len(values))})",
-                       (eid, _utc(time).strftime("%Y-%m-%d %H:%M:%S.%f"), *values))
-            events += 1
+        cursor = store.sql(f"SELECT * FROM ({_EVENTS}) ORDER BY time, id")
+        while batch := cursor.fetchmany(BATCH):
+            db.executemany("INSERT INTO event VALUES (?, ?)", [(r[0], r[1]) for r in batch])
+            by_table: dict[str, list[tuple[Any, ...]]] = {}
+            for eid, etype, time, attrs in batch:
+                by_table.setdefault(event_tables[etype], []).append(
+                    (eid, _utc(time).strftime("%Y-%m-%d %H:%M:%S.%f"),
+                     *(_attr(v, k) for (_, k), v in zip(EVENT_ATTRIBUTES, attrs, strict=True))))
+            marks = ", ".join("?" * (2 + len(EVENT_ATTRIBUTES)))
+            for table, rows in by_table.items():
+                db.executemany(f'INSERT INTO "event_{table}" VALUES ({marks})', rows)
+            events += len(batch)
         for oid, otype, attrs in _batches(store, f"SELECT * FROM ({_objects_sql()}) "
                                                  "ORDER BY type, id"):
             spec = OBJECT_ATTRIBUTES[_object_kind(otype)]
