@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import tracemap
 from tracemap.cli import app
-from tracemap.render import markdown
+from tracemap.render import html, markdown
 from tracemap.render.text import clean
 
 EVIL_SERVICE = "<script>alert('svc')</script>"
@@ -43,14 +43,61 @@ def _landscape(tmp_path: Path) -> Path:
     return path
 
 
+def _script_free(page: str) -> tuple[str, str]:
+    """The page's HTML with its three scripts cut out, and the JSON data block's text."""
+    data = re.search(r"<script type='application/json' id='tm-data'>(.*?)</script>", page, re.S)
+    assert data is not None
+    scripts = [_asset("dagre.min.js"), _asset("report.js")]
+    assert page.count("<script") == 3 and all(f"<script>{s}</script>" in page for s in scripts)
+    for s in scripts:
+        page = page.replace(f"<script>{s}</script>", "")
+    return page.replace(data.group(0), ""), data.group(1)
+
+
+def _asset(name: str) -> str:
+    return (Path(html.__file__).parent / "assets" / name).read_text("utf-8")
+
+
 def test_html_report_escapes_everything(tmp_path: Path) -> None:
     tm = tracemap.open(tmp_path / "s.duckdb")
     tm.ingest([str(_landscape(tmp_path))])
     page = tm.report(tmp_path / "r.html").read_text()
-    assert "<script" not in page and "<img" not in page
-    assert 'onmouseover="' not in page  # the quote that would open an attribute is escaped
-    assert not re.search(r"\shref=", page)
-    assert "&lt;script&gt;alert(&#x27;svc&#x27;)&lt;/script&gt;" in page
+    markup, data = _script_free(page)
+    assert "<script" not in markup and "<img" not in markup
+    assert 'onmouseover="' not in markup  # the quote that would open an attribute is escaped
+    assert re.findall(r"\shref='([^']*)'", markup) == ["#sec-graph", "#sec-incidents",
+                                                         "#sec-timelines"]
+    assert "&lt;script&gt;alert(&#x27;svc&#x27;)&lt;/script&gt;" in markup
+    # the data block cannot close itself or open markup, and still says exactly what came in
+    assert not set(data) & {"<", ">", "&", "\u2028", "\u2029"}
+    loaded = json.loads(data)
+    ids = {n["id"] for n in loaded["graph"]["nodes"]}
+    assert ids == {f"otel:service:{EVIL_SERVICE}", f"otel:service:{EVIL_CALLEE}"}
+    errors = {b["error"] for t in loaded["timelines"] for b in t["data"]["bars"]}
+    assert EVIL_ERROR in errors
+
+
+def test_script_json_escapes_what_could_end_the_block() -> None:
+    text = html.script_json({"name": "</script><script>alert(1)</script>\u2028&\u2029'\""})
+    assert text == ('{"name":"\\u003c/script\\u003e\\u003cscript\\u003ealert(1)'
+                    '\\u003c/script\\u003e\\u2028\\u0026\\u2029\'\\""}')
+    assert json.loads(text)["name"] == "</script><script>alert(1)</script>\u2028&\u2029'\""
+
+
+def test_timeline_page_keeps_names_as_data(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    tracemap.open(db).ingest([str(_landscape(tmp_path))])
+    out = tmp_path / "t.html"
+    r = CliRunner().invoke(app, ["trace", "ab" * 16, "--db", str(db), "--format", "html",
+                                 "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    markup, data = _script_free(out.read_text())
+    assert "<script" not in markup and "<img" not in markup
+    bars = json.loads(data)["timelines"][0]["data"]["bars"]
+    assert {b["component"] for b in bars} >= {f"otel:service:{EVIL_SERVICE}",
+                                             f"otel:service:{EVIL_CALLEE}",
+                                             f"otel:operation:{EVIL_SERVICE}/{EVIL_SPAN}"}
+    assert EVIL_SPAN in {b["name"] for b in bars}
 
 
 def test_markdown_keeps_table_shape(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from tracemap.analyze import impact as impact_analysis
 from tracemap.analyze import trace as trace_analysis
 from tracemap.config import Config, load_config
 from tracemap.errors import TracemapError
+from tracemap.export import ocel as ocel_export
 from tracemap.load import IngestResult, Progress, ingest_paths
 from tracemap.store import Store, default_path
 
@@ -164,6 +165,12 @@ class Tracemap:
         write_output(out, page)
         return out.resolve()
 
+    def export(self, path: str | os.PathLike[str], *,
+               fmt: str = "ocel-json") -> ocel_export.ExportResult:
+        """Write the store as an OCEL 2.0 log (``fmt``: ocel-json or ocel-sqlite)."""
+        with self.analysis_store() as store:
+            return ocel_export.export(store, path, fmt)
+
     def diff(self, before: tuple[datetime, datetime],
              after: tuple[datetime, datetime]) -> diff_analysis.DiffResult:
         """Edges that appeared, disappeared or changed between two periods."""
@@ -175,6 +182,14 @@ class Tracemap:
         """One execution, named by any key value, entity uid or execution id, as a timeline."""
         with self.analysis_store() as store:
             return trace_analysis.analyze(store, id=id)
+
+    def timeline(self, id: str, path: str | os.PathLike[str]) -> Path:  # noqa: A002
+        """Write one execution's waterfall (``trace`` as a self-contained page) to ``path``."""
+        from tracemap.render import html, timeline
+
+        out = Path(path)
+        write_output(out, html.timeline_page(timeline.data(self.trace(id))))
+        return out.resolve()
 
     def graph(self, *, level: str = "component",
               execution: str | None = None) -> graph_views.GraphResult:

@@ -405,10 +405,23 @@ def trace_cmd(
                                       "id.")],
     db: DbOption = None,
     as_json: JsonOption = False,
+    fmt: Annotated[str, typer.Option("--format", help="text (a tree), json, or html (a "
+                                     "waterfall page; needs -o).")] = "text",
+    output: Annotated[str | None, typer.Option("-o", "--output", help="Write the html page "
+                                               "to this file.")] = None,
 ) -> None:
     """One stitched execution as a cross-system timeline, with its critical path."""
+    if fmt not in ("text", "json", "html"):
+        raise typer.BadParameter(f"expected text, json or html, got {fmt!r}",
+                                 param_hint="--format")
+    if fmt == "html" and not output:
+        raise typer.BadParameter("html writes a page: pass -o FILE.html", param_hint="-o")
+    if fmt == "html":
+        page = _open(ctx, db).timeline(id, output or "")
+        err.print(render_text.cell(f"timeline written to {page}"))
+        return
     result = _open(ctx, db).trace(id)
-    if as_json:
+    if as_json or fmt == "json":
         _print_json(result)
     else:
         out.print(render_text.trace_tree(result))
@@ -477,6 +490,33 @@ def coverage_cmd(ctx: typer.Context, db: DbOption = None, as_json: JsonOption = 
         _print_json(result)
     else:
         out.print(render_text.coverage_view(result))
+
+
+@app.command("export")
+def export_cmd(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", help="ocel-json or ocel-sqlite (OCEL 2.0 "
+                                     "object-centric event log, for pm4py and other "
+                                     "process-mining tools).")],
+    output: Annotated[str, typer.Option("-o", "--output", help="The file to write.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Export the store for other tools: OCEL 2.0 (events, objects, their relationships)."""
+    from tracemap.export import ocel
+
+    if fmt not in ocel.FORMATS:
+        raise typer.BadParameter(f"expected one of {', '.join(ocel.FORMATS)}, got {fmt!r}",
+                                 param_hint="--format")
+    result = _open(ctx, db).export(output, fmt=fmt)
+    if as_json:
+        _print_json(result)
+    else:
+        err.print(render_text.cell(
+            f"{result.events:,} events, {result.objects:,} objects, {result.e2o:,} event-object "
+            f"and {result.o2o:,} object-object relationships written to {output}"
+            + (f" ({result.untimed:,} entities without a time left out)" if result.untimed
+               else "")))
 
 
 def main() -> None:
