@@ -470,6 +470,40 @@ def coverage_cmd(ctx: typer.Context, db: DbOption = None, as_json: JsonOption = 
         out.print(render_text.coverage_view(result))
 
 
+@app.command("risks")
+def risks_cmd(
+    ctx: typer.Context,
+    db: DbOption = None,
+    since: Annotated[str | None, typer.Option("--since", help="Window start (ISO-8601).")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Window end (ISO-8601).")] = None,
+    fmt: FormatOption = "text",
+    as_json: JsonOption = False,
+) -> None:
+    """Hazards of workflow/event systems: duplicates, reordering, retries, dead letters,
+    spanning workflows, choreography, cascades, storms, compensations."""
+    result = _open(ctx, db).risks(since=_when(since, "--since"), until=_when(until, "--until"))
+    _emit(result, fmt, as_json)
+
+
+@app.command("paths")
+def paths_cmd(
+    ctx: typer.Context,
+    db: DbOption = None,
+    source: Annotated[str | None, typer.Option("--from", help="Only routes from this "
+                                               "component (any unambiguous suffix).")] = None,
+    target: Annotated[str | None, typer.Option("--to", help="Only routes to this "
+                                               "component.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Window start (ISO-8601).")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Window end (ISO-8601).")] = None,
+    fmt: FormatOption = "text",
+    as_json: JsonOption = False,
+) -> None:
+    """Distinct end-to-end pathways: count, latency p50/p95/p99, per-hop latency, failures."""
+    result = _open(ctx, db).paths(since=_when(since, "--since"), until=_when(until, "--until"),
+                                  source=source, target=target)
+    _emit(result, fmt, as_json)
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="tracemap")
