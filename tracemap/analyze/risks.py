@@ -14,7 +14,8 @@ The rules follow conventions the systems document, not one sample:
   same component (emitted, wrote, called or started something): the consumer is not idempotent.
 - **out_of_order**: per consumer group, channel and record key, the first deliveries of the
   messages ran in another order than the messages were produced (offset, then time).
-- **retry_storm**: a component's retries (``attempt - 1``) in one minute at least
+- **retry_storm**: a component's retries (a chain of attempts of one step or run, folded into
+  one record or one record each, counts ``attempts - 1``) in one minute at least
   ``STORM_FACTOR`` times its median minute and at least ``STORM_MIN_RETRIES``.
   **retry_exhausted**: retried entities (attempt > 1, or a ``retry_of`` chain) whose last attempt
   failed. **dead_letter**: messages on dead-letter channels, by name (``.DLT``, ``-dlq``,
@@ -32,9 +33,9 @@ The rules follow conventions the systems document, not one sample:
 - **cascade**: one message whose hop tree reached more than ``CASCADE_ENTITIES`` entities or
   ``CASCADE_SYSTEMS`` systems; **event_storm**: a channel's messages in one minute at least
   ``STORM_FACTOR`` times its median minute and at least ``STORM_MIN_EVENTS``.
-- **compensation**: steps or runs named as saga compensations (``Compensate*``, ``Cancel*``,
-  ``Refund*``, ``Undo*``, ``Revert*``, ``Rollback*``, ``Release*`` ...) and the failure that
-  preceded each in its execution.
+- **compensation**: steps named as saga compensations (``Compensate*``/``*compensation*`` and
+  ``*rollback*`` always; ``Cancel*``, ``Refund*``, ``Undo*``, ``Revert*``, ``Release*`` ...
+  only after a failed step of the same execution) and the failure that preceded each.
 """
 
 from __future__ import annotations
@@ -99,9 +100,12 @@ DLQ_HEADERS = ("kafka_dlt-original-topic", "kafka_dlt-exception-fqcn",
 #: Header naming the channel a dead letter came from, in order of preference.
 DLQ_ORIGIN = ("kafka_dlt-original-topic", "__connect.errors.topic", "x-first-death-queue",
               "dlq-original-topic", "DeadLetterQueueSourceArn")
-#: Saga compensation names: a verb prefix (CamelCase, snake or kebab) or the word itself.
+#: Saga compensation names: an undoing verb prefix (CamelCase, snake or kebab), which counts
+#: only after a failure in the same execution (``CancelOrder`` may be a customer's cancel) ...
 COMPENSATION_NAME = (r"^(?i:compensate|cancel|refund|undo|revert|rollback|release|unreserve|void)"
                      r"([A-Z_.\- ]|$)|(?i:compensat|roll[_-]?back)")
+#: ... or the word itself, which always counts.
+COMPENSATION_EXPLICIT = r"(?i:compensat|roll[_-]?back)"
 #: Span attributes naming a consumer group (current OTel semconv first).
 GROUP_ATTRIBUTES = ("messaging.consumer.group.name", "messaging.kafka.consumer.group",
                     "messaging.kafka.consumer_group", "messaging.rabbitmq.queue",
@@ -199,6 +203,8 @@ SELECT e.uid,
 FROM _rk_ent e LEFT JOIN _rk_msg m ON m.uid = e.uid
 WHERE e.kind = 'message'
 """)
+    # Only a consumer's best-evidenced deliveries count: a time-order guess beside a stated
+    # link into the same processing is not a second delivery.
     store.sql("""
 CREATE OR REPLACE TEMP TABLE _rk_dlv AS
 SELECT m.uid AS msg, m.node AS channel, m.started_at AS produced_at, i.ident, i.msg_key,
@@ -207,6 +213,7 @@ SELECT m.uid AS msg, m.node AS channel, m.started_at AS produced_at, i.ident, i.
 FROM edges x JOIN _rk_ent m ON m.id = x.src_id JOIN _rk_ent d ON d.id = x.dst_id
 JOIN _rk_ident i ON i.uid = m.uid LEFT JOIN _rk_grp g ON g.uid = d.uid
 WHERE m.kind = 'message' AND d.kind IN ('run', 'step') AND x.kind IN ('triggers', 'consumes')
+QUALIFY x.confidence = max(x.confidence) OVER (PARTITION BY d.uid)
 """)
 
 
@@ -350,24 +357,54 @@ ORDER BY m.component, m.minute
 """, [minimum, STORM_FACTOR])
 
 
+def _retry_chains(store: Store) -> None:
+    """One row per retry chain: a step or run and its later attempts, whether a system folds
+    them into one record (Temporal's ``attempt``) or writes one per attempt (Step Functions,
+    ``retry_of`` links): same component, same run, same name."""
+    store.sql("""
+CREATE OR REPLACE TEMP TABLE _rk_retry AS
+WITH chained AS (
+    SELECT x.dst_id AS id FROM edges x WHERE x.kind = 'retry_of'
+    UNION SELECT x.src_id FROM edges x WHERE x.kind = 'retry_of'
+)
+SELECT node, coalesce(run_uid, '') AS run, coalesce(name, uid) AS name,
+       min(started_at) AS started_at, greatest(max(coalesce(attempt, 1)), count(*)) AS attempts,
+       arg_max(status, (coalesce(attempt, 1), started_at)) AS last_status,
+       arg_max(uid, (coalesce(attempt, 1), started_at)) AS uid,
+       arg_max(path, (coalesce(attempt, 1), started_at)) AS path,
+       arg_max(location, (coalesce(attempt, 1), started_at)) AS location,
+       arg_max(error, (coalesce(attempt, 1), started_at)) AS error
+FROM _rk_ent
+WHERE kind IN ('run', 'step') AND (attempt > 1 OR id IN (SELECT id FROM chained))
+GROUP BY ALL
+""")
+
+
 def _retry_storms(store: Store) -> list[Finding]:
+    _retry_chains(store)
     minutes = """
-SELECT node AS component, date_trunc('minute', started_at) AS minute,
-       sum(greatest(coalesce(attempt, 1) - 1, 0)) AS n
-FROM _rk_ent WHERE kind IN ('run', 'step') AND started_at IS NOT NULL GROUP BY ALL
+SELECT node AS component, date_trunc('minute', started_at) AS minute, sum(attempts - 1) AS n
+FROM _rk_retry WHERE started_at IS NOT NULL GROUP BY ALL
+UNION ALL
+-- minutes a component ran without retrying are part of its baseline
+SELECT node, date_trunc('minute', started_at), 0 FROM _rk_ent
+WHERE kind IN ('run', 'step') AND started_at IS NOT NULL
+  AND node IN (SELECT node FROM _rk_retry)
+GROUP BY ALL
 """
+    minutes = f"SELECT component, minute, sum(n) AS n FROM ({minutes}) GROUP BY ALL"
     storms = _storms(store, minutes, STORM_MIN_RETRIES)
     findings = []
     for component, rows in _by(storms, "component").items():
         examples = store.rows("""
-SELECT uid, path, location, attempt FROM _rk_ent
-WHERE node = ? AND attempt > 1 AND date_trunc('minute', started_at) IN ?
-ORDER BY attempt DESC, started_at, uid LIMIT ?""",
+SELECT uid, path, location, attempts FROM _rk_retry
+WHERE node = ? AND date_trunc('minute', started_at) IN ?
+ORDER BY attempts DESC, started_at, uid LIMIT ?""",
                               [component, [r["minute"] for r in rows], EXAMPLES])
         count = sum(int(r["n"]) for r in rows)
         findings.append(_finding(
             "retry_storm", component, count, int(rows[0]["total"]),
-            [_example(e, attempt=e["attempt"]) for e in examples],
+            [_example(e, attempts=e["attempts"]) for e in examples],
             f"{count} retries in {len(rows)} minutes from {rows[0]['minute']:%Y-%m-%d %H:%M} "
             f"to {rows[-1]['minute']:%H:%M}, peak {max(int(r['n']) for r in rows)}/min against "
             f"a median of {rows[0]['baseline']:g}/min",
@@ -377,17 +414,8 @@ ORDER BY attempt DESC, started_at, uid LIMIT ?""",
 
 def _retry_exhausted(store: Store) -> list[Finding]:
     rows = store.rows("""
-WITH chained AS (
-    SELECT d.id FROM edges x JOIN _rk_ent d ON d.id = x.dst_id
-    WHERE x.kind = 'retry_of'
-      AND NOT EXISTS (SELECT 1 FROM edges y WHERE y.kind = 'retry_of' AND y.src_id = d.id)
-), retried AS (
-    SELECT e.*, count(*) OVER (PARTITION BY e.node) AS total FROM _rk_ent e
-    WHERE e.kind IN ('run', 'step')
-      AND (e.attempt > 1 OR e.id IN (SELECT id FROM chained))
-)
-SELECT node, uid, path, location, attempt, error, total FROM retried
-WHERE status IN ('failed', 'timed_out')
+SELECT *, count(*) OVER (PARTITION BY node) AS total FROM _rk_retry
+QUALIFY last_status IN ('failed', 'timed_out')
 ORDER BY node, started_at, uid
 """)
     findings = []
@@ -395,9 +423,9 @@ ORDER BY node, started_at, uid
         errors = sorted({(r["error"] or "").split("\n")[0][:120] for r in group} - {""})
         findings.append(_finding(
             "retry_exhausted", component, len(group), group[0]["total"],
-            [_example(r, attempt=r["attempt"]) for r in group],
+            [_example(r, attempts=r["attempts"]) for r in group],
             f"{len(group)} of {group[0]['total']} retried {component} still failed after up "
-            f"to {max(r['attempt'] or 1 for r in group)} attempts"
+            f"to {max(r['attempts'] for r in group)} attempts"
             + (f": {errors[0]}" if errors else ""), errors=errors[:3]))
     return findings
 
@@ -668,18 +696,23 @@ ORDER BY started_at, uid LIMIT ?""", [channel, rows[0]["minute"], EXAMPLES])
 def _compensations(store: Store) -> list[Finding]:
     rows = store.rows("""
 WITH comp AS (
-    SELECT e.* FROM _rk_ent e
-    WHERE e.kind IN ('run', 'step')
+    SELECT e.*, regexp_matches(split_part(e.component, ':', 3), ?)
+                OR regexp_matches(coalesce(e.name, ''), ?) AS named
+    FROM _rk_ent e
+    WHERE e.kind = 'step'
       AND (regexp_matches(split_part(e.component, ':', 3), ?)
            OR regexp_matches(coalesce(e.name, ''), ?))
+), caused AS (
+    SELECT c.node, c.uid, c.path, c.location, c.status, c.named, c.started_at,
+           (SELECT arg_max(f.node, f.started_at) FROM _rk_ent f
+            WHERE f.execution_id = c.execution_id AND f.status IN ('failed', 'timed_out')
+              AND f.started_at <= c.started_at AND f.uid <> c.uid AND f.kind = 'step')
+               AS triggered_by
+    FROM comp c
 )
-SELECT c.node, c.uid, c.path, c.location, c.status,
-       (SELECT arg_max(f.node, f.started_at) FROM _rk_ent f
-        WHERE f.execution_id = c.execution_id AND f.status IN ('failed', 'timed_out')
-          AND f.started_at <= c.started_at AND f.uid <> c.uid AND f.kind <> 'message')
-           AS triggered_by
-FROM comp c ORDER BY c.node, c.started_at, c.uid
-""", [COMPENSATION_NAME, COMPENSATION_NAME])
+SELECT * FROM caused WHERE named OR triggered_by IS NOT NULL
+ORDER BY node, started_at, uid
+""", [COMPENSATION_EXPLICIT, COMPENSATION_EXPLICIT, COMPENSATION_NAME, COMPENSATION_NAME])
     findings = []
     for component, group in _by(rows, "node").items():
         causes = sorted({r["triggered_by"] for r in group} - {None})
