@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from tracemap.analyze import coverage, failures, hidden, impact
+from tracemap.analyze import coverage, failures, hidden, impact, paths, risks
 from tracemap.declarations import Declaration
 from tracemap.render import html, sections
 from tracemap.store import Store
@@ -33,7 +33,9 @@ def build(store: Store, *, title: str = "tracemap report",
                 ("Failures and root causes", sections.failures(found_failures)),
                 ("Top impacts", [s for target in _most_depended_on(store)
                                  for s in sections.impact(impact.analyze(store, target=target))]),
-                ("Coverage", sections.coverage(coverage.analyze(store)))]
+                ("Coverage", sections.coverage(coverage.analyze(store))),
+                ("Execution risks", sections.risks(risks.analyze(store))),
+                ("Pathways", sections.paths(paths.analyze(store)))]
     return html.report(title, cards, html.svg(nodes, edges), chapters)
 
 
