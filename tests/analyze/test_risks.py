@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import tracemap
 from tests.conftest import FIXTURES, SCENARIOS
+from tracemap.analyze import risks
 from tracemap.analyze.risks import HAZARDS, RisksResult
 from tracemap.cli import app
 
@@ -151,3 +152,18 @@ def test_cli_json_contract(tmp_path: Path) -> None:
     r = runner.invoke(app, ["risks", "--db", db, "--format", "md"])
     assert r.exit_code == 0, r.output
     assert "| duplicate effect | otel:service:billing |" in r.output
+
+
+def test_a_cascade_over_the_threshold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ord-1's record led to 23 entities (two billings, two invoices, ledger, notifier): a
+    # cascade once the threshold is below that; the other records stayed small
+    monkeypatch.setattr(risks, "CASCADE_ENTITIES", 10)
+    result = _risks(tmp_path, SCENARIOS / "risks_kafka")
+    cascade = _one(result, "cascade")
+    assert (cascade["component"], cascade["count"], cascade["total"]) == (
+        "kafka:topic:orders.placed", 1, 4)
+    [example] = cascade["examples"]
+    assert (example["uid"], example["entities"], example["systems"], example["depth"],
+            example["fan_out"]) == ("kafka:msg:orders.placed/0/10", 23, 2, 3, 2)
+    assert cascade["distribution"] == {"fan_out_p50": 2, "fan_out_max": 2, "depth_p50": 1,
+                                       "depth_max": 3}

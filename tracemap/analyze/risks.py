@@ -30,8 +30,9 @@ The rules follow conventions the systems document, not one sample:
 - **choreography**: chains of ``CHAIN_MIN_HOPS`` or more message hops (a consumer of one message
   producing the next) in which no workflow-engine run consumes; how many chains that began the
   same way stopped short or failed.
-- **cascade**: one message whose hop tree reached more than ``CASCADE_ENTITIES`` entities or
-  ``CASCADE_SYSTEMS`` systems; **event_storm**: a channel's messages in one minute at least
+- **cascade**: the first message of an event chain whose execution, from that message on, holds
+  more than ``CASCADE_ENTITIES`` entities or ``CASCADE_SYSTEMS`` systems (with the fan-out and
+  depth distribution of all chains); **event_storm**: a channel's messages in one minute at least
   ``STORM_FACTOR`` times its median minute and at least ``STORM_MIN_EVENTS``.
 - **compensation**: steps named as saga compensations (``Compensate*``/``*compensation*`` and
   ``*rollback*`` always; ``Cancel*``, ``Refund*``, ``Undo*``, ``Revert*``, ``Release*`` ...
@@ -40,6 +41,7 @@ The rules follow conventions the systems document, not one sample:
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -55,6 +57,8 @@ WORKFLOW_SYSTEMS = ("temporal", "cadence", "stepfunctions", "argo", "airflow", "
                     "conductor", "dagster", "prefect")
 
 STORM_FACTOR = 5
+#: Clock-skew tolerance (seconds) when asking whether a call ran inside a workflow run.
+SKEW_S = 2
 STORM_MIN_RETRIES = 10
 STORM_MIN_EVENTS = 50
 SPANNING_MIN_SYSTEMS = 3
@@ -441,7 +445,11 @@ WITH dead AS (
            coalesce({origin}) AS origin,
            regexp_matches(lower(m.channel), ?) AS by_name
     FROM _rk_ent e JOIN _rk_msg m ON m.uid = e.uid JOIN _rk_ident i ON i.uid = e.uid
-    WHERE e.kind = 'message' AND (regexp_matches(lower(m.channel), ?) OR {flags})
+    WHERE e.kind = 'message'
+      AND (regexp_matches(lower(m.channel), ?)
+           -- one scan of the text first; the JSON lookups only confirm what it found
+           OR (regexp_matches(lower(concat(m.headers::VARCHAR, m.detail::VARCHAR)), ?)
+               AND ({flags})))
 )
 SELECT d.*,
        EXISTS (SELECT 1 FROM _rk_ident i2 JOIN _rk_ent e2 ON e2.uid = i2.uid
@@ -451,7 +459,7 @@ SELECT d.*,
         WHERE i3.ident = d.ident AND e3.node <> d.node AND e3.started_at <= d.started_at)
            AS came_from
 FROM dead d ORDER BY d.node, d.started_at, d.uid
-""", [DLQ_NAME, DLQ_NAME])
+""", [DLQ_NAME, DLQ_NAME, "|".join(re.escape(h.lower()) for h in DLQ_HEADERS)])
     findings = []
     for channel, group in _by(rows, "node").items():
         origins = sorted({r["origin"] or r["came_from"] for r in group}
@@ -470,34 +478,38 @@ FROM dead d ORDER BY d.node, d.started_at, d.uid
 # ---------------------------------------------------------------------------- coupling
 def _spanning_workflows(store: Store) -> list[Finding]:
     wf = ", ".join(f"'{s}'" for s in WORKFLOW_SYSTEMS)
+    # Edges both ways between runs and steps: the island ignores direction, not message hops.
+    store.sql("""
+CREATE OR REPLACE TEMP TABLE _rk_und AS
+SELECT x.src_id AS a, x.dst_id AS b FROM edges x
+JOIN _rk_ent s ON s.id = x.src_id JOIN _rk_ent d ON d.id = x.dst_id
+WHERE s.kind IN ('run', 'step') AND d.kind IN ('run', 'step')
+""")
+    store.sql("INSERT INTO _rk_und SELECT b, a FROM _rk_und")
     store.sql(f"""
 CREATE OR REPLACE TEMP TABLE _rk_island AS
 WITH RECURSIVE roots AS (
     SELECT id, uid, node, system, started_at, ended_at, status, path, location
     FROM _rk_ent WHERE kind = 'run' AND system IN ({wf})
-), walk(root, id, depth) AS (
-    SELECT id, id, 0 FROM roots
+), walk(root, id, depth, since, until) AS (
+    SELECT id, id, 0, started_at - INTERVAL {SKEW_S} SECOND,
+           coalesce(ended_at, started_at) + INTERVAL {SKEW_S} SECOND FROM roots
     UNION
-    SELECT w.root, o.id, w.depth + 1
-    FROM walk w JOIN edges x ON (x.src_id = w.id OR x.dst_id = w.id)
-    JOIN _rk_ent o ON o.id = CASE WHEN x.src_id = w.id THEN x.dst_id ELSE x.src_id END
-    WHERE w.depth < 8 AND o.kind IN ('run', 'step')
+    SELECT w.root, o.id, w.depth + 1, w.since, w.until
+    FROM walk w JOIN _rk_und u ON u.a = w.id JOIN _rk_ent o ON o.id = u.b
+    WHERE w.depth < 8 AND o.started_at BETWEEN w.since AND w.until
 )
 SELECT r.id AS root, r.uid AS run, r.node AS workflow, r.system AS wf_system,
        r.status AS run_status, r.path, r.location,
        epoch_us(r.ended_at) - epoch_us(r.started_at) AS run_us, e.id, e.node, e.system,
        e.kind, e.status, e.started_at, e.ended_at
 FROM walk w JOIN roots r ON r.id = w.root JOIN _rk_ent e ON e.id = w.id
-WHERE e.kind <> 'message'
-  AND e.started_at >= r.started_at
-  AND (r.ended_at IS NULL OR e.started_at <= r.ended_at)
 """)
     rows = store.rows("""
 WITH workers AS (
     -- components that run the workflow's own tasks: joined directly to an entity of its system
-    SELECT DISTINCT i.root, o.node FROM _rk_island i JOIN edges x
-        ON x.src_id = i.id OR x.dst_id = i.id
-    JOIN _rk_ent o ON o.id = CASE WHEN x.src_id = i.id THEN x.dst_id ELSE x.src_id END
+    SELECT DISTINCT i.root, o.node FROM _rk_island i JOIN _rk_und u ON u.a = i.id
+    JOIN _rk_ent o ON o.id = u.b
     WHERE i.system = i.wf_system AND o.system <> i.wf_system
 ), callee AS (
     SELECT i.root, i.run, i.workflow, i.run_status, i.run_us, d.node AS callee,
@@ -631,42 +643,47 @@ GROUP BY ALL
 
 
 def _cascades(store: Store) -> list[Finding]:
-    rows = store.rows("""
-WITH tree AS (
-    SELECT head, max(hops) AS depth, count(DISTINCT last_msg) AS messages,
-           list_distinct(flatten(list(entities))) AS actors,
-           list_distinct(flatten(list(systems))) AS systems
-    FROM _rk_chain GROUP BY head
-), sized AS (
-    SELECT t.head, t.depth, t.messages, len(t.systems) AS systems, t.systems AS reached,
-           (SELECT count(*) FROM _rk_ent e
-            WHERE e.uid IN (SELECT unnest(t.actors)) OR e.run_uid IN (SELECT unnest(t.actors)))
-               AS entities,
-           (SELECT max(n) FROM (SELECT count(*) AS n FROM _rk_hop h
-                                WHERE h.msg IN (SELECT last_msg FROM _rk_chain c
-                                                WHERE c.head = t.head) GROUP BY h.msg))
-               AS fan_out
-    FROM tree t
+    """What one chain head led to: the entities of its execution from its production on, the
+    systems they belong to (kafka, otel, temporal ...), depth and fan-out."""
+    rows = store.rows(f"""
+WITH heads AS (
+    SELECT c.head, max(c.hops) AS depth FROM _rk_chain c GROUP BY c.head
+), fan AS (
+    SELECT c.head, max(n.consumers) AS fan_out
+    FROM (SELECT DISTINCT head, last_msg FROM _rk_chain) c
+    JOIN (SELECT msg, count(*) AS consumers FROM _rk_hop GROUP BY msg) n ON n.msg = c.last_msg
+    GROUP BY c.head
+), reached AS (
+    SELECT h.head, count(*) AS entities,
+           count(DISTINCT e.system) AS systems
+    FROM heads h JOIN _rk_ent m ON m.uid = h.head
+    JOIN _rk_ent e ON e.execution_id = m.execution_id
+        AND e.started_at >= m.started_at - INTERVAL {SKEW_S} SECOND
+    GROUP BY h.head
 )
-SELECT s.*, e.node AS channel, e.path, e.location, e.uid,
-       quantile_disc(s.fan_out, 0.5) OVER () AS fan_out_p50,
-       quantile_disc(s.depth, 0.5) OVER () AS depth_p50,
-       max(s.depth) OVER () AS depth_max, count(*) OVER () AS total
-FROM sized s JOIN _rk_ent e ON e.uid = s.head
-ORDER BY e.node, s.entities DESC, e.uid
+SELECT h.head AS uid, h.depth, f.fan_out, r.entities, r.systems, m.node AS channel, m.path,
+       m.location, quantile_disc(f.fan_out, 0.5) OVER () AS fan_out_p50,
+       quantile_disc(h.depth, 0.5) OVER () AS depth_p50, max(h.depth) OVER () AS depth_max,
+       max(f.fan_out) OVER () AS fan_out_max, count(*) OVER () AS total
+FROM heads h JOIN fan f USING (head) JOIN reached r USING (head)
+JOIN _rk_ent m ON m.uid = h.head
+ORDER BY m.node, r.entities DESC, h.head
 """)
     big = [r for r in rows if r["entities"] > CASCADE_ENTITIES or r["systems"] > CASCADE_SYSTEMS]
     findings = []
     for channel, group in _by(big, "channel").items():
+        top = group[0]
         findings.append(_finding(
-            "cascade", channel, len(group), group[0]["total"],
-            [_example(r, entities=r["entities"], systems=r["systems"], depth=r["depth"])
-             for r in group],
+            "cascade", channel, len(group), top["total"],
+            [_example(r, entities=r["entities"], systems=r["systems"], depth=r["depth"],
+                      fan_out=r["fan_out"]) for r in group],
             f"{len(group)} messages each led to more than {CASCADE_ENTITIES} entities or "
-            f"{CASCADE_SYSTEMS} systems (largest: {group[0]['entities']} entities, "
-            f"{group[0]['systems']} systems, depth {group[0]['depth']}); across all chains "
-            f"fan-out p50 {group[0]['fan_out_p50']}, depth p50 {group[0]['depth_p50']}, "
-            f"max {group[0]['depth_max']}"))
+            f"{CASCADE_SYSTEMS} systems (largest: {top['entities']} entities, "
+            f"{top['systems']} systems, depth {top['depth']}); over all event chains: fan-out "
+            f"p50 {top['fan_out_p50']}, max {top['fan_out_max']}; depth p50 "
+            f"{top['depth_p50']}, max {top['depth_max']}",
+            distribution={"fan_out_p50": top["fan_out_p50"], "fan_out_max": top["fan_out_max"],
+                          "depth_p50": top["depth_p50"], "depth_max": top["depth_max"]}))
     return findings
 
 
