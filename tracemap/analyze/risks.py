@@ -329,10 +329,12 @@ ORDER BY grp, started_at, uid
     for r in rows:
         by_group.setdefault(r["grp"], []).append(r)
     for grp, group in sorted(by_group.items()):
+        # Offsets order a partition exactly; produce times only where there are none (clocks
+        # of several producers disagree by more than the gap between two records).
         late = [r for r in group
-                if (r["later_offset"] is not None and r["offs"] is not None
-                    and r["later_offset"] > r["offs"])
-                or (r["later_produced"] is not None and r["later_produced"] > r["produced_at"])]
+                if (r["later_offset"] > r["offs"] if r["later_offset"] is not None
+                    and r["offs"] is not None else
+                    r["later_produced"] is not None and r["later_produced"] > r["produced_at"])]
         if not late:
             continue
         keys = sorted({r["msg_key"] for r in late})

@@ -158,9 +158,10 @@ def _ms(value: float | None) -> str:
 
 
 def risks(result: Any) -> list[Section]:
+    if not result.findings:
+        return [Section("Execution risks", "No hazard found.")]
     found = sorted({f.hazard for f in result.findings})
-    text = (f"{len(result.findings)} findings: {', '.join(h.replace('_', ' ') for h in found)}."
-            if result.findings else "No hazard found.")
+    text = f"{len(result.findings)} findings: {', '.join(h.replace('_', ' ') for h in found)}."
     return [Section(
         "Execution risks", text,
         ["hazard", "component", "count", "detail", "examples", "what to do"],
@@ -171,6 +172,8 @@ def risks(result: Any) -> list[Section]:
 def paths(result: Any) -> list[Section]:
     route = "".join(f" {word} {c}" for word, c in (("from", result.source), ("to", result.target))
                     if c)
+    if not result.paths:
+        return [Section(f"Pathways{route}", f"No pathway over {result.executions:,} executions.")]
     out = [Section(
         f"Pathways{route}",
         f"{len(result.paths)} distinct pathways over {result.executions:,} executions.",
