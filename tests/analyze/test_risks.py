@@ -167,3 +167,13 @@ def test_a_cascade_over_the_threshold(tmp_path: Path, monkeypatch: pytest.Monkey
             example["fan_out"]) == ("kafka:msg:orders.placed/0/10", 23, 2, 3, 2)
     assert cascade["distribution"] == {"fan_out_p50": 2, "fan_out_max": 2, "depth_p50": 1,
                                        "depth_max": 3}
+
+
+def test_an_event_storm_against_the_channel_baseline(tmp_path: Path) -> None:
+    result = _risks(tmp_path, SCENARIOS / "risks_storm")
+    assert [(f.hazard, f.component) for f in result.findings] == [
+        ("event_storm", "kafka:topic:page.viewed")]
+    storm = _one(result, "event_storm")
+    assert (storm["count"], storm["total"], storm["baseline_per_minute"]) == (60, 71, 1.0)
+    assert [m.isoformat() for m in storm["minutes"]] == ["2024-05-01T10:08:00+00:00"]
+    assert storm["examples"][0]["location"] == "line 9"
