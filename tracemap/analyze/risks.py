@@ -23,10 +23,10 @@ The rules follow conventions the systems document, not one sample:
   ``kafka_dlt-*``, Kafka Connect ``__connect.errors.*``, RabbitMQ ``x-death``, SQS
   ``DeadLetterQueueSourceArn``); a dead-lettered identity seen again later on another channel
   is a **redrive**.
-- **spanning_workflow**: a workflow-engine run whose synchronous island (entities joined to it by
-  edges other than message hops, running inside it) calls ``SPANNING_MIN_SYSTEMS`` or more
-  components of other systems (its own workers aside), with each callee's share of the failed
-  runs and of the run time.
+- **spanning_workflow**: a workflow-engine run whose own steps, or whose workers (components
+  that start or execute its steps) in a trace its steps carry, call ``SPANNING_MIN_SYSTEMS`` or
+  more other components during the run, with each callee's share of the failed runs and of the
+  run time.
 - **choreography**: chains of ``CHAIN_MIN_HOPS`` or more message hops (a consumer of one message
   producing the next) in which no workflow-engine run consumes; how many chains that began the
   same way stopped short or failed.
@@ -480,47 +480,65 @@ FROM dead d ORDER BY d.node, d.started_at, d.uid
 # ---------------------------------------------------------------------------- coupling
 def _spanning_workflows(store: Store) -> list[Finding]:
     wf = ", ".join(f"'{s}'" for s in WORKFLOW_SYSTEMS)
-    # Edges both ways between runs and steps: the island ignores direction, not message hops.
-    store.sql("""
-CREATE OR REPLACE TEMP TABLE _rk_und AS
-SELECT x.src_id AS a, x.dst_id AS b FROM edges x
-JOIN _rk_ent s ON s.id = x.src_id JOIN _rk_ent d ON d.id = x.dst_id
-WHERE s.kind IN ('run', 'step') AND d.kind IN ('run', 'step')
+    # Workers: components joined directly to a workflow engine's runs and steps (they start
+    # them or run their tasks); a call into one is the workflow's own work, not a callee.
+    store.sql(f"""
+CREATE OR REPLACE TEMP TABLE _rk_workers AS
+WITH pairs AS (
+    SELECT s.system AS a_system, s.kind AS a_kind, d.system AS b_system, d.kind AS b_kind,
+           s.node AS a_node, d.node AS b_node
+    FROM edges x JOIN _rk_ent s ON s.id = x.src_id JOIN _rk_ent d ON d.id = x.dst_id
+    WHERE (s.system IN ({wf})) <> (d.system IN ({wf}))
+)
+SELECT a_system AS wf_system, b_node AS node FROM pairs
+WHERE a_system IN ({wf}) AND a_kind IN ('run', 'step') AND b_kind IN ('run', 'step')
+UNION
+SELECT b_system, a_node FROM pairs
+WHERE b_system IN ({wf}) AND a_kind IN ('run', 'step') AND b_kind IN ('run', 'step')
 """)
-    store.sql("INSERT INTO _rk_und SELECT b, a FROM _rk_und")
+    # A run's synchronous calls: calls made by its own steps, and calls made by its workers'
+    # spans in a trace its steps carry (the W3C context the SDKs' interceptors propagate),
+    # inside its time (2 s of skew). A consumer further down the trace is not a worker: what
+    # it calls after a message hop is not the workflow waiting.
     store.sql(f"""
 CREATE OR REPLACE TEMP TABLE _rk_island AS
-WITH RECURSIVE roots AS (
-    SELECT id, uid, node, system, started_at, ended_at, status, path, location
+WITH roots AS (
+    SELECT id, uid, node, system, started_at - INTERVAL {SKEW_S} SECOND AS since,
+           coalesce(ended_at, started_at) + INTERVAL {SKEW_S} SECOND AS until,
+           status, path, location, execution_id,
+           epoch_us(ended_at) - epoch_us(started_at) AS run_us
     FROM _rk_ent WHERE kind = 'run' AND system IN ({wf})
-), walk(root, id, depth, since, until) AS (
-    SELECT id, id, 0, started_at - INTERVAL {SKEW_S} SECOND,
-           coalesce(ended_at, started_at) + INTERVAL {SKEW_S} SECOND FROM roots
+), own AS (
+    SELECT r.id AS root, s.id FROM roots r JOIN _rk_ent s ON s.run_uid = r.uid
+    UNION ALL SELECT id, id FROM roots
+), traces AS (
+    SELECT DISTINCT o.root, k.value AS trace
+    FROM own o JOIN _rk_ent s ON s.id = o.id JOIN keys k ON k.entity_uid = s.uid
+    WHERE k.kind = 'trace_id'
+), clients AS (
+    SELECT o.root, o.id FROM own o
     UNION
-    SELECT w.root, o.id, w.depth + 1, w.since, w.until
-    FROM walk w JOIN _rk_und u ON u.a = w.id JOIN _rk_ent o ON o.id = u.b
-    WHERE w.depth < 8 AND o.started_at BETWEEN w.since AND w.until
+    SELECT t.root, c.id
+    FROM traces t JOIN keys k ON k.value = t.trace AND k.kind = 'trace_id'
+    JOIN _rk_ent c ON c.uid = k.entity_uid
+    JOIN roots r ON r.id = t.root
+    JOIN _rk_workers w ON w.wf_system = r.system AND w.node = c.node
+    WHERE c.execution_id = r.execution_id AND c.started_at BETWEEN r.since AND r.until
+      AND EXISTS (SELECT 1 FROM edges x WHERE x.src_id = c.id AND x.kind = 'calls')
 )
 SELECT r.id AS root, r.uid AS run, r.node AS workflow, r.system AS wf_system,
-       r.status AS run_status, r.path, r.location,
-       epoch_us(r.ended_at) - epoch_us(r.started_at) AS run_us, e.id, e.node, e.system,
-       e.kind, e.status, e.started_at, e.ended_at
-FROM walk w JOIN roots r ON r.id = w.root JOIN _rk_ent e ON e.id = w.id
+       r.status AS run_status, r.path, r.location, r.run_us, e.id, e.node, e.system
+FROM clients c JOIN roots r ON r.id = c.root JOIN _rk_ent e ON e.id = c.id
 """)
     rows = store.rows("""
-WITH workers AS (
-    -- components that run the workflow's own tasks: joined directly to an entity of its system
-    SELECT DISTINCT i.root, o.node FROM _rk_island i JOIN _rk_und u ON u.a = i.id
-    JOIN _rk_ent o ON o.id = u.b
-    WHERE i.system = i.wf_system AND o.system <> i.wf_system
-), callee AS (
+WITH callee AS (
     SELECT i.root, i.run, i.workflow, i.run_status, i.run_us, d.node AS callee,
            bool_or(d.status IN ('failed', 'timed_out')) AS failed,
            sum(epoch_us(d.ended_at) - epoch_us(d.started_at)) AS us
     FROM _rk_island i JOIN edges x ON x.src_id = i.id AND x.kind = 'calls'
     JOIN _rk_ent d ON d.id = x.dst_id
     WHERE d.system <> i.wf_system AND d.node <> i.node
-      AND NOT EXISTS (SELECT 1 FROM workers k WHERE k.root = i.root AND k.node = d.node)
+      AND d.node NOT IN (SELECT k.node FROM _rk_workers k WHERE k.wf_system = i.wf_system)
     GROUP BY ALL
 ), spanning AS (
     SELECT root FROM callee GROUP BY root HAVING count(DISTINCT callee) >= ?
