@@ -177,3 +177,14 @@ def test_an_event_storm_against_the_channel_baseline(tmp_path: Path) -> None:
     assert (storm["count"], storm["total"], storm["baseline_per_minute"]) == (60, 71, 1.0)
     assert [m.isoformat() for m in storm["minutes"]] == ["2024-05-01T10:08:00+00:00"]
     assert storm["examples"][0]["location"] == "line 9"
+
+
+def test_a_kafka_connect_dead_letter_and_its_redrive(tmp_path: Path) -> None:
+    result = _risks(tmp_path, SCENARIOS / "risks_redrive")
+    assert [(f.hazard, f.component) for f in result.findings] == [
+        ("dead_letter", "kafka:topic:dlq-payments-sink")]
+    dead = _one(result, "dead_letter")
+    assert (dead["count"], dead["origins"], dead["redriven"]) == (1, ["payments.requested"], 1)
+    assert "dead-letter channel" in dead["detail"] and "1 redriven" in dead["detail"]
+    assert [(e["uid"], e["location"]) for e in dead["examples"]] == [
+        ("kafka:msg:dlq-payments-sink/0/0", "line 3")]

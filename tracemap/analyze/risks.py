@@ -7,11 +7,12 @@ The rules follow conventions the systems document, not one sample:
 
 - **duplicate_delivery**: a message delivered (``triggers``/``consumes`` edge) to one consumer
   group more than once, after a delivery that did not fail. A message's identity is the most
-  specific one it carries: its ``message_id`` key, else channel + record key + payload hash,
-  else its uid (topic/partition/offset). The group is the span's
-  ``messaging.consumer.group.name`` (or the older ``messaging.kafka.consumer.group``), else the
-  consumer component. **duplicate_effect**: two of those deliveries each had an effect on the
-  same component (emitted, wrote, called or started something): the consumer is not idempotent.
+  specific one it carries: its ``message_id`` key, else record key + payload hash (the same on a
+  dead-letter channel and after a redrive), else its uid (topic/partition/offset). The group is
+  the span's ``messaging.consumer.group.name`` (or the older
+  ``messaging.kafka.consumer.group``), else the consumer component. **duplicate_effect**: two of
+  those deliveries each had an effect on the same component (emitted, wrote, called or started
+  something): the consumer is not idempotent.
 - **out_of_order**: per consumer group, channel and record key, the first deliveries of the
   messages ran in another order than the messages were produced (offset, then time).
 - **retry_storm**: a component's retries (a chain of attempts of one step or run, folded into
@@ -201,7 +202,7 @@ SELECT e.uid,
        coalesce((SELECT min(k.value) FROM keys k
                  WHERE k.entity_uid = e.uid AND k.kind = 'message_id'),
                 CASE WHEN m.msg_key IS NOT NULL AND m.payload_hash IS NOT NULL
-                     THEN e.node || '|' || m.msg_key || '|' || m.payload_hash END,
+                     THEN m.msg_key || '|' || m.payload_hash END,
                 e.uid) AS ident,
        m.msg_key, m.part, m.offs
 FROM _rk_ent e LEFT JOIN _rk_msg m ON m.uid = e.uid
