@@ -122,7 +122,9 @@ def _plant_hazards(sink: Sink, spans: otlp.Batcher, start: datetime, seed: int, 
     x = EXPORTS_DIR
     hour = "" if flat else f"/{_hour(planted.workflows[0].start_us)}"
     temporal.write(sink, planted.workflows, f"{x}/temporal{hour}")
-    spans.add(planted.spans)
+    # in story-sized batches: one line for all of them would outgrow a record at large scales
+    for i in range(0, len(planted.spans), hazards.SPANS_PER_BATCH):
+        spans.add(planted.spans[i:i + hazards.SPANS_PER_BATCH])
     for record in planted.kafka:
         sink.append(kcat.FORMAT, f"{x}/kafka/{record.topic}.jsonl", hazards.kcat_line(record))
     answers.observe_hazards(planted.answers, planted.pathways)

@@ -62,6 +62,8 @@ PARTITIONS = 3
 #: Log start offsets of the loyalty topics.
 BASE_OFFSET = {"loyalty.earned": 40_000, "points.credited": 81_000, "rewards.granted": 12_000,
                "loyalty.earned.DLT": 0}
+#: Spans handed to the OTLP batcher at a time (it writes four batches a line: 1-2 MB).
+SPANS_PER_BATCH = 500
 CUSTOMERS = 6
 EXPIRY_MINUTES = 7
 EXPIRY_STORM = range(3, 6)  # the minutes while the points database is down
