@@ -10,11 +10,11 @@ into a table (the reference for ingest + correlate, issue 16) and ``read_json`` 
 JSON-lines export (the physical limit for that input), ingest of each export folder (its
 parsing workers' CPU seconds included), re-ingest of
 the unchanged tree, correlate, the component graph, ``hidden``, ``failures`` over one hour,
-``impact`` and ``trace``. Prints one table (wall and CPU seconds: the machine may be shared,
-and CPU time shows what a stage costs even when it waits for a core; ``× ref`` is the
-ingest's wall/CPU time over the reference's) and checks the issue's
-targets. ``--json FILE`` also writes the rows. Nothing here is a test: timings belong here,
-not in the test suite.
+``impact``, ``trace``, ``risks`` and ``paths``. Prints one table (wall and CPU seconds: the
+machine may be shared, and CPU time shows what a stage costs even when it waits for a core;
+``× ref`` is the ingest's wall/CPU time over the reference's) and checks the issue's targets.
+``--json FILE`` also writes the rows. Nothing here is a test: timings belong here, not in the
+test suite.
 """
 
 from __future__ import annotations
@@ -213,6 +213,24 @@ def stage_trace(db: Path) -> dict[str, Any]:
     return {"records": _entities(db), "note": "no candidate id resolved to one execution"}
 
 
+def stage_risks(db: Path) -> dict[str, Any]:
+    import tracemap
+
+    result = tracemap.open(db).risks()
+    found: dict[str, int] = {}
+    for f in result.findings:
+        found[f.hazard] = found.get(f.hazard, 0) + 1
+    return {"records": _entities(db), "note": {"findings": found}}
+
+
+def stage_paths(db: Path) -> dict[str, Any]:
+    import tracemap
+
+    result = tracemap.open(db).paths()
+    return {"records": _entities(db),
+            "note": {"executions": result.executions, "paths listed": len(result.paths)}}
+
+
 def run_stage(args: argparse.Namespace) -> None:
     """Child side: run one stage, print its measurements as one JSON line."""
     data, db, work = Path(args.data), Path(args.db), Path(args.work)
@@ -229,6 +247,8 @@ def run_stage(args: argparse.Namespace) -> None:
         "failures": lambda: stage_failures(data, db),
         "impact": lambda: stage_impact(db),
         "trace": lambda: stage_trace(db),
+        "risks": lambda: stage_risks(db),
+        "paths": lambda: stage_paths(db),
     }
     # Imports are not the stage's cost: load them before the clock starts.
     import tracemap.api  # noqa: F401
@@ -322,7 +342,8 @@ def main() -> int:
         print("-" * len(HEADER))
         stages = ["objects", *(f"reference:{f}" for f in JSON_LINES),
                   *(f"ingest:{f}" for f in FOLDERS),
-                  "reingest", "correlate", "graph", "hidden", "failures", "impact", "trace"]
+                  "reingest", "correlate", "graph", "hidden", "failures", "impact", "trace",
+                  "risks", "paths"]
         for stage in stages:
             r = child(stage, data, db, work, args.scale)
             results["stages"][stage] = r
@@ -387,7 +408,8 @@ def verdicts(results: dict[str, Any]) -> list[str]:
                                   "(target ≤ 120 s)")
         check(peak <= 2 * 1024, f"peak RSS of ingest and correlate {peak:,.0f} MB "
                                 "(target ≤ 2 GB)")
-    for name, limit in (("impact", 0.2), ("failures", 2.0)):
+    for name, limit in (("impact", 0.2), ("failures", 2.0), ("risks", 10.0),
+                        ("paths", 10.0)):
         if name in s:
             check(s[name]["seconds"] <= limit,
                   f"{name} {s[name]['seconds']:.2f} s (target ≤ {limit} s)")

@@ -22,7 +22,14 @@ def test_demo_finds_every_planted_answer(tmp_path: Path) -> None:
     for incident in ("tax-outage", "payments-retry-storm", "bad-deploy", "notifier-stalled"):
         assert f"{incident}: root cause ranked first" in whats
     assert "notifier-stalled: silent failures" in whats
-    assert report.is_file() and "id='tm-data'" in report.read_text()  # drawn by the browser
+    # every hazard sample_traces plants (samples/hazards.py) is checked, and the chain's path
+    planted = {c["what"].split(" at ")[0] for c in result["checks"] if " at " in c["what"]}
+    assert planted == {"duplicate delivery", "duplicate effect", "out of order", "dead letter",
+                       "choreography", "retry storm", "spanning workflow"}
+    assert any(c["what"].startswith("pathway ") for c in result["checks"])
+    page = report.read_text()
+    assert report.is_file() and "id='tm-data'" in page  # drawn by the browser
+    assert "<h2>Execution risks</h2>" in page and "<h2>Pathways</h2>" in page
 
 
 def test_demo_tour_on_a_terminal_names_each_step(tmp_path: Path) -> None:

@@ -27,6 +27,8 @@ from tracemap.analyze import explain as explain_analysis
 from tracemap.analyze import failures as failures_analysis
 from tracemap.analyze import hidden as hidden_analysis
 from tracemap.analyze import impact as impact_analysis
+from tracemap.analyze import paths as paths_analysis
+from tracemap.analyze import risks as risks_analysis
 from tracemap.analyze import trace as trace_analysis
 from tracemap.config import Config, load_config
 from tracemap.errors import TracemapError
@@ -206,6 +208,26 @@ class Tracemap:
         """Where chains break: stitched share by method, unmatched messages, ignored keys."""
         with self.analysis_store() as store:
             return coverage_analysis.analyze(store)
+
+    def risks(self, *, since: datetime | None = None,
+              until: datetime | None = None) -> risks_analysis.RisksResult:
+        """Hazards of mixed workflow/event systems: duplicates, reordering, retries, dead
+        letters, spanning workflows, choreography, cascades, storms, compensations."""
+        with self.analysis_store() as store:
+            return risks_analysis.analyze(store, since=since, until=until)
+
+    def paths(self, *, since: datetime | None = None, until: datetime | None = None,
+              source: str | None = None,
+              target: str | None = None) -> paths_analysis.PathsResult:
+        """Distinct end-to-end pathways with latency per hop (``source``/``target``: any
+        unambiguous suffix of a component, to focus on one route)."""
+        from tracemap.graph import resolve_component
+
+        with self.analysis_store() as store:
+            return paths_analysis.analyze(
+                store, since=since, until=until,
+                source=resolve_component(store, source) if source else None,
+                target=resolve_component(store, target) if target else None)
 
 
 def _source_status(row: dict[str, Any]) -> dict[str, Any]:

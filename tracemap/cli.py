@@ -361,6 +361,10 @@ def demo_cmd(
     show.analysis(demo.impact(), demo.result.impact_checks)
     show.step("One stitched execution", "an order of the bad deployment, found by its order id")
     show.trace(demo.trace(), demo.result.trace_checks)
+    show.step("Execution risks", "duplicates, reordering, retries, dead letters, coupling")
+    show.analysis(demo.risks(), demo.result.risks_checks)
+    show.step("Pathways", "the route of the loyalty event chain, hop by hop")
+    show.analysis(demo.paths(), demo.result.paths_checks)
     show.step("Report", "one self-contained HTML file")
     report = demo.report(Path(output))
     show.summary(demo.result.checks, report)
@@ -517,6 +521,40 @@ def export_cmd(
             f"and {result.o2o:,} object-object relationships written to {output}"
             + (f" ({result.untimed:,} entities without a time left out)" if result.untimed
                else "")))
+
+
+@app.command("risks")
+def risks_cmd(
+    ctx: typer.Context,
+    db: DbOption = None,
+    since: Annotated[str | None, typer.Option("--since", help="Window start (ISO-8601).")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Window end (ISO-8601).")] = None,
+    fmt: FormatOption = "text",
+    as_json: JsonOption = False,
+) -> None:
+    """Hazards of workflow/event systems: duplicates, reordering, retries, dead letters,
+    spanning workflows, choreography, cascades, storms, compensations."""
+    result = _open(ctx, db).risks(since=_when(since, "--since"), until=_when(until, "--until"))
+    _emit(result, fmt, as_json)
+
+
+@app.command("paths")
+def paths_cmd(
+    ctx: typer.Context,
+    db: DbOption = None,
+    source: Annotated[str | None, typer.Option("--from", help="Only routes from this "
+                                               "component (any unambiguous suffix).")] = None,
+    target: Annotated[str | None, typer.Option("--to", help="Only routes to this "
+                                               "component.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Window start (ISO-8601).")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Window end (ISO-8601).")] = None,
+    fmt: FormatOption = "text",
+    as_json: JsonOption = False,
+) -> None:
+    """Distinct end-to-end pathways: count, latency p50/p95/p99, per-hop latency, failures."""
+    result = _open(ctx, db).paths(since=_when(since, "--since"), until=_when(until, "--until"),
+                                  source=source, target=target)
+    _emit(result, fmt, as_json)
 
 
 def main() -> None:

@@ -19,6 +19,8 @@ from typing import Any
 from tracemap.analyze.failures import FailuresResult
 from tracemap.analyze.hidden import HiddenResult
 from tracemap.analyze.impact import ImpactResult
+from tracemap.analyze.paths import PathsResult
+from tracemap.analyze.risks import RisksResult
 from tracemap.analyze.trace import TraceResult
 from tracemap.api import Tracemap
 from tracemap.errors import TracemapError
@@ -66,12 +68,17 @@ class DemoResult:
     impact_checks: list[Check] = field(default_factory=list)
     trace_id: str | None = None
     trace_checks: list[Check] = field(default_factory=list)
+    risks: RisksResult | None = None
+    risks_checks: list[Check] = field(default_factory=list)
+    paths: PathsResult | None = None
+    paths_checks: list[Check] = field(default_factory=list)
     report: Path | None = None
 
     @property
     def checks(self) -> list[Check]:
         return [*self.hidden_checks, *(c for i in self.incidents for c in i.checks),
-                *self.impact_checks, *self.trace_checks]
+                *self.impact_checks, *self.trace_checks, *self.risks_checks,
+                *self.paths_checks]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +87,30 @@ class DemoResult:
             "checks": [{"what": c.what, "expected": c.expected, "found": c.found, "ok": c.ok}
                        for c in self.checks],
         }
+
+
+def _planted_detail(want: dict[str, Any], finding: dict[str, Any]) -> Any:
+    """What identifies a planted hazard, read from the answer or from a finding's JSON."""
+    hazard = want["hazard"]
+    examples = finding.get("examples")
+    if hazard == "duplicate_delivery":
+        return (sorted(finding["messages"]) if examples is None
+                else sorted({e["message"] for e in examples}))
+    if hazard == "out_of_order":
+        return (finding["message"] if examples is None else
+                next((e["message"] for e in examples
+                      if e["overtaken_by"] == want["overtaken_by"]), None))
+    if hazard == "dead_letter":
+        return (finding["message"] if examples is None else
+                next((e["uid"] for e in examples if e["uid"] == want["message"]), None))
+    if hazard == "spanning_workflow":
+        return sorted(finding["systems"] if examples is None
+                      else (s["system"] for s in finding["systems"]))
+    if hazard == "choreography":
+        return finding["route"]
+    if hazard == "duplicate_effect":
+        return finding["effects_on"]
+    return finding["component"]
 
 
 def _time(text: str) -> datetime:
@@ -157,6 +188,32 @@ class Demo:
             set(want) <= set(systems)))
         self.result.trace_id = order
         return found
+
+    def risks(self) -> RisksResult:
+        """Each planted hazard (``samples/hazards.py``) found at its component, with its
+        specifics: the replayed messages, the overtaken record, the dead letter, the route."""
+        found = self.tm.risks()
+        for want in self.answers.get("risks", []):
+            hits = [f.to_dict() for f in found.of(want["hazard"])
+                    if f.component == want["component"]]
+            got = _planted_detail(want, hits[0]) if hits else None
+            expected = _planted_detail(want, want)
+            self.result.risks_checks.append(Check(
+                f"{want['hazard'].replace('_', ' ')} at {want['component']}", expected, got,
+                got == expected))
+        self.result.risks = found
+        return found
+
+    def paths(self) -> PathsResult:
+        """The planted event chain is one of the pathways, with its components in order."""
+        for want in self.answers.get("pathways", []):
+            route = want["components"]
+            found = self.tm.paths(source=route[0], target=route[-1])
+            got = next((p.components for p in found.paths if p.components == route), None)
+            self.result.paths_checks.append(Check(
+                f"pathway {route[0]} → {route[-1]}", route, got, got == route))
+            self.result.paths = found
+        return self.result.paths or self.tm.paths()
 
     def report(self, path: Path) -> Path:
         declared = sorted(str(p) for p in (self.samples / "declared").rglob("*.yaml"))

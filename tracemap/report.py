@@ -12,7 +12,7 @@ from typing import Any
 
 import networkx as nx
 
-from tracemap.analyze import coverage, failures, hidden, impact, trace
+from tracemap.analyze import coverage, failures, hidden, impact, paths, risks, trace
 from tracemap.declarations import Declaration
 from tracemap.render import html, sections, timeline
 from tracemap.store import Store
@@ -50,7 +50,9 @@ def build(store: Store, *, title: str = "tracemap report",
                 ("Failures and root causes", sections.failures(found_failures)),
                 ("Top impacts", [s for target in _most_depended_on(store)
                                  for s in sections.impact(impact.analyze(store, target=target))]),
-                ("Coverage", sections.coverage(coverage.analyze(store)))]
+                ("Coverage", sections.coverage(coverage.analyze(store))),
+                ("Execution risks", sections.risks(risks.analyze(store))),
+                ("Pathways", sections.paths(paths.analyze(store)))]
     graph = html.graph_data(nodes, edges, [(h.source, h.target) for h in found_hidden.hidden])
     timelines = _Timelines(store)
     incidents = [_incident(store, rank, cause, found_failures.propagation, timelines)

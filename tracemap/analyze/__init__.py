@@ -7,7 +7,17 @@ by name.
 
 from __future__ import annotations
 
-from tracemap.analyze import coverage, diff, explain, failures, hidden, impact, trace
+from tracemap.analyze import (
+    coverage,
+    diff,
+    explain,
+    failures,
+    hidden,
+    impact,
+    paths,
+    risks,
+    trace,
+)
 
 #: Name -> module; each module has ``analyze(store, **options)``.
 ANALYZERS = {
@@ -17,5 +27,7 @@ ANALYZERS = {
     "failures": failures,
     "hidden": hidden,
     "impact": impact,
+    "paths": paths,
+    "risks": risks,
     "trace": trace,
 }

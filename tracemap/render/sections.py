@@ -144,9 +144,54 @@ def coverage(result: Any) -> list[Section]:
     ]
 
 
+def _examples(examples: list[dict[str, Any]], n: int = 3) -> str:
+    return ", ".join(f"{e['uid']} ({_short(e.get('path'))}:{e.get('location') or '?'})"
+                     for e in examples[:n])
+
+
+def _short(path: str | None) -> str:
+    return "?" if not path else path.rsplit("/", 1)[-1]
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.0f} ms"
+
+
+def risks(result: Any) -> list[Section]:
+    if not result.findings:
+        return [Section("Execution risks", "No hazard found.")]
+    found = sorted({f.hazard for f in result.findings})
+    text = f"{len(result.findings)} findings: {', '.join(h.replace('_', ' ') for h in found)}."
+    return [Section(
+        "Execution risks", text,
+        ["hazard", "component", "count", "detail", "examples", "what to do"],
+        [[f.hazard.replace("_", " "), f.component, f"{f.count:,} of {f.total:,}", f.detail,
+          _examples(f.examples), f.what_to_do] for f in result.findings])]
+
+
+def paths(result: Any) -> list[Section]:
+    route = "".join(f" {word} {c}" for word, c in (("from", result.source), ("to", result.target))
+                    if c)
+    if not result.paths:
+        return [Section(f"Pathways{route}", f"No pathway over {result.executions:,} executions.")]
+    out = [Section(
+        f"Pathways{route}",
+        f"{len(result.paths)} distinct pathways over {result.executions:,} executions.",
+        ["hash", "executions", "p50", "p95", "p99", "failed", "components"],
+        [[p.hash, p.count, _ms(p.p50_ms), _ms(p.p95_ms), _ms(p.p99_ms), _pct(p.failure_rate),
+          " → ".join(p.components)] for p in result.paths])]
+    for p in result.paths[:5]:
+        out.append(Section(f"Hops of pathway {p.hash} ({p.count} executions)", "",
+                           ["from", "to", "kind", "p50", "p95"],
+                           [[h.source, h.target, h.kind, _ms(h.p50_ms), _ms(h.p95_ms)]
+                            for h in p.hops]))
+    return out
+
+
 #: Result type name -> its sections, for renderers that take any analyzer result.
 SECTIONS = {"ImpactResult": impact, "HiddenResult": hidden, "FailuresResult": failures,
-            "DiffResult": diff, "CoverageResult": coverage}
+            "DiffResult": diff, "CoverageResult": coverage, "RisksResult": risks,
+            "PathsResult": paths}
 
 
 def of(result: Any) -> list[Section]:

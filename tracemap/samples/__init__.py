@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from tracemap.samples import landscape
+from tracemap.samples import hazards, landscape
 from tracemap.samples.answers import Answers
 from tracemap.samples.readme import render as render_readme
 from tracemap.samples.traffic import Day
@@ -100,6 +100,7 @@ def generate(out_dir: Path, *, scale: float = 1.0, seed: int = 7,
             eventbridge.write(sink, story.bus, f"{x}/eventbridge/{landscape.EVENT_BUS}.jsonl")
             stepfunctions.write(sink, story.executions, f"{x}/stepfunctions{hour}")
             answers.observe(story)
+        _plant_hazards(sink, spans, start, seed, scale, flat, answers)
         spans.flush()
         asyncapi.write(sink, f"{DECLARED_DIR}/asyncapi")
     finally:
@@ -112,6 +113,21 @@ def generate(out_dir: Path, *, scale: float = 1.0, seed: int = 7,
     (out_dir / "README.md").write_text(render_readme(doc, counts, start))
     return GenerateResult(out_dir, scale, seed, counts["files"], counts["records"],
                           counts["bytes"], answers.orders)
+
+
+def _plant_hazards(sink: Sink, spans: otlp.Batcher, start: datetime, seed: int, scale: float,
+                   flat: bool, answers: Answers) -> None:
+    """The hazards ``tracemap risks`` finds (``samples/hazards.py``), written like the orders."""
+    planted = hazards.plant(start, seed, scale)
+    x = EXPORTS_DIR
+    hour = "" if flat else f"/{_hour(planted.workflows[0].start_us)}"
+    temporal.write(sink, planted.workflows, f"{x}/temporal{hour}")
+    # in story-sized batches: one line for all of them would outgrow a record at large scales
+    for i in range(0, len(planted.spans), hazards.SPANS_PER_BATCH):
+        spans.add(planted.spans[i:i + hazards.SPANS_PER_BATCH])
+    for record in planted.kafka:
+        sink.append(kcat.FORMAT, f"{x}/kafka/{record.topic}.jsonl", hazards.kcat_line(record))
+    answers.observe_hazards(planted.answers, planted.pathways)
 
 
 def _hour(us: int) -> str:

@@ -39,6 +39,8 @@ class Answers:
         self.retried_charges = 0
         self.nights: list[str] = []
         self.by_incident: dict[str, list[Outcome]] = {i.id: [] for i in L.INCIDENTS}
+        self.risks: list[dict[str, Any]] = []
+        self.pathways: list[dict[str, Any]] = []
 
     def observe(self, story: Story) -> None:
         o = story.outcome
@@ -50,6 +52,11 @@ class Answers:
 
     def observe_night(self, run: DagRun) -> None:
         self.nights.append(f"{run.dag_id} {run.run_id}")
+
+    def observe_hazards(self, risks: list[dict[str, Any]],
+                        pathways: list[dict[str, Any]]) -> None:
+        """The planted hazards (``samples/hazards.py``): what ``risks`` and ``paths`` find."""
+        self.risks, self.pathways = risks, pathways
 
     # -- the document ------------------------------------------------------------------------
 
@@ -66,6 +73,8 @@ class Answers:
             "declared_dependencies": declared_dependencies(),
             "dataset_dependencies": dataset_dependencies(),
             "impact": impact(IMPACT_TARGET),
+            "risks": self.risks,
+            "pathways": self.pathways,
         }
 
     def incident(self, incident: L.Incident) -> dict[str, Any]:

@@ -86,6 +86,28 @@ SERVICES: dict[str, Service] = {
     )
 }
 
+#: The services of the hazards planted for ``tracemap risks`` (``samples/hazards.py``): the
+#: loyalty programme and account closure, apart from the order flow.
+HAZARD_SERVICES = (
+    Service("loyalty-api", "1.4.2", "python", "1.27.0", 40, ("loyalty-api-5d8f7c6b9-q2wrt",)),
+    Service("points-ledger", "2.0.1", "python", "1.27.0", -60,
+            ("points-ledger-6b9c8d7f5-z7kpl",)),
+    Service("rewards", "0.7.3", "go", "1.31.0", 90, ("rewards-7c5d9b8f6-m3xvn",)),
+    Service("reward-mailer", "1.1.0", "nodejs", "1.26.0", -110,
+            ("reward-mailer-5f7b6c9d8-h8trq",)),
+    Service("loyalty-worker", "1.4.2", "python", "1.27.0", 40,
+            ("loyalty-worker-8d6f5c7b9-w4jzs",)),
+    Service("account-api", "2.2.0", "python", "1.27.0", 0, ("account-api-6c8d7f9b5-p5ncl",)),
+    Service("account-worker", "2.2.0", "python", "1.27.0", 30,
+            ("account-worker-7b9f6d8c5-k9dqm",)),
+    Service("crm", "5.3.0", "go", "1.31.0", -70, ("crm-5b8c7d9f6-t6rwx",)),
+    Service("ledger-api", "3.0.4", "go", "1.31.0", 120, ("ledger-api-6f9d8b7c5-b2lhs",)),
+    Service("identity", "1.18.2", "go", "1.31.0", -20, ("identity-7d5c9f8b6-v3mzk",)),
+    Service("email-gateway", "0.12.1", "python", "1.27.0", 60,
+            ("email-gateway-5c7b8d9f6-n7qpw",)),
+)
+SERVICES.update({s.name: s for s in HAZARD_SERVICES})
+
 
 @dataclass(frozen=True, slots=True)
 class Topic:

@@ -150,6 +150,14 @@ def render(doc: dict[str, Any], counts: dict[str, dict[str, int]], start: dateti
     w("Synchronous calls are undeclared too (no declaration format here covers HTTP): "
       + ", ".join(f"`{d['source']}` -> `{d['target']}`" for d in doc["undeclared_calls"])
       + ".\n")
+    if doc.get("risks"):
+        w("## Execution risks\n")
+        w("After the last incident, the loyalty programme and account closure plant the "
+          "hazards `tracemap risks` measures (`tracemap/samples/hazards.py`); `tracemap paths "
+          "--from loyalty-api --to reward-mailer` shows the event chain hop by hop:\n")
+        for r in doc["risks"]:
+            w(f"- {r['hazard'].replace('_', ' ')} at `{r['component']}`")
+        w("")
     imp = doc["impact"]
     w(f"## Impact of a change to `{imp['target']}`\n")
     w("Everything downstream, by hop, over the observed edges:\n")
