@@ -16,6 +16,8 @@ How candidates are found and ranked:
    against healthy ones (healthy executions of the window and the baseline). When such a value
    belongs to a component *upstream* of an origin, that upstream component becomes a candidate
    that explains the origin: a consumer broken by a producer's deployment points at the producer.
+   Upstream follows the data (``change_graph``): producer -> channel -> consumer, callee ->
+   caller, and caller -> callee, so a service the consumer calls with the payload counts too.
 4. **Score** = share of the window's failures a component originates (or explains through an
    attribute), times the share of its failures above the baseline's rate, + 0.3 × its
    failure-rate increase + 0.1 for a latency shift + 0.1 for retries; a component explained
