@@ -29,9 +29,10 @@ uid; earlier tries in the same document get ``#try<n>`` appended, status ``retri
 ``<dag_id>/<run_id>``, the id other systems use to trigger or reference it.
 
 Status choices: ``upstream_failed`` is ``failed`` with ``failed_upstream: true`` in detail (it
-did not fail itself); ``skipped`` and ``removed`` are ``cancelled`` (the task did not run, and
-did not fail); ``queued``/``scheduled``/``deferred``/``up_for_reschedule`` are ``running``
-(in flight, possibly not started); a ``null`` state is ``unknown``.
+did not fail itself); ``skipped`` is ``skipped`` (a branch, short circuit or trigger rule
+decided it should not run); ``removed`` is ``cancelled`` (the task left the DAG before it
+ran); ``queued``/``scheduled``/``deferred``/``up_for_reschedule`` are ``running`` (in flight,
+possibly not started); a ``null`` state is ``unknown``. docs/mappings.md has the table.
 """
 
 from __future__ import annotations

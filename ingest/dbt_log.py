@@ -12,7 +12,8 @@ of the first node, ``dbt`` before any node is seen), keyed by the invocation id 
 one invocation meet. One step per node: ``dbt:node:<invocation_id>/<unique_id>`` of
 ``dbt:<resource_type>:<unique_id>`` (``dbt:model:model.shop.orders``). Status from
 ``node_status`` (success/pass ok, error/fail/runtime error failed, warn ok with the warning in
-detail, skipped cancelled), the error from ``run_result.message`` or RunResultError;
+detail, skipped skipped: dbt skips a node whose upstream failed), the error from
+``run_result.message`` or RunResultError;
 the invocation's outcome from CommandCompleted (dbt 1.5+), else from its nodes.
 Lines that are not node or invocation events (SQL, connections, formatting) are skipped,
 counted by event name.
@@ -62,7 +63,7 @@ NODE_STATUS: dict[str, Status | None] = {
     "error": Status.FAILED,
     "fail": Status.FAILED,
     "runtime error": Status.FAILED,
-    "skipped": Status.CANCELLED,
+    "skipped": Status.SKIPPED,
     "started": Status.RUNNING,
     "compiling": Status.RUNNING,
     "executing": Status.RUNNING,

@@ -126,8 +126,9 @@ ERROR_CAP = 2000
 
 
 #: Task instance states (``TaskInstanceState``; ``shutdown``/``sensing`` before Airflow 2.2).
-#: ``upstream_failed`` is failed (detail says upstream); ``skipped``/``removed`` did not run
-#: and did not fail: cancelled.
+#: ``upstream_failed`` is failed (detail says upstream); ``skipped`` (by a branch, a short
+#: circuit or a trigger rule: the DAG's own decision) is skipped; ``removed`` (gone from the
+#: DAG before it ran) and ``shutdown`` (stopped from outside) are cancelled.
 TASK_STATES: dict[str | None, Status] = {
     "success": Status.OK,
     "failed": Status.FAILED,
@@ -140,7 +141,7 @@ TASK_STATES: dict[str | None, Status] = {
     "queued": Status.RUNNING,
     "scheduled": Status.RUNNING,
     "sensing": Status.RUNNING,
-    "skipped": Status.CANCELLED,
+    "skipped": Status.SKIPPED,
     "removed": Status.CANCELLED,
     "shutdown": Status.CANCELLED,
     "none": Status.UNKNOWN,

@@ -22,7 +22,9 @@ no kind is ``unspecified`` (unless a ``span.kind`` tag says), any ``error`` tag 
 - ``remoteEndpoint.serviceName`` of a client/producer/consumer span (``mysql``, ``kafka``) is
   its ``peer.service``; Brave messaging tags (``kafka.topic``/``kafka.key``, ``rabbit.*``) give
   channel and message-key keys (``_spans.add_messaging_keys``).
-- Zipkin v1 spans (``binaryAnnotations``, endpoints on annotations) are rejected: export v2.
+- Zipkin v1 spans (``binaryAnnotations``, endpoints on annotations) are read by
+  ``zipkin_v1_json``, which sniffs a file of them first; a v1 span met among v2 spans is a
+  reject that says so.
 """
 
 from __future__ import annotations
@@ -110,8 +112,9 @@ def to_otlp(span: Any) -> tuple[dict[str, Any], str, dict[str, Any], str]:
         raise ValueError(f"expected a span object, got {type(span).__name__}")
     if "binaryAnnotations" in span or any(
             isinstance(a, dict) and "endpoint" in a for a in span.get("annotations") or []):
-        raise ValueError("a Zipkin v1 span (binaryAnnotations / annotation endpoints): "
-                         "export spans with the v2 API (/api/v2/...)")
+        raise ValueError("a Zipkin v1 span (binaryAnnotations / annotation endpoints) "
+                         "among v2 spans: keep v1 spans in a file of their own, read as "
+                         "zipkin_v1_json (--format zipkin_v1_json)")
     tid, sid = trace_id(span.get("traceId")), span_id(span.get("id"))
     if not tid or not sid:
         raise ValueError("expected a non-zero traceId (16 or 32 hex digits) and id (16 hex "

@@ -118,3 +118,18 @@ def test_try_number_past_integer_is_an_unknown_attempt() -> None:
     from ingest.airflow_rest import _attempt
 
     assert [_attempt(v) for v in (0, 3, "2", 2**40, -1, "x")] == [0, 3, 2, None, None, None]
+
+
+def test_skipped_task_instance_is_skipped_and_removed_is_cancelled(tmp_path: Path) -> None:
+    # TaskInstanceState (Airflow REST API): `skipped` = skipped by branching, a short circuit
+    # or a trigger rule, the DAG's own decision; `removed` = the task left the DAG before it ran.
+    doc = json.loads(INSTANCES.read_text())
+    states = {"download": "skipped", "copy": "removed"}
+    for ti in doc["task_instances"]:
+        ti["state"] = states.get(ti["task_id"], ti["state"])
+    path = tmp_path / "BQ.taskInstances.json"
+    path.write_text(json.dumps(doc))
+    steps = {s["name"]: s for s in normalized_rows(path)["steps"]}
+    assert {n: s["status"] for n, s in steps.items()} == {
+        "upload": "ok", "copy": "cancelled", "download": "skipped"}
+    assert "failed_upstream" not in steps["download"]["detail"]

@@ -91,3 +91,12 @@ def test_event_without_invocation_id_is_rejected(tmp_path: Path) -> None:
         "location": "line 2",
         "reason": "expected a dbt structured log event with info.invocation_id, got keys "
                   "['data', 'info']"}]
+
+
+def test_a_node_dbt_skipped_is_skipped(tmp_path: Path) -> None:
+    # dbt's NodeStatus.Skipped (node_status "skipped"): a node not run because an upstream
+    # node failed. The failed run's model, reported as skipped instead, is a skipped step.
+    log = tmp_path / "dbt.log.jsonl"
+    log.write_text(LOG.read_text().replace('"node_status": "error"', '"node_status": "skipped"'))
+    (step,) = normalized_rows(log)["steps"]
+    assert (step["status"], step["detail"]["node_status"]) == ("skipped", "skipped")

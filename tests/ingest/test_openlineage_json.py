@@ -301,3 +301,17 @@ def test_column_lineage_of_the_wrong_shape_is_left_out_not_a_crash(tmp_path: Pat
     for ds in events[0]["outputs"]:
         ds.setdefault("facets", {})["columnLineage"] = {"fields": {"c": {"inputFields": 2.5}}}
     assert "rejects" not in normalized_rows(_write_lines(tmp_path / "odd2.jsonl", events))
+
+
+def test_a_task_the_dag_skipped_is_skipped_not_cancelled(tmp_path: Path) -> None:
+    # Airflow's TaskInstanceState: `skipped` is the DAG's own decision (a branch, a short
+    # circuit, a trigger rule); `removed` (gone from the DAG before it ran) is not.
+    events = _events(AIRFLOW)[:8]
+    kept = [e for e in events if e["job"]["name"] != "BQ.download"]
+    kept[-1]["run"]["facets"]["airflowState"]["tasksState"].update(
+        {"download": "skipped", "cleanup": "removed"})
+    rows = normalized_rows(_write_lines(tmp_path / "skipped.jsonl", kept), fmt="openlineage_json")
+    steps = {s["name"]: s for s in rows["steps"]}
+    assert (steps["download"]["status"], steps["download"]["detail"]["state"]) == (
+        "skipped", "skipped")
+    assert steps["cleanup"]["status"] == "cancelled"

@@ -199,7 +199,8 @@ def test_bad_spans_are_rejected_where_they_are(tmp_path: Path) -> None:
         {"location": "document [2]", "reason": "field 'timestamp': expected microseconds, "
          "got 'soon'"},
         {"location": "document [4]", "reason": "a Zipkin v1 span (binaryAnnotations / "
-         "annotation endpoints): export spans with the v2 API (/api/v2/...)"},
+         "annotation endpoints) among v2 spans: keep v1 spans in a file of their own, read "
+         "as zipkin_v1_json (--format zipkin_v1_json)"},
     ]
 
 
@@ -253,3 +254,25 @@ def test_a_time_past_int64_is_that_spans_reject(tmp_path: Path) -> None:
     assert (rows["source"]["records"], rows["source"]["loaded"]) == (28, 27)
     assert rows["rejects"] == [{"location": "line 1 [0]", "reason": "field 'timestamp': "
                                 "expected microseconds, got '1e+300'"}]
+
+
+def test_a_caller_without_its_client_span_calls_the_service_it_reached(tmp_path: Path) -> None:
+    # Real traces where the caller reported no CLIENT span for the hop: auth-service's shared
+    # SERVER span has no CLIENT half (its parent is mobile-gateway's SERVER span), and Yelp's
+    # `routing` root is a SERVER whose CLIENT half was never reported. A parent -> child hop
+    # between two services is a call, whatever kind the parent span has.
+    import tracemap
+
+    tm = tracemap.open(tmp_path / "s.duckdb")
+    assert tm.ingest([str(MESSAGING2), str(YELP)]).totals["rejected"] == 0
+    with tm.analysis_store() as store:
+        hops = set(store.sql("""
+            SELECT a.node, e.kind, b.node FROM edges e
+            JOIN entities a ON a.uid = e.src JOIN entities b ON b.uid = e.dst
+            WHERE a.node <> b.node AND a.node LIKE 'otel:service:%'
+              AND b.node LIKE 'otel:service:%'""").fetchall())
+    assert {("otel:service:mobile-gateway", "calls", "otel:service:auth-service"),
+            ("otel:service:routing", "calls", "otel:service:yelp-main"),
+            ("otel:service:routing", "calls", "otel:service:unknown"),
+            ("otel:service:yelp-main", "calls", "otel:service:mobile_api")} <= hops
+    assert {kind for _, kind, _ in hops} == {"calls"}

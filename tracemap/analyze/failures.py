@@ -16,6 +16,8 @@ How candidates are found and ranked:
    against healthy ones (healthy executions of the window and the baseline). When such a value
    belongs to a component *upstream* of an origin, that upstream component becomes a candidate
    that explains the origin: a consumer broken by a producer's deployment points at the producer.
+   Upstream follows the data (``change_graph``): producer -> channel -> consumer, callee ->
+   caller, and caller -> callee, so a service the consumer calls with the payload counts too.
 4. **Score** = share of the window's failures a component originates (or explains through an
    attribute), times the share of its failures above the baseline's rate, + 0.3 × its
    failure-rate increase + 0.1 for a latency shift + 0.1 for retries; a component explained
@@ -154,7 +156,7 @@ def analyze(store: Store, *, since: datetime | None = None, until: datetime | No
     if execution is None:
         calls = store.sql("SELECT source, target FROM component_edges "
                           "WHERE kind = 'calls'").fetchall()
-        reaches = list(dependency_graph(store).edges())
+        reaches = list(change_graph(store).edges())
         causes = _with_signals(causes, rootcause.rank(signals.collect(store), calls, reaches))
     return FailuresResult(
         window=window, failed_entities=failed, failed_executions=failed_execs,
@@ -411,6 +413,7 @@ def _rank(store: Store, origins: dict[str, int], stats: dict[str, dict[str, Any]
     if not total:
         return []
     graph = dependency_graph(store)
+    flow = change_graph(store)
     scores: dict[str, float] = {}
     evidence: dict[str, list[str]] = defaultdict(list)
     explains: dict[str, set[str]] = defaultdict(set)
@@ -447,10 +450,12 @@ def _rank(store: Store, origins: dict[str, int], stats: dict[str, dict[str, Any]
             explains[origin].add(victim)
     # Attributes of an upstream component explain the origins downstream of it.
     for node in sorted(origins):
+        if scores.get(node, 0.0) <= 0:
+            continue  # failing as often as in the baseline: noise, nothing to explain
         for upstream, found in attrs.items():
-            if upstream == node or upstream not in graph or node not in graph:
+            if upstream == node or upstream not in flow or node not in flow:
                 continue
-            if not nx.has_path(graph, upstream, node):
+            if not nx.has_path(flow, upstream, node):
                 continue
             best = found[0]
             gain = scores[node] * (best.failed_share - best.healthy_share)
@@ -472,6 +477,17 @@ def _rank(store: Store, origins: dict[str, int], stats: dict[str, dict[str, Any]
               for node, score in scores.items()]
     causes.sort(key=lambda c: (-c.score, c.component))
     return causes
+
+
+def change_graph(store: Store) -> nx.DiGraph:
+    """Where a change to a component's data can break something: u -> v as in the dependency
+    graph (a callee's answers reach its callers, a producer's messages its consumers), plus
+    caller -> callee, because a request carries what its caller received: a new payload
+    shape handed on by a consumer breaks the service it calls with it."""
+    graph = nx.DiGraph(dependency_graph(store).edges())
+    graph.add_edges_from(store.sql("SELECT source, target FROM component_edges "
+                                   "WHERE kind = 'calls'").fetchall())
+    return graph
 
 
 def _with_signals(causes: list[RootCause],
