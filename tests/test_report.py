@@ -122,8 +122,13 @@ def test_report_links_root_causes_and_false_completions_to_their_timelines(
     assert [i["component"] for i in data["incidents"]] == causes != []
     for incident in data["incidents"]:
         shown = data["timelines"][incident["timeline"]]
-        assert shown["reason"] == f"Root cause #{incident['rank']}: {incident['component']}"
+        assert f"Root cause #{incident['rank']}: {incident['component']}" in shown["reasons"]
         assert incident["component"] in {b["component"] for b in shown["data"]["bars"]}
+    # service-y is the peer service-x calls: both causes are one trace, embedded once, both named
+    assert causes == ["otel:service:service-x", "otel:service:service-y"]
+    assert data["timelines"][0]["reasons"] == ["Root cause #1: otel:service:service-x",
+                                               "Root cause #2: otel:service:service-y"]
+    assert data["timelines"][0]["reason"] == "; ".join(data["timelines"][0]["reasons"])
     executions = [t["data"]["execution"] for t in data["timelines"]]
     assert len(executions) == len(set(executions))  # each execution embedded once
 
