@@ -78,12 +78,19 @@ class _Timelines:
         self.index: dict[str, int] = {}
 
     def add(self, execution: str | None, reason: str) -> int | None:
+        """Embed the execution (once) and say why; an execution asked for again (two root
+        causes in one trace) keeps every reason, so each incident's link names it."""
         if execution is None:
             return None
         if execution not in self.index:
             self.index[execution] = len(self.items)
             data = timeline.data(trace.analyze(self.store, id=execution))
-            self.items.append({"reason": reason, "data": data})
+            self.items.append({"reason": reason, "reasons": [reason], "data": data})
+        else:
+            item = self.items[self.index[execution]]
+            if reason not in item["reasons"]:
+                item["reasons"].append(reason)
+                item["reason"] = "; ".join(item["reasons"])
         return self.index[execution]
 
 

@@ -2,10 +2,15 @@
 
 ``rows(result)`` decides the order and indentation of the bars from a ``TraceResult`` (so the
 drawing code in ``assets/report.js`` only scales and paints); ``data(result)`` is the JSON the
-page embeds for one execution. Systems are lanes in order of their first entity; inside a lane
-the entities follow the display tree (``TraceResult.parents``) depth first, indented by how many
-of their ancestors are in the same lane, so a consumer sits under the run that handled it while
-the message that started it stays in its bus's lane, joined to both by arrows.
+page embeds for one execution. The page reads from the execution's root (``TraceResult.root``,
+its earliest cause): the root's system is the first lane and its subtree is walked first, then
+the other systems follow in order of their first entity (a clock running behind must not put a
+consumer's lane above the request that caused it). Inside a lane the entities follow the display
+tree (``TraceResult.parents``) depth first, indented by how many of their ancestors are in the
+same lane, so a consumer sits under the run that handled it while the message that started it
+stays in its bus's lane, joined to both by arrows. Entities the trace folded into another (a
+service's root span into its run) are not bars of their own: the bar they were folded into lists
+their uids (``folded``), so an id from another tool still finds its bar.
 """
 
 from __future__ import annotations
@@ -39,7 +44,8 @@ def rows(result: TraceResult) -> list[dict[str, Any]]:
             order.append(current)
             stack.extend(reversed(children.get(current, [])))
 
-    for root in children.get(None, []):
+    roots = children.get(None, [])
+    for root in sorted(roots, key=lambda uid: uid != result.root):  # stable: time order after
         walk(root)
     for e in result.entities:  # anything a cut cycle left unreachable
         walk(e["uid"])
@@ -48,8 +54,10 @@ def rows(result: TraceResult) -> list[dict[str, Any]]:
         lanes.setdefault(str(by_uid[uid].get("system") or "unknown"), []).append(uid)
     first = {lane: min((_start(by_uid[u]) for u in members), default=float("inf"))
              for lane, members in lanes.items()}
+    root_lane = str(by_uid[result.root].get("system") or "unknown") \
+        if result.root in by_uid else None
     out = []
-    for lane in sorted(lanes, key=lambda name: (first[name], name)):
+    for lane in sorted(lanes, key=lambda name: (name != root_lane, first[name], name)):
         for uid in lanes[lane]:
             depth, node = 0, result.parents.get(uid)
             while node is not None and depth < 50:
@@ -76,6 +84,9 @@ def data(result: TraceResult, *, max_bars: int = MAX_BARS) -> dict[str, Any]:
         keep.add(row["uid"])
     drawn = [r for r in order if r["uid"] in keep]
     by_uid = {e["uid"]: e for e in result.entities}
+    hidden: dict[str, list[str]] = {}
+    for uid, shown in sorted(result.folded.items()):
+        hidden.setdefault(shown, []).append(uid)
     bars = []
     for r in drawn:
         e = by_uid[r["uid"]]
@@ -84,7 +95,8 @@ def data(result: TraceResult, *, max_bars: int = MAX_BARS) -> dict[str, Any]:
                      "attempt": e.get("attempt"), "error": e.get("error"),
                      "started_at": _iso(e.get("started_at")), "ended_at": _iso(e.get("ended_at")),
                      "offset_ms": e.get("offset_ms"), "duration_ms": e.get("duration_ms"),
-                     "critical": bool(e.get("critical")), "inferred": e.get("inferred")})
+                     "critical": bool(e.get("critical")), "inferred": e.get("inferred"),
+                     "folded": hidden.get(r["uid"], [])})
     arrows = [{"src": e["src"], "dst": e["dst"], "kind": e["kind"], "rule": e.get("rule"),
                "confidence": e.get("confidence"), "latency_ms": e.get("latency_ms"),
                "evidence": e.get("evidence")}
@@ -99,7 +111,7 @@ def data(result: TraceResult, *, max_bars: int = MAX_BARS) -> dict[str, Any]:
                         "status": summary.get("status"),
                         "started_at": _iso(summary.get("started_at")),
                         "ended_at": _iso(summary.get("ended_at")),
-                        "root_uid": summary.get("root_uid")},
+                        "root_uid": result.root},
             "bars": bars, "arrows": arrows, "arrow_kinds": sorted(ARROW_KINDS),
             "critical_path": [u for u in result.critical_path if u in keep], "notes": notes}
 

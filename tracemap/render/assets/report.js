@@ -339,7 +339,8 @@
     box.appendChild(el("h4", {}, b.component || b.uid));
     box.appendChild(table(["field", "value"], [["uid", b.uid], ["name", b.name], ["kind", b.kind], ["status", b.status],
       ["attempt", b.attempt], ["started", b.started_at], ["ended", b.ended_at], ["duration", fmtMs(b.duration_ms)],
-      ["on critical path", b.critical ? "yes" : "no"], ["error", b.error]].filter(function (r) { return r[1] !== null && r[1] !== undefined && r[1] !== ""; })));
+      ["on critical path", b.critical ? "yes" : "no"], ["also seen as", (b.folded || []).join(", ")],
+      ["error", b.error]].filter(function (r) { return r[1] !== null && r[1] !== undefined && r[1] !== ""; })));
     var rel = tl.arrows.filter(function (a) { return a.src === b.uid || a.dst === b.uid; });
     if (rel.length) {
       box.appendChild(el("h4", {}, "Edges and their evidence"));
