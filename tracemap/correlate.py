@@ -108,9 +108,13 @@ Edges, strongest rule first (``rule``, confidence):
    innermost run/step of another system running when it was produced (within ``skew``); the
    root of another island that starts after the message (within ``skew``) is ``triggered`` by
    the nearest preceding message. A consumer (and a run a consumer span roots) never
-   produces by time. Confidence 0.8 with a channel-key match, 0.6 on time only,
-   lowered by the distance outside the running interval, by long gaps (0.1 per decade of
-   seconds past 1 s) and by ties (0.1 per rival); nothing under ``min_confidence`` is kept.
+   produces by time; a producer or client span (and a run one roots) never consumes by time.
+   A root is tied only by a channel it consumes or by a key held on its island's consuming
+   side by something no message already feeds. A root already fed by a stated hop (into it,
+   or into the local root span of a run, which enters the run) gets no time-order trigger.
+   Confidence 0.8 with a channel-key match, 0.6 on time only, lowered by the distance outside
+   the running interval, by long gaps (0.1 per decade of seconds past 1 s) and by ties (0.1
+   per rival); nothing under ``min_confidence`` is kept.
    Executions over ``time_cap`` entities are left to the explicit rules (counted in stats).
 
 After the rules, an edge entering a span that is its service's local root (the run's only
@@ -736,24 +740,46 @@ FROM _tm_e e JOIN _tm_ent s ON s.id = e.src
 SEMI JOIN {_TIMED_EXECS} x ON x.root = s.exec
 """
 
+# A run stands for its local-root span: it produces or consumes as that span does (its channel
+# keys are that span's), and an edge into that span from outside the run enters the run
+# (``EDGES_BEST``), so such an edge already feeds the run. ``fed``: an edge enters it;
+# ``consumed``: an edge from a message does (it already took its message).
 ISLANDS = f"""
 CREATE OR REPLACE TEMP TABLE _tm_island AS
+WITH entered AS (
+    SELECT e.dst AS id, e.src FROM _tm_e e
+    UNION ALL
+    SELECT rs.run, e.src FROM _tm_e e JOIN _tm_root_step rs ON rs.step = e.dst
+    JOIN _tm_ent s ON s.id = e.src
+    WHERE s.run_id IS DISTINCT FROM rs.run AND e.src <> rs.run
+), fed AS (
+    SELECT n.id, bool_or(s.kind = 'message') AS consumed
+    FROM entered n JOIN _tm_ent s ON s.id = n.src GROUP BY n.id
+)
 SELECT e.id, e.exec, coalesce(f.root, e.id) AS island, e.kind = 'message' AS is_msg,
        e.kind IN ('run', 'step')
            AND coalesce(e.span_kind, rsk.span_kind, '') <> 'consumer' AS can_produce,
-       e.kind IN ('run', 'step') AND coalesce(e.span_kind, '') NOT IN ('producer', 'client')
+       e.kind IN ('run', 'step')
+           AND coalesce(e.span_kind, rsk.span_kind, '') NOT IN ('producer', 'client')
            AS can_consume,
+       fd.id IS NOT NULL AS fed, coalesce(fd.consumed, false) AS consumed,
        hash(e.system) AS sys, e.s, coalesce(e.e, e.s) AS e, e.channel, c.channels
 FROM _tm_ent e LEFT JOIN _tm_uf_f f ON f.x = e.id
 LEFT JOIN (SELECT id, list(channel) AS channels FROM _tm_chan GROUP BY id) c ON c.id = e.id
 LEFT JOIN _tm_root_step rs ON rs.run = e.id LEFT JOIN _tm_ent rsk ON rsk.id = rs.step
+LEFT JOIN fed fd ON fd.id = e.id
 SEMI JOIN {_TIMED_EXECS} x ON x.root = e.exec
 WHERE e.s IS NOT NULL AND NOT e.inferred AND e.kind <> 'dataset'
 """
 
+# Islands holding a key of a message. A consumer's tie (``cons``) is held on the consuming side
+# by something that has not already taken a message: the key a producer span or a consumer
+# fed by a stated hop carries names the message it sent or took, not one still to be taken.
 ISLAND_TIES = """
 CREATE OR REPLACE TEMP TABLE _tm_itie AS
-SELECT t.m, i.island, bool_or(t.exact) AS exact
+SELECT t.m, i.island, bool_or(t.exact) AS exact,
+       bool_or(i.can_consume AND NOT i.consumed) AS cons,
+       bool_or(t.exact AND i.can_consume AND NOT i.consumed) AS cons_exact
 FROM _tm_tie t JOIN _tm_island i ON i.id = t.x GROUP BY t.m, i.island
 """
 
@@ -794,15 +820,16 @@ SELECT m, b.p, b.p_island, b.p_s, tier = 0 AS chan, b.outside_us / 1000.0 AS out
 FROM best
 """
 
-# Consumer by time: the root of another island, starting after the message (within skew, and
-# not before its producer started, within skew; 0.1 less if it seems to), takes the preceding
-# message of the execution tied to it: a key naming the message held by the island (what a
-# run started by a message carries in its input) first, then the channel (channel key), then
-# a business key; the nearest among equals. One trigger per island; time alone draws nothing.
+# Consumer by time: the root of another island that no edge feeds yet, able to consume,
+# starting after the message (within skew, and not before its producer started, within skew;
+# 0.1 less if it seems to), takes the preceding message of the execution tied to it: a key
+# naming the message held on the island's consuming side (what a run started by a message
+# carries in its input) first, then the channel it consumes (channel key), then a business
+# key; the nearest among equals. One trigger per island; time alone draws nothing.
 TIME_CONSUMERS = """
 CREATE OR REPLACE TEMP TABLE _tm_cons AS
 WITH roots AS (
-    SELECT r.* FROM _tm_island r ANTI JOIN _tm_e fed ON fed.dst = r.id WHERE r.can_consume
+    SELECT * FROM _tm_island WHERE can_consume AND NOT fed
 ), msg AS (
     SELECT m.*, pr.p_island, pr.p_s
     FROM _tm_island m
@@ -811,26 +838,27 @@ WITH roots AS (
 ), cand AS MATERIALIZED (
     SELECT m.id AS m, r.id AS c, r.island, r.s - m.s AS gap_us, m.s AS m_s,
            coalesce(list_contains(r.channels, m.channel), false) AS chan,
-           CASE WHEN t.exact THEN 0 WHEN list_contains(r.channels, m.channel) THEN 1
+           CASE WHEN t.cons_exact THEN 0 WHEN list_contains(r.channels, m.channel) THEN 1
                 ELSE 2 END AS tier,
            coalesce(r.s < m.p_s, false) AS before_producer
     FROM msg m
     JOIN roots r ON r.exec = m.exec AND r.island <> m.island AND r.sys <> m.sys
-    LEFT JOIN _tm_itie t ON t.m = m.id AND t.island = r.island
+    LEFT JOIN _tm_itie t ON t.m = m.id AND t.island = r.island AND t.cons
     WHERE r.island IS DISTINCT FROM m.p_island
       AND r.s >= m.s - getvariable('tm_skew_us')
       AND (m.p_s IS NULL OR r.s >= m.p_s - getvariable('tm_skew_us'))
       AND (coalesce(list_contains(r.channels, m.channel), false) OR t.m IS NOT NULL)
 ), best AS (
     SELECT island,
-           arg_min({'m': m, 'c': c, 'gap_us': gap_us, 'before_producer': before_producer},
+           arg_min({'m': m, 'c': c, 'gap_us': gap_us, 'before_producer': before_producer,
+                    'chan': chan},
                    (tier, gap_us < 0, -m_s, c, m)) AS b,
-           min(tier) AS tier, bool_or(chan) AS chan,
+           min(tier) AS tier,
            list(tier) FILTER (WHERE abs(gap_us) <= getvariable('tm_skew_us')) AS near_tiers
     FROM cand GROUP BY island
 ), picked AS (
     SELECT b.b.m AS m, b.b.c AS c, b.b.gap_us AS gap_us, b.b.before_producer AS before_producer,
-           b.chan, b.tier,
+           b.b.chan AS chan, b.tier,
            len(list_filter(coalesce(near_tiers, []), lambda t: t = b.tier)) AS near
     FROM best b
 )
