@@ -731,7 +731,8 @@ class _Order:
         shipment_id = f"SHP-{self.order_id.removeprefix('ORD-')}"
         act, t = self.activity(run, "8", "PublishOrderShipped", wf.task_queue,
                                t + day.ms(8, 25), [{"orderId": self.order_id,
-                                                    "shipmentId": shipment_id}], None,
+                                                    "shipmentId": shipment_id,
+                                                    "topic": "orders.shipped"}], None,
                                lambda r, s: self._publish_shipped(r, s, shipment_id, carrier,
                                                                   tracking),
                                service="shipping-worker")
