@@ -21,6 +21,11 @@ Order flow (one trace per order)::
                             BookCarrier, timer, PrintLabel,
                             PublishOrderShipped --> kafka orders.shipped --> notifier
 
+    An EventBridge Pipe reads invoices.created and starts InvoiceArchive with the Pipes batch
+    (``SelfManagedKafka`` records: topic, partition, offset, base64 key and value, headers).
+    The InvoiceCreated event on the default bus carries the same correlationId and is put just
+    before the archive starts: time alone would wire the bus (or orders.placed) to it.
+
     shipping-worker exports no spans (no exporter configured, ``UNEXPORTED``): its hop to
     orders.shipped is known only from the record's traceparent and the activity's _tracer-data.
 
@@ -171,8 +176,16 @@ STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACH
 STATES = (
     ("ValidateInvoice", "lambda", "invoke", "validate-invoice"),
     ("SendInvoice", "lambda", "invoke", "send-invoice"),
-    ("ArchiveInvoice", "aws-sdk:s3", "putObject", "acme-invoice-archive"),
 )
+#: InvoiceArchive: started by an EventBridge Pipe from invoices.created (self-managed Kafka
+#: source, batch size 1): its input is the Pipes batch, a JSON array of Kafka records.
+ARCHIVE_MACHINE = "InvoiceArchive"
+ARCHIVE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{ARCHIVE_MACHINE}"
+ARCHIVE_PIPE = "invoices-created-to-archive"
+ARCHIVE_TOPIC = "invoices.created"
+ARCHIVE_BUCKET = "acme-invoice-archive"
+#: How long the Pipe takes from the record to the execution (polling and batching window).
+PIPE_LATENCY_MS = (400.0, 1200.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +288,7 @@ def task(dag_id: str, task_id: str) -> str:
 
 BUS = channel_component("eventbridge", EVENT_BUS)
 MACHINE = component("stepfunctions", "statemachine", STATE_MACHINE)
+ARCHIVE = component("stepfunctions", "statemachine", ARCHIVE_MACHINE)
 
 
 # ------------------------------------------------------------------------------------------
@@ -337,6 +351,9 @@ OBSERVED: tuple[Edge, ...] = (
     Edge(service("billing"), BUS, "emits", "EventBridge PutEvents (detail-type InvoiceCreated)"),
     Edge(BUS, MACHINE, "triggers",
          f"rule {EVENT_RULE}; execution input correlationId, X-Ray trace header"),
+    Edge(topic(ARCHIVE_TOPIC), ARCHIVE, "triggers",
+         f"EventBridge Pipe {ARCHIVE_PIPE}; execution input is the Pipes batch (topic, "
+         "partition, offset)"),
     # shipping-worker exports no spans (UNEXPORTED): the record's traceparent names a span the
     # store lacks, and the activity's _tracer-data carries the same trace (trace-context rule).
     Edge(activity("PublishOrderShipped"), topic("orders.shipped"), "emits",
@@ -383,6 +400,12 @@ CONVENTIONS: tuple[Convention, ...] = (
                "the consumer (clock 200 ms behind) never sends what it receives"),
     Convention("service not exported", workflow("OrderWorkflow"), topic("orders.shipped"), False,
                "the parent run contains the produce time but does not name the topic"),
+    Convention("Pipes-started state machine", topic(ARCHIVE_TOPIC), ARCHIVE, True,
+               "the execution input is the Pipes batch naming topic, partition and offset"),
+    Convention("Pipes-started state machine", BUS, ARCHIVE, False,
+               "the InvoiceCreated event (same correlationId) is put just before it starts"),
+    Convention("Pipes-started state machine", topic("orders.placed"), ARCHIVE, False,
+               "the order's record carries the same correlation id, earlier"),
 )
 
 #: Edges the sources themselves declare (definitions, not observations).
@@ -431,7 +454,7 @@ TAX_OUTAGE = Incident(
     "tax-outage", "Leaf service outage: tax-service returns 503",
     _hm(0, 40), _hm(1, 0),
     (service("tax-service"),),
-    (service("billing"), topic("invoices.created"), BUS, MACHINE),
+    (service("billing"), topic("invoices.created"), BUS, MACHINE, ARCHIVE),
     (("http.response.status_code", "503", "otel:service:tax-service server spans"),),
     "{since}. Finance pings #billing-oncall: no invoices for twenty minutes. billing's "
     "dashboards are red, its consumer is throwing, and the first instinct is to roll billing "
@@ -463,7 +486,8 @@ BAD_DEPLOY = Incident(
     "bad-deploy", "Upstream change breaks billing while OrderWorkflow reports success",
     _hm(1, 45), _hm(2, 15),
     (service("order-worker"), activity("PublishOrderPlaced"), workflow("OrderWorkflow")),
-    (topic("orders.placed"), service("billing"), topic("invoices.created"), BUS, MACHINE),
+    (topic("orders.placed"), service("billing"), topic("invoices.created"), BUS, MACHINE,
+     ARCHIVE),
     (("service.version", "2.4.0", "otel:service:order-worker resource"),
      ("schema-version", "2", "kafka:topic:orders.placed record header"),
      ("workerVersion.buildId", "2.4.0", "temporal:workflow:OrderWorkflow history events")),
