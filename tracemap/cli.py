@@ -359,6 +359,8 @@ def demo_cmd(
         show.analysis(incident.result, incident.checks)
     show.step("Change impact", f"what depends on {demo.answers['impact']['target']}")
     show.analysis(demo.impact(), demo.result.impact_checks)
+    show.step("Export conventions", "linked consumers, unexported services, Pipes, lineage")
+    show.checks(demo.conventions())
     show.step("One stitched execution", "an order of the bad deployment, found by its order id")
     show.trace(demo.trace(), demo.result.trace_checks)
     show.step("Execution risks", "duplicates, reordering, retries, dead letters, coupling")

@@ -2,7 +2,8 @@
 
 ``Demo`` ingests ``sample_traces/exports``, correlates, and runs hidden dependencies (with the
 landscape's AsyncAPI declarations), the root-cause analysis of each planted incident, one
-impact report, one stitched execution (an order traced by its id) and the HTML report. Each
+impact report, the planted export conventions (edges the component graph must and must not
+hold), one stitched execution (an order traced by its id) and the HTML report. Each
 finding is compared with ``sample_traces/answers.json``, which the generator derived from the
 landscape's definition, so the demo shows what tracemap found and whether that is the planted
 answer.
@@ -66,6 +67,7 @@ class DemoResult:
     incidents: list[IncidentFinding] = field(default_factory=list)
     impact: ImpactResult | None = None
     impact_checks: list[Check] = field(default_factory=list)
+    convention_checks: list[Check] = field(default_factory=list)
     trace_id: str | None = None
     trace_checks: list[Check] = field(default_factory=list)
     risks: RisksResult | None = None
@@ -77,8 +79,8 @@ class DemoResult:
     @property
     def checks(self) -> list[Check]:
         return [*self.hidden_checks, *(c for i in self.incidents for c in i.checks),
-                *self.impact_checks, *self.trace_checks, *self.risks_checks,
-                *self.paths_checks]
+                *self.impact_checks, *self.convention_checks, *self.trace_checks,
+                *self.risks_checks, *self.paths_checks]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -176,6 +178,18 @@ class Demo:
             got == sorted(planted["components"])))
         self.result.impact = found
         return found
+
+    def conventions(self) -> list[Check]:
+        """Each planted export convention gives its component edge, and no edge that only
+        time or a consumer's span would suggest (``answers.json`` ``conventions``)."""
+        edges = {(e["source"], e["target"]) for e in self.tm.graph().edges}
+        for want in self.answers.get("conventions", []):
+            pair = (want["source"], want["target"])
+            verb = "gives" if want["present"] else "does not give"
+            self.result.convention_checks.append(Check(
+                f"{want['convention']} {verb} {pair[0]} → {pair[1]}", want["present"],
+                pair in edges, (pair in edges) == want["present"]))
+        return self.result.convention_checks
 
     def trace(self) -> TraceResult:
         """The first order of the bad deployment, found by its order id, across every system."""

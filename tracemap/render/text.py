@@ -217,6 +217,10 @@ class DemoView:
         self._print(trace_tree(result))
         self._checks(checks)
 
+    def checks(self, checks: list[Any]) -> None:
+        """Checks that have no analysis of their own to show."""
+        self._checks(checks)
+
     def _checks(self, checks: list[Any]) -> None:
         for c in checks:
             mark = Text("✓ ", style="bold green") if c.ok else Text("✗ ", style="bold red")

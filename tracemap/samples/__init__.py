@@ -95,7 +95,7 @@ def generate(out_dir: Path, *, scale: float = 1.0, seed: int = 7,
         for story in day.orders():
             hour = "" if flat else f"/{_hour(story.outcome.placed_at_us)}"
             temporal.write(sink, story.workflows, f"{x}/temporal{hour}")
-            spans.add(story.spans)
+            spans.add([s for s in story.spans if s.service not in landscape.UNEXPORTED])
             kcat.write(sink, story.kafka, f"{x}/kafka")
             eventbridge.write(sink, story.bus, f"{x}/eventbridge/{landscape.EVENT_BUS}.jsonl")
             stepfunctions.write(sink, story.executions, f"{x}/stepfunctions{hour}")

@@ -73,6 +73,7 @@ class Answers:
             "declared_dependencies": declared_dependencies(),
             "dataset_dependencies": dataset_dependencies(),
             "impact": impact(IMPACT_TARGET),
+            "conventions": conventions(),
             "risks": self.risks,
             "pathways": self.pathways,
         }
@@ -132,6 +133,12 @@ def hidden_dependencies() -> list[dict[str, Any]]:
     return out
 
 
+def conventions() -> list[dict[str, Any]]:
+    """Component edges the planted export conventions must give (or must not give)."""
+    return [{"convention": c.name, "source": c.src, "target": c.dst, "present": c.present,
+             "why": c.why} for c in L.CONVENTIONS]
+
+
 def undeclared_calls() -> list[dict[str, Any]]:
     """Synchronous edges (HTTP calls, workflow starts, PutEvents) no declaration format covers."""
     return [_edge(e) for e in L.OBSERVED
@@ -143,6 +150,15 @@ def declared_dependencies() -> list[dict[str, Any]]:
     seen = {(d["source"], d["target"]) for d in out}
     out += [{**_edge(e), "declared_by": e.declared_by} for e in L.SOURCE_DECLARED
             if (e.src, e.dst) not in seen]
+    # declared at the service, observed elsewhere (an unexported service's activity)
+    for svc, ops in L.ASYNCAPI.items():
+        for action, name in ops:
+            src, dst = ((L.service(svc), L.topic(name)) if action == "send"
+                        else (L.topic(name), L.service(svc)))
+            if (src, dst) not in seen:
+                out.append({"source": src, "target": dst,
+                            "kind": "emits" if action == "send" else "consumes",
+                            "via": f"AsyncAPI {action} operation", "declared_by": "asyncapi"})
     return out
 
 

@@ -21,6 +21,14 @@ Order flow (one trace per order)::
                             BookCarrier, timer, PrintLabel,
                             PublishOrderShipped --> kafka orders.shipped --> notifier
 
+    An EventBridge Pipe reads invoices.created and starts InvoiceArchive with the Pipes batch
+    (``SelfManagedKafka`` records: topic, partition, offset, base64 key and value, headers).
+    The InvoiceCreated event on the default bus carries the same correlationId and is put just
+    before the archive starts: time alone would wire the bus (or orders.placed) to it.
+
+    shipping-worker exports no spans (no exporter configured, ``UNEXPORTED``): its hop to
+    orders.shipped is known only from the record's traceparent and the activity's _tracer-data.
+
     Airflow (the night before): nightly_sales writes bigquery acme-analytics.sales.daily_sales,
     which finance_report reads: a dependency nobody declared, carried by a dataset. Its
     extract_orders task also reads the orders.placed topic, which lineage names the OpenLineage
@@ -73,7 +81,7 @@ SERVICES: dict[str, Service] = {
                 ("order-worker-6d5f9c7b8-kx2lp", "order-worker-6d5f9c7b8-tn4wz")),
         Service("payments", "4.1.0", "java", "1.42.1", -180,
                 ("payments-84c6b7d9f-j5hxm", "payments-84c6b7d9f-wq2cr")),
-        Service("shipping-worker", "1.6.3", "go", "1.31.0", 60,
+        Service("shipping-worker", "1.6.3", "go", "1.31.0", 0,
                 ("shipping-worker-7f8c5d6b9-9pzkd",)),
         Service("billing", "3.2.1", "python", "1.27.0", 250,
                 ("billing-69d8b5c7f-c4vnm", "billing-69d8b5c7f-h7gsr")),
@@ -107,6 +115,11 @@ HAZARD_SERVICES = (
             ("email-gateway-5c7b8d9f6-n7qpw",)),
 )
 SERVICES.update({s.name: s for s in HAZARD_SERVICES})
+
+#: Services whose own spans are not in the OTLP export (the worker has no exporter configured):
+#: their hops must come from the Temporal histories and the records' trace context. Their clock
+#: then only stamps the records they produce (shipping-worker's is on time).
+UNEXPORTED = frozenset({"shipping-worker"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,8 +176,16 @@ STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACH
 STATES = (
     ("ValidateInvoice", "lambda", "invoke", "validate-invoice"),
     ("SendInvoice", "lambda", "invoke", "send-invoice"),
-    ("ArchiveInvoice", "aws-sdk:s3", "putObject", "acme-invoice-archive"),
 )
+#: InvoiceArchive: started by an EventBridge Pipe from invoices.created (self-managed Kafka
+#: source, batch size 1): its input is the Pipes batch, a JSON array of Kafka records.
+ARCHIVE_MACHINE = "InvoiceArchive"
+ARCHIVE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{ARCHIVE_MACHINE}"
+ARCHIVE_PIPE = "invoices-created-to-archive"
+ARCHIVE_TOPIC = "invoices.created"
+ARCHIVE_BUCKET = "acme-invoice-archive"
+#: How long the Pipe takes from the record to the execution (polling and batching window).
+PIPE_LATENCY_MS = (400.0, 1200.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +288,7 @@ def task(dag_id: str, task_id: str) -> str:
 
 BUS = channel_component("eventbridge", EVENT_BUS)
 MACHINE = component("stepfunctions", "statemachine", STATE_MACHINE)
+ARCHIVE = component("stepfunctions", "statemachine", ARCHIVE_MACHINE)
 
 
 # ------------------------------------------------------------------------------------------
@@ -329,8 +351,14 @@ OBSERVED: tuple[Edge, ...] = (
     Edge(service("billing"), BUS, "emits", "EventBridge PutEvents (detail-type InvoiceCreated)"),
     Edge(BUS, MACHINE, "triggers",
          f"rule {EVENT_RULE}; execution input correlationId, X-Ray trace header"),
-    _msg(service("shipping-worker"), topic("orders.shipped"), "emits",
-         "activity PublishOrderShipped; traceparent header"),
+    Edge(topic(ARCHIVE_TOPIC), ARCHIVE, "triggers",
+         f"EventBridge Pipe {ARCHIVE_PIPE}; execution input is the Pipes batch (topic, "
+         "partition, offset)"),
+    # shipping-worker exports no spans (UNEXPORTED): the record's traceparent names a span the
+    # store lacks, and the activity's _tracer-data carries the same trace (trace-context rule).
+    Edge(activity("PublishOrderShipped"), topic("orders.shipped"), "emits",
+         "record traceparent names an unexported span; the activity's _tracer-data carries "
+         "its trace and the activity was running at produce time"),
     _msg(topic("orders.shipped"), service("notifier"), "consumes", "consumer group notifier"),
     *(
         Edge(task(d.dag_id, t.task_id), ds.component, "writes", "OpenLineage outputs")
@@ -340,6 +368,44 @@ OBSERVED: tuple[Edge, ...] = (
         Edge(ds.component, task(d.dag_id, t.task_id), "reads", "OpenLineage inputs")
         for d in DAGS.values() for t in d.tasks for ds in t.inputs
     ),
+)
+
+@dataclass(frozen=True, slots=True)
+class Convention:
+    """A production export convention the sample plants, as a component edge that must be in
+    the graph (``present``) or must not be (a direction or a source only time would suggest)."""
+
+    name: str
+    src: str
+    dst: str
+    present: bool
+    why: str
+
+
+#: The conventions of issue 13, each as the edge it must (or must not) give.
+CONVENTIONS: tuple[Convention, ...] = (
+    Convention("consumer linking to the record", topic("orders.placed"), service("fulfilment"),
+               True, "fulfilment's consumer span roots a new trace with a span link"),
+    Convention("consumer linking to the record", service("fulfilment"), topic("orders.placed"),
+               False, "a linked consumer does not emit what it consumes"),
+    Convention("topic read through OpenLineage", topic("orders.placed"),
+               task("nightly_sales", "extract_orders"), True,
+               f"OpenLineage input namespace kafka://{KAFKA_BOOTSTRAP}, name orders.placed"),
+    Convention("uninstrumented database", service("order-api"),
+               component("postgresql", "database", "shop"), True,
+               "client span db.system=postgresql, db.name=shop; the database sends nothing"),
+    Convention("service not exported", activity("PublishOrderShipped"), topic("orders.shipped"),
+               True, "shipping-worker exports no spans; record traceparent + _tracer-data"),
+    Convention("service not exported", service("notifier"), topic("orders.shipped"), False,
+               "the consumer (clock 200 ms behind) never sends what it receives"),
+    Convention("service not exported", workflow("OrderWorkflow"), topic("orders.shipped"), False,
+               "the parent run contains the produce time but does not name the topic"),
+    Convention("Pipes-started state machine", topic(ARCHIVE_TOPIC), ARCHIVE, True,
+               "the execution input is the Pipes batch naming topic, partition and offset"),
+    Convention("Pipes-started state machine", BUS, ARCHIVE, False,
+               "the InvoiceCreated event (same correlationId) is put just before it starts"),
+    Convention("Pipes-started state machine", topic("orders.placed"), ARCHIVE, False,
+               "the order's record carries the same correlation id, earlier"),
 )
 
 #: Edges the sources themselves declare (definitions, not observations).
@@ -388,7 +454,7 @@ TAX_OUTAGE = Incident(
     "tax-outage", "Leaf service outage: tax-service returns 503",
     _hm(0, 40), _hm(1, 0),
     (service("tax-service"),),
-    (service("billing"), topic("invoices.created"), BUS, MACHINE),
+    (service("billing"), topic("invoices.created"), BUS, MACHINE, ARCHIVE),
     (("http.response.status_code", "503", "otel:service:tax-service server spans"),),
     "{since}. Finance pings #billing-oncall: no invoices for twenty minutes. billing's "
     "dashboards are red, its consumer is throwing, and the first instinct is to roll billing "
@@ -420,7 +486,8 @@ BAD_DEPLOY = Incident(
     "bad-deploy", "Upstream change breaks billing while OrderWorkflow reports success",
     _hm(1, 45), _hm(2, 15),
     (service("order-worker"), activity("PublishOrderPlaced"), workflow("OrderWorkflow")),
-    (topic("orders.placed"), service("billing"), topic("invoices.created"), BUS, MACHINE),
+    (topic("orders.placed"), service("billing"), topic("invoices.created"), BUS, MACHINE,
+     ARCHIVE),
     (("service.version", "2.4.0", "otel:service:order-worker resource"),
      ("schema-version", "2", "kafka:topic:orders.placed record header"),
      ("workerVersion.buildId", "2.4.0", "temporal:workflow:OrderWorkflow history events")),

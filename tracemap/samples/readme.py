@@ -48,7 +48,8 @@ def render(doc: dict[str, Any], counts: dict[str, dict[str, int]], start: dateti
     w("# Acme Shop: a sample landscape for tracemap\n")
     w("One working day of a fictional online shop, exported the way its systems export it: "
       "Temporal workflow histories, Kafka topics dumped with kcat, OpenTelemetry traces from the "
-      "Collector, Step Functions executions started by EventBridge events, and OpenLineage "
+      "Collector, Step Functions executions started by EventBridge events and by an "
+      "EventBridge Pipe reading a Kafka topic, and OpenLineage "
       "events from the Airflow DAGs of the night before. Four incidents are planted in the "
       "day; their stories are below, and their answers are in `answers.json`.\n")
     w(f"This folder is generated (`python -m tracemap.samples --out sample_traces`, seed "
@@ -157,6 +158,15 @@ def render(doc: dict[str, Any], counts: dict[str, dict[str, int]], start: dateti
           "--from loyalty-api --to reward-mailer` shows the event chain hop by hop:\n")
         for r in doc["risks"]:
             w(f"- {r['hazard'].replace('_', ' ')} at `{r['component']}`")
+        w("")
+    if doc.get("conventions"):
+        w("## Export conventions\n")
+        w("How production exports hide the hops (some services export no spans, consumers "
+          "link instead of parenting, a Pipe starts a state machine, lineage names a topic its "
+          "own way), as edges the component graph must or must not hold:\n")
+        for c in doc["conventions"]:
+            verb = "gives" if c["present"] else "does not give"
+            w(f"- {c['convention']} {verb} `{c['source']}` -> `{c['target']}`: {c['why']}")
         w("")
     imp = doc["impact"]
     w(f"## Impact of a change to `{imp['target']}`\n")

@@ -176,7 +176,7 @@ class StateRun:
     started_us: int
     succeeded_us: int
     exited_us: int
-    input: dict[str, Any]
+    input: Any  # a JSON object, or the Pipes batch (an array)
     output: dict[str, Any]
     task_output: dict[str, Any]
 
@@ -192,7 +192,7 @@ class Execution:
     start_us: int
     stop_us: int
     status: str  # SUCCEEDED, FAILED
-    input: dict[str, Any]
+    input: Any  # a JSON object, or the Pipes batch (an array)
     output: dict[str, Any]
     trace_header: str
     states: list[StateRun]

@@ -14,6 +14,7 @@ it (``Service.skew_ms``; the Temporal server and AWS are the reference clock).
 
 from __future__ import annotations
 
+import base64
 import random
 import uuid
 from collections.abc import Iterator
@@ -43,6 +44,7 @@ from tracemap.samples.records import (
     TimerRun,
     WorkflowRun,
 )
+from tracemap.samples.writers.kcat import producer_text
 
 MS = 1000
 SEC = 1_000_000
@@ -117,7 +119,7 @@ class Day:
     def __init__(self, *, scale: float, seed: int, start: datetime) -> None:
         if scale <= 0:
             raise ValueError(f"scale must be positive, got {scale}")
-        self.scale = scale
+        self.scale, self.seed = scale, seed
         self.rng = random.Random(seed)
         self.start = start
         self.start_us = to_us(start)
@@ -625,6 +627,7 @@ class _Order:
         consumer.end_us = t + dur + day.ms(1, 4) + L.SERVICES["billing"].skew_ms * MS
         self.outcome.billing = "ok"
         self.invoice_execution(event, t + dur + day.ms(150, 500), put_span)
+        self.archive_execution(inv)
 
     def invoice_execution(self, event: dict[str, Any], start: int, put_span: Span) -> None:
         day = self.day
@@ -643,36 +646,31 @@ class _Order:
             entered = t
             scheduled = entered + day.ms(3, 15)
             started = scheduled + day.ms(10, 40)
-            if rtype == "lambda":
-                fn = f"arn:aws:lambda:{L.REGION}:{L.ACCOUNT}:function:{target}:$LATEST"
-                params: dict[str, Any] = {"FunctionName": fn, "Payload": data}
-                dur = day.ms(60, 220) if state == "ValidateInvoice" else day.ms(300, 900)
-                result = ({"valid": True, "invoiceId": data["invoiceId"]}
-                          if state == "ValidateInvoice" else
-                          {"sent": True, "channel": "email", "messageId": f"<{day.hex(64)}@"
-                                                                          "mail.acme-shop.example>"})
-                request_id = day.uuid4()
-                task_output = {"ExecutedVersion": "$LATEST", "Payload": result,
-                               "SdkHttpMetadata": {"HttpHeaders": {
-                                   "X-Amz-Executed-Version": "$LATEST",
-                                   "x-amzn-RequestId": request_id,
-                                   "X-Amzn-Trace-Id": f"root={root};parent={day.hex(64)};"
-                                                      "sampled=1"}, "HttpStatusCode": 200},
-                               "SdkResponseMetadata": {"RequestId": request_id},
-                               "StatusCode": 200}
-                out = {**data, state[0].lower() + state[1:]: result}
-            else:
-                key = f"invoices/{data['invoiceId']}.json"
-                params = {"Bucket": target, "Key": key, "Body": data}
-                dur = day.ms(40, 120)
-                etag = f"\"{day.hex(128)}\""
-                task_output = {"ETag": etag, "ServerSideEncryption": "AES256"}
-                out = {**data, "archive": {"etag": etag}}
+            fn = f"arn:aws:lambda:{L.REGION}:{L.ACCOUNT}:function:{target}:$LATEST"
+            params: dict[str, Any] = {"FunctionName": fn, "Payload": data}
+            dur = day.ms(60, 220) if state == "ValidateInvoice" else day.ms(300, 900)
+            result = ({"valid": True, "invoiceId": data["invoiceId"]}
+                      if state == "ValidateInvoice" else
+                      {"sent": True, "channel": "email", "messageId": f"<{day.hex(64)}@"
+                                                                      "mail.acme-shop.example>"})
+            request_id = day.uuid4()
+            task_output = {"ExecutedVersion": "$LATEST", "Payload": result,
+                           "SdkHttpMetadata": {"HttpHeaders": {
+                               "X-Amz-Executed-Version": "$LATEST",
+                               "x-amzn-RequestId": request_id,
+                               "X-Amzn-Trace-Id": f"root={root};parent={day.hex(64)};"
+                                                  "sampled=1"}, "HttpStatusCode": 200},
+                           "SdkResponseMetadata": {"RequestId": request_id},
+                           "StatusCode": 200}
+            out = {**data, state[0].lower() + state[1:]: result}
             succeeded = started + dur
             exited = succeeded + day.ms(2, 9)
             states.append(StateRun(state, rtype, resource, params, entered, scheduled, started,
                                    succeeded, exited, data, out, task_output))
             data, t = out, exited
+        # Archiving moved to InvoiceArchive (started by the Pipe): draw what its state drew here
+        # (times, ETag, exit) so the rest of the day, and the planted incidents, stay the same.
+        day.ms(3, 15), day.ms(10, 40), day.ms(40, 120), day.hex(128), day.ms(2, 9)
         stop = t + day.ms(2, 8)
         self.executions.append(Execution(
             name, arn, L.STATE_MACHINE_ARN,
@@ -680,6 +678,46 @@ class _Order:
             start, stop, "SUCCEEDED", states[0].input, data,
             f"Root={root};Parent={put_span.span_id};Sampled=1", states))
         self.outcome.execution_arn = arn
+
+    def archive_execution(self, record: KafkaRecord) -> None:
+        """InvoiceArchive, started by the EventBridge Pipe on invoices.created with the Pipes
+        batch as input (one self-managed Kafka record). Its randomness comes from the record,
+        so the day's random sequence (and the rest of the sample) stays the same."""
+        rng = random.Random(f"{self.day.seed}/{record.uid}")
+
+        def ms(low: float, high: float) -> int:
+            return int(rng.uniform(low, high) * MS)
+
+        name = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        arn = f"arn:aws:states:{L.REGION}:{L.ACCOUNT}:execution:{L.ARCHIVE_MACHINE}:{name}"
+        value = producer_text(record).encode()
+        batch = [{"eventSource": "SelfManagedKafka", "bootstrapServers": L.KAFKA_BOOTSTRAP,
+                  "eventSourceKey": f"{record.topic}-{record.partition}",
+                  "topic": record.topic, "partition": record.partition,
+                  "offset": record.offset, "timestamp": record.ts_ms,
+                  "timestampType": "CREATE_TIME",
+                  "key": base64.b64encode(record.key.encode()).decode(),
+                  "value": base64.b64encode(value).decode(),
+                  "headers": [{k: list(v.encode())} for k, v in record.headers]}]
+        invoice = record.payload
+        start = record.ts_ms * MS - L.SERVICES["billing"].skew_ms * MS + ms(*L.PIPE_LATENCY_MS)
+        entered = start + ms(20, 60)
+        scheduled = entered + ms(3, 15)
+        started = scheduled + ms(10, 40)
+        succeeded = started + ms(40, 120)
+        exited = succeeded + ms(2, 9)
+        etag = f"\"{rng.getrandbits(128):032x}\""
+        out = {"invoiceId": invoice["invoiceId"], "etag": etag}
+        state = StateRun("ArchiveInvoice", "aws-sdk:s3", "putObject",
+                         {"Bucket": L.ARCHIVE_BUCKET,
+                          "Key": f"invoices/{invoice['invoiceId']}.json", "Body": invoice},
+                         entered, scheduled, started, succeeded, exited, batch, out,
+                         {"ETag": etag, "ServerSideEncryption": "AES256"})
+        self.executions.append(Execution(
+            name, arn, L.ARCHIVE_MACHINE_ARN,
+            f"arn:aws:iam::{L.ACCOUNT}:role/service-role/Amazon_EventBridge_Pipe_"
+            f"{L.ARCHIVE_PIPE}", start, exited + ms(2, 8), "SUCCEEDED", batch, out,
+            f"Root=1-{rng.getrandbits(32):08x}-{rng.getrandbits(96):024x};Sampled=0", [state]))
 
     def fulfilment(self, record: KafkaRecord, producer: Span) -> None:
         day = self.day
@@ -731,7 +769,8 @@ class _Order:
         shipment_id = f"SHP-{self.order_id.removeprefix('ORD-')}"
         act, t = self.activity(run, "8", "PublishOrderShipped", wf.task_queue,
                                t + day.ms(8, 25), [{"orderId": self.order_id,
-                                                    "shipmentId": shipment_id}], None,
+                                                    "shipmentId": shipment_id,
+                                                    "topic": "orders.shipped"}], None,
                                lambda r, s: self._publish_shipped(r, s, shipment_id, carrier,
                                                                   tracking),
                                service="shipping-worker")

@@ -105,25 +105,18 @@ def definition() -> dict[str, Any]:
     states: dict[str, Any] = {}
     for i, (name, rtype, resource, target) in enumerate(L.STATES):
         state: dict[str, Any] = {"Type": "Task"}
-        if rtype == "lambda":
-            fn = f"arn:aws:lambda:{L.REGION}:{L.ACCOUNT}:function:{target}:$LATEST"
-            state.update({"Resource": "arn:aws:states:::lambda:invoke",
-                          "Parameters": {"FunctionName": fn, "Payload.$": "$"},
-                          "ResultSelector": {f"{k}.$": f"$.Payload.{k}" for k in SELECTORS[name]},
-                          "ResultPath": f"$.{name[0].lower()}{name[1:]}",
-                          "Retry": LAMBDA_RETRY})
-        else:
-            state.update({"Resource": f"arn:aws:states:::{rtype}:{resource}",
-                          "Parameters": {"Bucket": target, "Body.$": "$",
-                                         "Key.$": "States.Format('invoices/{}.json', "
-                                                  "$.invoiceId)"},
-                          "ResultSelector": {"etag.$": "$.ETag"}, "ResultPath": "$.archive"})
+        fn = f"arn:aws:lambda:{L.REGION}:{L.ACCOUNT}:function:{target}:$LATEST"
+        state.update({"Resource": f"arn:aws:states:::{rtype}:{resource}",
+                      "Parameters": {"FunctionName": fn, "Payload.$": "$"},
+                      "ResultSelector": {f"{k}.$": f"$.Payload.{k}" for k in SELECTORS[name]},
+                      "ResultPath": f"$.{name[0].lower()}{name[1:]}",
+                      "Retry": LAMBDA_RETRY})
         if i + 1 < len(L.STATES):
             state["Next"] = L.STATES[i + 1][0]
         else:
             state["End"] = True
         states[name] = state
-    return {"Comment": "Validate, send and archive an invoice billing announced on EventBridge",
+    return {"Comment": "Validate and send an invoice billing announced on EventBridge",
             "StartAt": L.STATES[0][0], "States": states, "QueryLanguage": "JSONPath"}
 
 
