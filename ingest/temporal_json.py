@@ -1175,7 +1175,9 @@ class _History:
             self._child_execution(step, ev)
 
     def _child_execution(self, step: _Step, ev: _Event) -> None:
-        """Link the parent run to each run of the child that an event names."""
+        """Link the parent run, and the child-workflow step, to each run of the child that an
+        event names: the step and the run are one child workflow seen from both sides (the
+        trace folds them), and a step whose child never started links nothing."""
         a = ev.attrs
         child_wf = _s(_get(a, "workflowExecution", "workflowId")) or step.name
         child_run = _s(_get(a, "workflowExecution", "runId"))
@@ -1189,8 +1191,11 @@ class _History:
         runs.append(child_run)
         step.keys.append((KeyKind.RUN_ID, child_run))
         # The child's own history states the same link (its parentWorkflowExecution).
-        self._link(self.uid, self.run_uid(child_wf, child_run), EdgeKind.CHILD,
-                   f"{ev.type[0].lower()}{ev.type[1:]}.workflowExecution", ev.location)
+        evidence = f"{ev.type[0].lower()}{ev.type[1:]}.workflowExecution"
+        self._link(self.uid, self.run_uid(child_wf, child_run), EdgeKind.CHILD, evidence,
+                   ev.location)
+        self._link(step.uid, self.run_uid(child_wf, child_run), EdgeKind.CHILD, evidence,
+                   ev.location)
 
     # keys -----------------------------------------------------------------------------------
     def _payload_keys(self, payloads: Any) -> list[tuple[str, str]]:

@@ -30,6 +30,16 @@ def test_demo_finds_every_planted_answer(tmp_path: Path) -> None:
     page = report.read_text()
     assert report.is_file() and "id='tm-data'" in page  # drawn by the browser
     assert "<h2>Execution risks</h2>" in page and "<h2>Pathways</h2>" in page
+    # The order's child workflow is one entity: its step in the parent folds into its run.
+    r = CliRunner().invoke(app, ["trace", "ORD-1032", "--db", str(tmp_path / "d.duckdb"),
+                                 "--json"])
+    assert r.exit_code == 0, r.output
+    trace = json.loads(r.output)
+    (child,) = [e["uid"] for e in trace["entities"]
+                if e["component"] == "temporal:workflow:ShipmentWorkflow"]
+    assert child.startswith("temporal:run:shipment-ORD-1032/")
+    assert [e["kind"] for e in trace["edges"] if e["dst"] == child
+            and e["src"].startswith("temporal:run:order-1032/")] == ["child"]
 
 
 def test_demo_tour_on_a_terminal_names_each_step(tmp_path: Path) -> None:

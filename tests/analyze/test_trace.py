@@ -90,3 +90,23 @@ def test_id_in_several_executions_lists_them(tmp_path: Path) -> None:
     with pytest.raises(AnalysisError, match=r"'same-for-all' is in 3 executions: x[0-9a-f]{16} "
                        r"\(correlation_id key, 1 entities, kafka, .*Pass one execution id"):
         tm.trace("same-for-all")
+
+
+def test_child_workflow_is_shown_once(tmp_path: Path) -> None:
+    """The parent's child-workflow step and the child's own run are one child workflow: the
+    step folds into the run, which hangs under the parent by its `child` edge alone."""
+    folder = SCENARIOS / "temporal_parent_child"
+    tm = tracemap.open(tmp_path / "store.duckdb")
+    tm.ingest([str(folder / "parent.json")], options={"workflow_id": "parentWF"})
+    tm.ingest([str(folder / "child.json")])
+    parent = "temporal:run:parentWF/0ea65eda-a0db-4a59-bef3-dce48e8484f8"
+    child = ("temporal:run:child_workflow:0ea65eda-a0db-4a59-bef3-dce48e8484f8/"
+             "105dcb3a-c813-43ea-9d8e-da8731a9110c")
+    result = tm.trace(id=parent)
+    assert result.folded == {f"{parent.replace(':run:', ':step:')}/5": child}
+    shown = [e["uid"] for e in result.entities
+             if e["component"] == "temporal:workflow:main.SampleChildWorkflow"]
+    assert shown == [child]
+    assert sorted(e["kind"] for e in result.edges if (e["src"], e["dst"]) == (parent, child)) == [
+        "child", "signals"]
+    assert result.parents[child] == parent

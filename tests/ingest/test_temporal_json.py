@@ -83,8 +83,13 @@ def test_child_link_is_the_same_from_the_parent_and_the_child(parent: Path,
     assert run["uid"] == f"temporal:run:parent-wf/{parent_run}"
     assert run["detail"]["workflow_id_from"] == "option"
     child_links = {x for x in _links(parent_rows) if x[1] == "child"}
-    assert child_links and all(src == run["uid"] for src, _, _ in child_links)
-    for _, _, child_uid in child_links:
+    run_links = {dst for src, _, dst in child_links if src == run["uid"]}
+    # The child-workflow step links to the same child runs: it is that child, seen from the
+    # parent (`trace` folds the two into one entity).
+    steps = {s["uid"] for s in parent_rows["steps"] if s["step_type"] == "child_workflow"}
+    assert run_links and {(src, dst) for src, _, dst in child_links if src != run["uid"]} == {
+        (step, dst) for step in steps for dst in run_links}
+    for child_uid in run_links:
         child_wf, child_run = child_uid.removeprefix("temporal:run:").rsplit("/", 1)
         child_file = _write(tmp_path / f"{child_run}.json",
                             _child_history(child_wf, child_run, "parent-wf", parent_run))
@@ -93,6 +98,27 @@ def test_child_link_is_the_same_from_the_parent_and_the_child(parent: Path,
         assert child["uid"] == child_uid and child["parent_uid"] == run["uid"]
         assert _links(child_rows) == {(run["uid"], "child", child_uid)}
         assert ("workflow_id", "parent-wf") in _keys(child_rows, child_uid)
+
+
+def test_child_workflow_step_links_to_the_run_its_started_event_names() -> None:
+    rows = normalized_rows(GO_PARENT, workflow_id="parent-wf")
+    (run,) = rows["runs"]
+    step = _step(rows, "temporal:workflow:testReplayWorkflowFromFile")
+    child = ("temporal:run:child_workflow:0ea65eda-a0db-4a59-bef3-dce48e8484f8/"
+             "105dcb3a-c813-43ea-9d8e-da8731a9110c")
+    assert step["uid"] == f"{run['uid'].replace(':run:', ':step:')}/5"
+    assert (step["uid"], "child", child) in _links(rows)
+    (link,) = [x for x in rows["links"] if x["src_uid"] == step["uid"] and x["dst_uid"] == child]
+    assert link["evidence"] == "childWorkflowExecutionStarted.workflowExecution"
+
+
+def test_child_that_never_started_links_nothing(tmp_path: Path) -> None:
+    """A parent exported while its child start is only initiated: no run id, so no link."""
+    events = json.loads(GO_PARENT.read_text())["events"][:5]
+    rows = normalized_rows(_write(tmp_path / "running.json", events), workflow_id="parent-wf")
+    step = _step(rows, "temporal:workflow:testReplayWorkflowFromFile")
+    assert step["status"] == "running"
+    assert not [x for x in _links(rows) if x[1] == "child"]
 
 
 def test_child_that_retried_is_linked_to_each_of_its_runs() -> None:

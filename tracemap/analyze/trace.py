@@ -8,7 +8,8 @@ Every real thing appears once: two entities that are one thing seen from two sid
 folded into one (``folded``: the hidden uid -> the one shown, its edges moved onto it):
 
 - a service's run and its local root span (the span *is* the service handling the request);
-- a workflow's child-workflow step and the child run it started (same component).
+- a workflow's child-workflow step and the child run it started (same component, or a
+  ``child`` link the source states from the step to the run: the step names that run).
 
 The root is the execution's earliest cause (``executions.root_uid``: the earliest run no edge
 enters; a workflow or a request, not a consumer). The critical path is the chain of
@@ -117,17 +118,27 @@ def _folds(store: Store, execution: str, entities: list[dict[str, Any]],
     for e in edges:
         src, dst = by_uid.get(e["src"]), by_uid.get(e["dst"])
         if (src and dst and src["kind"] == "step" and dst["kind"] == "run"
-                and src["component"] == dst["component"] and src["uid"] not in folded):
+                and (src["component"] == dst["component"]
+                     or (e["kind"] == "child" and e["rule"] == "link"))
+                and src["uid"] not in folded):
             folded[src["uid"]] = dst["uid"]
     return folded
 
 
 def _moved(edges: list[dict[str, Any]], folded: dict[str, str]) -> list[dict[str, Any]]:
-    """Edges with folded ends moved onto the entity shown; self-loops and repeats dropped."""
+    """Edges with folded ends moved onto the entity shown; self-loops and repeats dropped.
+
+    A moved edge joining a pair that an edge of its own already joins is a repeat too: the
+    parent run ``contains`` its child-workflow step, and once the step is folded into the
+    child run that says again, less exactly, what the run's ``child`` edge says.
+    """
+    stated = {(e["src"], e["dst"]) for e in edges
+              if e["src"] not in folded and e["dst"] not in folded}
     out: dict[tuple[str, str, str], dict[str, Any]] = {}
     for e in edges:
         src, dst = folded.get(e["src"], e["src"]), folded.get(e["dst"], e["dst"])
-        if src != dst:
+        moved = (src, dst) != (e["src"], e["dst"])
+        if src != dst and not (moved and (src, dst) in stated):
             out.setdefault((src, dst, e["kind"]), {**e, "src": src, "dst": dst})
     return sorted(out.values(), key=lambda e: (e["src"], e["dst"], e["kind"]))
 
