@@ -73,7 +73,7 @@ CHUNK_SPANS = 20_000
 def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
     for location, doc in json_documents(src, b, before="bom"):
-        for chunk in _spans.by_trace(_walk(doc, location, b), CHUNK_SPANS):
+        for chunk in _spans.by_trace(walk(doc, location, b), CHUNK_SPANS):
             decoded: list[_spans.Decoded] = []
             for where, span in chunk:
                 try:
@@ -87,8 +87,12 @@ def parse(src: Source) -> Iterator[Batch]:
     yield b.take()
 
 
-def _walk(doc: Any, loc: str, b: BatchBuilder) -> Iterator[tuple[str, Any]]:
-    """The spans of a document: a span, a span array, or a list of traces (span arrays)."""
+def walk(doc: Any, loc: str, b: BatchBuilder,
+         what: str = "a Zipkin span array") -> Iterator[tuple[str, Any]]:
+    """The spans of a document: a span, a span array, or a list of traces (span arrays).
+
+    Zipkin v1 and v2 documents nest spans alike, so ``zipkin_v1_json`` walks them here too.
+    """
     if isinstance(doc, dict):
         yield loc, doc
     elif isinstance(doc, list):
@@ -100,7 +104,7 @@ def _walk(doc: Any, loc: str, b: BatchBuilder) -> Iterator[tuple[str, Any]]:
                 yield f"{loc} [{i}]", item
     else:
         b.read()
-        b.reject(loc, f"expected a Zipkin span array, got {type(doc).__name__}", str(doc)[:300])
+        b.reject(loc, f"expected {what}, got {type(doc).__name__}", str(doc)[:300])
 
 
 def to_otlp(span: Any) -> tuple[dict[str, Any], str, dict[str, Any], str]:

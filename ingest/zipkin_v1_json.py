@@ -79,7 +79,8 @@ def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
     v1_spans = 0
     for location, doc in json_documents(src, b, before="bom"):
-        for chunk in _spans.by_trace(_walk(doc, location, b), zipkin_json.CHUNK_SPANS):
+        for chunk in _spans.by_trace(zipkin_json.walk(doc, location, b, "a Zipkin v1 span array"),
+                                     zipkin_json.CHUNK_SPANS):
             decoded: list[_spans.Decoded] = []
             for where, span in chunk:
                 v1_spans += 1
@@ -102,23 +103,6 @@ def parse(src: Source) -> Iterator[Batch]:
                 yield b.take()
     b.note("zipkin_v1_spans", v1_spans)
     yield b.take()
-
-
-def _walk(doc: Any, loc: str, b: BatchBuilder) -> Iterator[tuple[str, Any]]:
-    """The spans of a document: a span, a span array, or a list of traces (span arrays)."""
-    if isinstance(doc, dict):
-        yield loc, doc
-    elif isinstance(doc, list):
-        for i, item in enumerate(doc):
-            if isinstance(item, list):
-                for j, span in enumerate(item):
-                    yield f"{loc} [{i}][{j}]", span
-            else:
-                yield f"{loc} [{i}]", item
-    else:
-        b.read()
-        b.reject(loc, f"expected a Zipkin v1 span array, got {type(doc).__name__}",
-                 str(doc)[:300])
 
 
 def to_v2(span: Any) -> list[tuple[str | None, dict[str, Any]]]:
