@@ -446,18 +446,7 @@ def _error_codes(store: Store, scale: float) -> list[Signal]:
 
 def _retries(store: Store, scale: float) -> list[Signal]:
     """Retried attempts (attempt > 1) above the baseline rate: a retry storm starts here."""
-    rows = store.rows("""
-        SELECT s.node AS component, count(*) FILTER (WHERE s.win) AS w,
-               count(*) FILTER (WHERE NOT s.win) AS b,
-               list([s.uid, src.path, s.location] ORDER BY s.uid) FILTER (WHERE s.win) AS ex
-        FROM (SELECT *, true AS win FROM _w UNION ALL SELECT *, false FROM _b) s
-        LEFT JOIN sources src ON src.id = s.source_id
-        WHERE s.attempt > 1 GROUP BY ALL
-    """)
-    return [Signal(r["component"], "retries", "retried attempts", r["w"], r["b"],
-                   round(poisson_z(r["w"], max(r["b"], PSEUDO) * scale), 2),
-                   _examples(r["ex"]))
-            for r in rows]
+    return _counted(store, scale, "s.attempt > 1", "retries", "retried attempts")
 
 
 def _changes(store: Store, scale: float) -> list[Signal]:
@@ -486,15 +475,26 @@ def _changes(store: Store, scale: float) -> list[Signal]:
 
 
 def _failed(store: Store, scale: float) -> list[Signal]:
-    rows = store.rows("""
+    return _counted(store, scale, "s.status IN ('failed', 'timed_out')", "failed_status",
+                    "failed or timed out")
+
+
+#: The entity conditions ``_counted`` may count (SQL text is never built from input).
+_COUNTED = ("s.attempt > 1", "s.status IN ('failed', 'timed_out')")
+
+
+def _counted(store: Store, scale: float, where: str, signal: str, what: str) -> list[Signal]:
+    """Entities meeting ``where`` per component, window against baseline, as Poisson surprise."""
+    assert where in _COUNTED
+    rows = store.rows(f"""
         SELECT s.node AS component, count(*) FILTER (WHERE s.win) AS w,
                count(*) FILTER (WHERE NOT s.win) AS b,
                list([s.uid, src.path, s.location] ORDER BY s.uid) FILTER (WHERE s.win) AS ex
         FROM (SELECT *, true AS win FROM _w UNION ALL SELECT *, false FROM _b) s
         LEFT JOIN sources src ON src.id = s.source_id
-        WHERE s.status IN ('failed', 'timed_out') GROUP BY ALL
+        WHERE {where} GROUP BY ALL
     """)
-    return [Signal(r["component"], "failed_status", "failed or timed out", r["w"], r["b"],
+    return [Signal(r["component"], signal, what, r["w"], r["b"],
                    round(poisson_z(r["w"], max(r["b"], PSEUDO) * scale), 2),
                    _examples(r["ex"]))
             for r in rows]
