@@ -22,7 +22,9 @@ Quirks handled:
 
 A run of ``temporal:workflow:<type>`` per history; activities, child workflows, timers, signals,
 markers (a local activity's type and id in ``detail``, from the core SDKs' ``data`` object or
-the Java SDK's ``type``/``activityId`` payloads), updates and Nexus operations are its steps. The
+the Java SDK's ``type``/``activityId`` payloads), updates and Nexus operations are its steps. An
+activity's input strings that look like channel names are kept in ``detail.input_names`` for
+correlation's trace-context rule (the channel an activity publishes to is often its argument). The
 mapping is shared with ``cadence_json`` and ``temporal_proto`` through ``Dialect`` and
 ``map_history``.
 """
@@ -233,6 +235,13 @@ LOCAL_ACTIVITY_TYPE_FIELDS = ("activity_type", "ActivityType", "activityType")
 #: as payloads of their own, where the core SDKs put one ``data`` object.
 LOCAL_ACTIVITY_DETAIL_KEYS = {"type": "local_activity_type", "activityId": "local_activity_id"}
 
+#: A string of an activity's input that may name a channel: the characters Kafka allows in a
+#: topic name (also valid SQS/SNS/RabbitMQ names), with a letter, short. Up to
+#: ``INPUT_NAMES_MAX`` of them are kept in the step's ``detail.input_names`` so correlation's
+#: trace-context rule can see which channel an activity publishes to (its argument).
+INPUT_NAME = re.compile(r"^(?=[A-Za-z0-9._-]*[A-Za-z])[A-Za-z0-9._-]{1,120}$")
+INPUT_NAMES_MAX = 8
+
 #: A run id as Temporal and Cadence servers make them: a UUID.
 RUN_ID = (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 #: File names that state the ids: ``<workflowId>__<runId>``, and ``<workflowId>_<runId>`` /
@@ -380,6 +389,20 @@ def temporal_payloads(payloads: Any) -> list[Any]:
     else:
         return []
     return [v for v in (temporal_payload(p) for p in items) if v is not NOTHING]
+
+
+def input_names(values: list[Any]) -> list[str]:
+    """Strings of decoded input payloads that look like channel names (``INPUT_NAME``): each
+    argument, and the values of an argument object or array (one level), first ones first."""
+    out: list[str] = []
+    for value in values:
+        inner = value.values() if isinstance(value, dict) else (
+            value if isinstance(value, list) else [value])
+        for item in inner:
+            if (isinstance(item, str) and INPUT_NAME.match(item) and item not in out
+                    and len(out) < INPUT_NAMES_MAX):
+                out.append(item)
+    return out
 
 
 def failure_text(failure: Any, depth: int = 0) -> tuple[str | None, dict[str, Any]]:
@@ -1010,6 +1033,9 @@ class _History:
                           max_attempts=as_int(_get(a, "retryPolicy", "maximumAttempts")) or None)
         step.keys.extend(self._header_keys(a.get("header")))
         step.keys.extend(self._payload_keys(a.get("input")))
+        names = input_names(self.d.payloads(a.get("input")))
+        if names:
+            step.detail["input_names"] = names
         if step.name:
             self.by_activity_id[step.name] = step
 

@@ -87,10 +87,17 @@ Edges, strongest rule first (``rule``, confidence):
    ``trace_context`` 0.9/0.85: a message whose traceparent names a span that is not in the
    store is ``emitted`` by the run or step of another system carrying that trace id (a
    Temporal activity's ``_tracer-data``, a span of the trace) and running at produce time
-   (within ``skew``), never by a consumer or a run a consumer span roots; one on the
-   message's channel (channel key, else its name/type/input naming the destination; 0.9)
-   first, then the smallest distance outside its interval, then the innermost (latest
-   start). Lowered by distance outside the interval and by rival systems.
+   (within ``skew``), never by a consumer or a run a consumer span roots, nor by what the
+   message already triggers or anything under it (``steps.parent_uid``/``run_uid``): a
+   consumer's own calls run at produce time in the same trace but did not send it. Preferred:
+   one on the message's channel (0.9: a channel key; else a Temporal/Cadence activity's input
+   string equal to the channel's name, ``detail.input_names`` as the ingestor keeps them,
+   ``channel_named_by`` = ``input``; else its component/name/detail containing it), then one
+   outside every consumer span's subtree, then one that does not enclose another candidate
+   (the activity, not its workflow run: with skew allowed on both ends a worker clock ahead
+   puts CreateTime after the activity closed), then the smallest distance outside its
+   interval, then the latest start. Lowered by distance outside the interval and by rival
+   systems.
 7. ``producer_span`` 0.9: a producer (or client) span with a channel key and no message in the
    store gets an inferred message on that channel (``inferred:msg:<span uid>``), so traces
    alone still show service -> topic -> service. ``span_hop`` 0.9: a link from a span that
@@ -666,47 +673,71 @@ WHERE c.exec = m.exec AND (ch.channels IS NULL OR list_contains(ch.channels, m.c
 # A message whose traceparent names a span that was not exported was sent by a run or step that
 # carries that trace (a Temporal activity's ``_tracer-data``, a span of the trace) and was
 # running when the message was produced (within skew): the one on the message's channel (a
-# channel key, else its name, type or input naming the destination) first, then the innermost.
-# Consumers (and runs a consumer span roots) never send what they receive.
+# channel key, an input string equal to it, else its name, type or input naming the
+# destination) first, then one outside consumers' subtrees, then the innermost (not enclosing
+# another candidate), then the nearest in time. Consumers (and runs a consumer span roots) never
+# send what they receive, nor does anything under what the message triggers.
 def _iso(epoch_us: str) -> str:
     return f"to_json(strftime(make_timestamp({epoch_us}), '%Y-%m-%dT%H:%M:%S.%fZ'))"
 
 
 RULE_TRACE_CONTEXT = f"""
 INSERT INTO _tm_e
-WITH msg AS (
+WITH RECURSIVE msg AS (
     SELECT m.id, m.s, m.exec, m.system, m.channel, x.trace, x.span,
            lower(regexp_extract(m.channel, '^[^:]*:[^:]*:(.*)$', 1)) AS dest
     FROM _tm_ctx x JOIN _tm_ent m ON m.id = x.m
     ANTI JOIN _tm_ent sp ON sp.id = x.ctx
     ANTI JOIN _tm_e fed ON fed.dst = m.id AND fed.kind = 'emits'
     WHERE NOT m.inferred AND m.s IS NOT NULL
+), tree AS (
+    SELECT parent_id AS a, id AS b FROM _tm_ent WHERE parent_id IS NOT NULL AND parent_id <> id
+    UNION ALL
+    SELECT run_id, id FROM _tm_ent WHERE run_id IS NOT NULL AND run_id <> id
+), fed_sub(m, id) AS (
+    SELECT e.src, e.dst FROM _tm_e e SEMI JOIN msg ON msg.id = e.src WHERE e.kind = 'triggers'
+    UNION
+    SELECT f.m, t.b FROM fed_sub f JOIN tree t ON t.a = f.id
+), under_consumer(id) AS (
+    SELECT c.id FROM _tm_ent c SEMI JOIN msg ON msg.exec = c.exec
+    WHERE c.kind = 'step' AND c.span_kind = 'consumer'
+    UNION
+    SELECT t.b FROM under_consumer u JOIN tree t ON t.a = u.id
 ), cand AS MATERIALIZED (
     SELECT m.id AS m, m.trace, m.span, m.channel, m.dest, m.s AS m_s, p.id AS p, p.tbl,
            p.rid, p.system AS psys, p.s AS p_s, coalesce(p.e, p.s) AS p_e,
+           p.parent_id AS p_parent, p.run_id AS p_run,
            greatest(p.s - m.s, m.s - coalesce(p.e, p.s), 0) AS outside_us,
-           coalesce(list_contains(ch.channels, m.channel), false) AS chan
+           coalesce(list_contains(ch.channels, m.channel), false) AS chan,
+           uc.id IS NOT NULL AS in_consumer
     FROM msg m JOIN _tm_tk k ON k.value = m.trace
     JOIN _tm_ent p ON p.id = k.id AND p.kind IN ('run', 'step') AND p.id <> m.id
     LEFT JOIN _tm_root_step rs ON rs.run = p.id LEFT JOIN _tm_ent r ON r.id = rs.step
     LEFT JOIN (SELECT id, list(channel) AS channels FROM _tm_chan GROUP BY id) ch
         ON ch.id = p.id
+    LEFT JOIN (SELECT DISTINCT id FROM under_consumer) uc ON uc.id = p.id
+    ANTI JOIN fed_sub fs ON fs.m = m.id AND fs.id = p.id
     WHERE p.exec = m.exec AND p.system <> m.system AND p.s IS NOT NULL
       AND coalesce(p.span_kind, r.span_kind, '') <> 'consumer'
       AND p.s - getvariable('tm_skew_us') <= m.s
       AND m.s <= coalesce(p.e, p.s) + getvariable('tm_skew_us')
 ), named AS (
     SELECT c.*, CASE WHEN c.chan THEN 'channel key'
+                     WHEN c.dest <> '' AND list_contains(list_transform(coalesce(
+                          json_extract_string(t.detail, '$.input_names[*]'), []),
+                          lambda v: lower(v)), c.dest) THEN 'input'
                      WHEN c.dest <> '' AND position(c.dest IN lower(concat_ws(' ',
                           coalesce(r.component, t.component), coalesce(r.name, t.name),
                           coalesce(r.detail, t.detail)::VARCHAR))) > 0
-                     THEN 'name or input' END AS named_by
+                     THEN 'name or input' END AS named_by,
+           EXISTS (SELECT 1 FROM cand i WHERE i.m = c.m AND i.p <> c.p
+                   AND (i.p_parent = c.p OR i.p_run = c.p)) AS encloses
     FROM cand c LEFT JOIN runs r ON c.tbl = 1 AND r.rowid = c.rid
     LEFT JOIN steps t ON c.tbl = 2 AND t.rowid = c.rid
 ), best AS (
     SELECT m, arg_min({{'p': p, 'p_s': p_s, 'p_e': p_e, 'outside_us': outside_us,
                         'named_by': named_by}},
-                      (named_by IS NULL, outside_us, -p_s, p)) AS b,
+                      (named_by IS NULL, in_consumer, encloses, outside_us, -p_s, p)) AS b,
            any_value(trace) AS trace, any_value(span) AS span, any_value(channel) AS channel,
            any_value(m_s) AS m_s, bool_or(named_by IS NOT NULL) AS named,
            count(DISTINCT psys) FILTER (WHERE named_by IS NOT NULL) AS sys_named,
