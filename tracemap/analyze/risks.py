@@ -530,7 +530,10 @@ SELECT r.id AS root, r.uid AS run, r.node AS workflow, r.system AS wf_system,
        r.status AS run_status, r.path, r.location, r.run_us, e.id, e.node, e.system
 FROM clients c JOIN roots r ON r.id = c.root JOIN _rk_ent e ON e.id = c.id
 """)
-    rows = store.rows("""
+    # One row per run and callee can be hundreds of thousands: DuckDB sums them per workflow
+    # and callee, and only the runs themselves (for the counts and examples) reach Python.
+    store.sql("""
+CREATE OR REPLACE TEMP TABLE _rk_callee AS
 WITH callee AS (
     SELECT i.root, i.run, i.workflow, i.run_status, i.run_us, d.node AS callee,
            bool_or(d.status IN ('failed', 'timed_out')) AS failed,
@@ -543,33 +546,45 @@ WITH callee AS (
 ), spanning AS (
     SELECT root FROM callee GROUP BY root HAVING count(DISTINCT callee) >= ?
 )
-SELECT c.*, r.path, r.location, t.total
-FROM callee c JOIN spanning USING (root)
-JOIN (SELECT DISTINCT root, path, location FROM _rk_island) r USING (root)
-JOIN (SELECT node, count(*) AS total FROM _rk_ent WHERE kind = 'run' GROUP BY node) t
-    ON t.node = c.workflow
-ORDER BY c.workflow, c.run, c.callee
+SELECT c.* FROM callee c JOIN spanning USING (root)
 """, [SPANNING_MIN_SYSTEMS])
+    workflows = store.rows("""
+SELECT workflow, count(*) AS runs,
+       count(*) FILTER (WHERE run_status IN ('failed', 'timed_out')) AS failed_runs,
+       sum(coalesce(run_us, 0)) AS run_us, any_value(total) AS total,
+       list({'uid': run, 'path': path, 'location': location} ORDER BY run)[1:?] AS examples
+FROM (
+    SELECT c.workflow, c.run, any_value(c.run_status) AS run_status,
+           any_value(c.run_us) AS run_us, any_value(r.path) AS path,
+           any_value(r.location) AS location, any_value(t.total) AS total
+    FROM _rk_callee c
+    JOIN (SELECT DISTINCT root, path, location FROM _rk_island) r USING (root)
+    JOIN (SELECT node, count(*) AS total FROM _rk_ent WHERE kind = 'run' GROUP BY node) t
+        ON t.node = c.workflow
+    GROUP BY c.workflow, c.run
+) GROUP BY workflow
+""", [EXAMPLES])
+    callees = _by(store.rows("""
+SELECT workflow, callee, count(DISTINCT run) AS runs,
+       count(DISTINCT run) FILTER (WHERE failed AND run_status IN ('failed', 'timed_out'))
+           AS blamed,
+       sum(us) AS us
+FROM _rk_callee GROUP BY ALL ORDER BY workflow, callee
+"""), "workflow")
     findings = []
-    for workflow, group in _by(rows, "workflow").items():
-        runs = {r["run"]: r for r in group}
-        failed_runs = {r["run"] for r in group if r["run_status"] in ("failed", "timed_out")}
-        run_us = sum(r["run_us"] or 0 for r in runs.values())
-        systems = []
-        for callee, calls in _by(group, "callee").items():
-            blamed = {c["run"] for c in calls if c["failed"]} & failed_runs
-            systems.append({
-                "system": callee, "runs": len({c["run"] for c in calls}),
-                "failure_share": round(len(blamed) / len(failed_runs), 3) if failed_runs else 0.0,
-                "latency_share": round(sum(c["us"] or 0 for c in calls) / run_us, 3)
-                if run_us else None})
+    for w in sorted(workflows, key=lambda w: str(w["workflow"])):
+        workflow, failed_runs, run_us = w["workflow"], w["failed_runs"], w["run_us"]
+        systems = [{
+            "system": c["callee"], "runs": c["runs"],
+            "failure_share": round(c["blamed"] / failed_runs, 3) if failed_runs else 0.0,
+            "latency_share": round((c["us"] or 0) / run_us, 3) if run_us else None}
+            for c in sorted(callees[workflow], key=lambda c: str(c["callee"]))]
         names = ", ".join(s["system"] for s in systems)
         findings.append(_finding(
-            "spanning_workflow", workflow, len(runs), group[0]["total"],
-            [_example({"uid": u, "path": r["path"], "location": r["location"]})
-             for u, r in runs.items()],
-            f"{len(runs)} runs wait synchronously on {len(systems)} other systems ({names}); "
-            f"{len(failed_runs)} of them failed", systems=systems))
+            "spanning_workflow", workflow, w["runs"], w["total"],
+            [_example(r) for r in w["examples"]],
+            f"{w['runs']} runs wait synchronously on {len(systems)} other systems ({names}); "
+            f"{failed_runs} of them failed", systems=systems))
     return findings
 
 
