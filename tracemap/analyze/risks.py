@@ -321,27 +321,26 @@ WITH first AS (
 )
 SELECT *, (epoch_us(later_produced) - epoch_us(produced_at)) / 1000.0 AS gap_ms,
        later_offset - offs AS offset_gap,
-       count(*) OVER (PARTITION BY grp) AS total
+       count(*) OVER (PARTITION BY grp) AS total,
+       first(consumer ORDER BY started_at, uid) OVER (PARTITION BY grp) AS group_consumer
 FROM ordered
+-- Only the late ones leave DuckDB (total and group_consumer are over all): fetching every
+-- first delivery into Python cost more than the query. Offsets order a partition exactly;
+-- produce times only where there are none (clocks of several producers disagree by more than
+-- the gap between two records).
+QUALIFY CASE WHEN later_offset IS NOT NULL AND offs IS NOT NULL THEN later_offset > offs
+             ELSE coalesce(later_produced > produced_at, false) END
 ORDER BY grp, started_at, uid
 """)
     findings = []
     by_group: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         by_group.setdefault(r["grp"], []).append(r)
-    for grp, group in sorted(by_group.items()):
-        # Offsets order a partition exactly; produce times only where there are none (clocks
-        # of several producers disagree by more than the gap between two records).
-        late = [r for r in group
-                if (r["later_offset"] > r["offs"] if r["later_offset"] is not None
-                    and r["offs"] is not None else
-                    r["later_produced"] is not None and r["later_produced"] > r["produced_at"])]
-        if not late:
-            continue
+    for grp, late in sorted(by_group.items()):
         keys = sorted({r["msg_key"] for r in late})
         gaps = [r["gap_ms"] for r in late if r["gap_ms"] is not None]
         findings.append(_finding(
-            "out_of_order", group[0]["consumer"], len(late), len(group),
+            "out_of_order", late[0]["group_consumer"], len(late), late[0]["total"],
             [_example(r, message=r["msg"], key=r["msg_key"], overtaken_by=r["overtaken_by"],
                       offset_gap=r["offset_gap"]) for r in late],
             f"consumer group {grp} processed {len(late)} messages after a later one of the same "
@@ -531,7 +530,10 @@ SELECT r.id AS root, r.uid AS run, r.node AS workflow, r.system AS wf_system,
        r.status AS run_status, r.path, r.location, r.run_us, e.id, e.node, e.system
 FROM clients c JOIN roots r ON r.id = c.root JOIN _rk_ent e ON e.id = c.id
 """)
-    rows = store.rows("""
+    # One row per run and callee can be hundreds of thousands: DuckDB sums them per workflow
+    # and callee, and only the runs themselves (for the counts and examples) reach Python.
+    store.sql("""
+CREATE OR REPLACE TEMP TABLE _rk_callee AS
 WITH callee AS (
     SELECT i.root, i.run, i.workflow, i.run_status, i.run_us, d.node AS callee,
            bool_or(d.status IN ('failed', 'timed_out')) AS failed,
@@ -544,33 +546,45 @@ WITH callee AS (
 ), spanning AS (
     SELECT root FROM callee GROUP BY root HAVING count(DISTINCT callee) >= ?
 )
-SELECT c.*, r.path, r.location, t.total
-FROM callee c JOIN spanning USING (root)
-JOIN (SELECT DISTINCT root, path, location FROM _rk_island) r USING (root)
-JOIN (SELECT node, count(*) AS total FROM _rk_ent WHERE kind = 'run' GROUP BY node) t
-    ON t.node = c.workflow
-ORDER BY c.workflow, c.run, c.callee
+SELECT c.* FROM callee c JOIN spanning USING (root)
 """, [SPANNING_MIN_SYSTEMS])
+    workflows = store.rows("""
+SELECT workflow, count(*) AS runs,
+       count(*) FILTER (WHERE run_status IN ('failed', 'timed_out')) AS failed_runs,
+       sum(coalesce(run_us, 0)) AS run_us, any_value(total) AS total,
+       list({'uid': run, 'path': path, 'location': location} ORDER BY run)[1:?] AS examples
+FROM (
+    SELECT c.workflow, c.run, any_value(c.run_status) AS run_status,
+           any_value(c.run_us) AS run_us, any_value(r.path) AS path,
+           any_value(r.location) AS location, any_value(t.total) AS total
+    FROM _rk_callee c
+    JOIN (SELECT DISTINCT root, path, location FROM _rk_island) r USING (root)
+    JOIN (SELECT node, count(*) AS total FROM _rk_ent WHERE kind = 'run' GROUP BY node) t
+        ON t.node = c.workflow
+    GROUP BY c.workflow, c.run
+) GROUP BY workflow
+""", [EXAMPLES])
+    callees = _by(store.rows("""
+SELECT workflow, callee, count(DISTINCT run) AS runs,
+       count(DISTINCT run) FILTER (WHERE failed AND run_status IN ('failed', 'timed_out'))
+           AS blamed,
+       sum(us) AS us
+FROM _rk_callee GROUP BY ALL ORDER BY workflow, callee
+"""), "workflow")
     findings = []
-    for workflow, group in _by(rows, "workflow").items():
-        runs = {r["run"]: r for r in group}
-        failed_runs = {r["run"] for r in group if r["run_status"] in ("failed", "timed_out")}
-        run_us = sum(r["run_us"] or 0 for r in runs.values())
-        systems = []
-        for callee, calls in _by(group, "callee").items():
-            blamed = {c["run"] for c in calls if c["failed"]} & failed_runs
-            systems.append({
-                "system": callee, "runs": len({c["run"] for c in calls}),
-                "failure_share": round(len(blamed) / len(failed_runs), 3) if failed_runs else 0.0,
-                "latency_share": round(sum(c["us"] or 0 for c in calls) / run_us, 3)
-                if run_us else None})
+    for w in sorted(workflows, key=lambda w: str(w["workflow"])):
+        workflow, failed_runs, run_us = w["workflow"], w["failed_runs"], w["run_us"]
+        systems = [{
+            "system": c["callee"], "runs": c["runs"],
+            "failure_share": round(c["blamed"] / failed_runs, 3) if failed_runs else 0.0,
+            "latency_share": round((c["us"] or 0) / run_us, 3) if run_us else None}
+            for c in sorted(callees[workflow], key=lambda c: str(c["callee"]))]
         names = ", ".join(s["system"] for s in systems)
         findings.append(_finding(
-            "spanning_workflow", workflow, len(runs), group[0]["total"],
-            [_example({"uid": u, "path": r["path"], "location": r["location"]})
-             for u, r in runs.items()],
-            f"{len(runs)} runs wait synchronously on {len(systems)} other systems ({names}); "
-            f"{len(failed_runs)} of them failed", systems=systems))
+            "spanning_workflow", workflow, w["runs"], w["total"],
+            [_example(r) for r in w["examples"]],
+            f"{w['runs']} runs wait synchronously on {len(systems)} other systems ({names}); "
+            f"{failed_runs} of them failed", systems=systems))
     return findings
 
 
@@ -688,9 +702,11 @@ SELECT h.head AS uid, h.depth, f.fan_out, r.entities, r.systems, m.node AS chann
        max(f.fan_out) OVER () AS fan_out_max, count(*) OVER () AS total
 FROM heads h JOIN fan f USING (head) JOIN reached r USING (head)
 JOIN _rk_ent m ON m.uid = h.head
+-- only the big ones leave DuckDB; the distribution above is over all chains
+QUALIFY r.entities > {CASCADE_ENTITIES} OR r.systems > {CASCADE_SYSTEMS}
 ORDER BY m.node, r.entities DESC, h.head
 """)
-    big = [r for r in rows if r["entities"] > CASCADE_ENTITIES or r["systems"] > CASCADE_SYSTEMS]
+    big = rows
     findings = []
     for channel, group in _by(big, "channel").items():
         top = group[0]
