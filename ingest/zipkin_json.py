@@ -51,12 +51,18 @@ FOLDED_TAGS = frozenset({"span.kind", "otel.status_code", "otel.status_descripti
                          "otel.library.version"})
 
 
-def sniff(head: bytes, path: str) -> bool:
+def first_span(head: bytes) -> bytes | None:
+    """The text from the first span object on, in a span, a span array or a list of traces."""
     text = first_json_value(head)
     for _ in range(2):  # a span array, or a list of traces
         if text.startswith(b"["):
             text = text[1:].lstrip()
-    if not text.startswith(b"{"):
+    return text if text.startswith(b"{") else None
+
+
+def sniff(head: bytes, path: str) -> bool:
+    text = first_span(head)
+    if text is None:
         return False
     # The first object's own scalar fields, before its first nested value: Zipkin writers put
     # traceId and id there (kcat envelopes, OTLP and Jaeger spans do not).

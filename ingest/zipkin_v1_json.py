@@ -39,7 +39,7 @@ from typing import Any
 
 from ingest import _spans, zipkin_json
 from ingest._json import json_documents
-from ingest.base import Batch, BatchBuilder, Source, first_json_value
+from ingest.base import Batch, BatchBuilder, Source
 
 NAME = "zipkin_v1_json"
 
@@ -63,11 +63,8 @@ _V1_MARK = re.compile(rb'"binaryAnnotations"|"endpoint"\s*:')
 
 
 def sniff(head: bytes, path: str) -> bool:
-    text = first_json_value(head)
-    for _ in range(2):  # a span array, or a list of traces
-        if text.startswith(b"["):
-            text = text[1:].lstrip()
-    if not text.startswith(b"{"):
+    text = zipkin_json.first_span(head)
+    if text is None:
         return False
     # v1 spans carry endpoints on their annotations (and binaryAnnotations); v2 spans carry
     # localEndpoint/remoteEndpoint instead.
