@@ -1032,8 +1032,9 @@ class _History:
                           task_queue=_name(a.get(self.d.f("taskQueue"))),
                           max_attempts=as_int(_get(a, "retryPolicy", "maximumAttempts")) or None)
         step.keys.extend(self._header_keys(a.get("header")))
-        step.keys.extend(self._payload_keys(a.get("input")))
-        names = input_names(self.d.payloads(a.get("input")))
+        inputs = self.d.payloads(a.get("input"))  # decoded once: keys and channel names
+        step.keys.extend(self._value_keys(inputs))
+        names = input_names(inputs)
         if names:
             step.detail["input_names"] = names
         if step.name:
@@ -1225,8 +1226,11 @@ class _History:
 
     # keys -----------------------------------------------------------------------------------
     def _payload_keys(self, payloads: Any) -> list[tuple[str, str]]:
+        return self._value_keys(self.d.payloads(payloads))
+
+    def _value_keys(self, values: list[Any]) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
-        for value in self.d.payloads(payloads):
+        for value in values:
             out.extend(self.src.rules.payload(value))
         return out
 
