@@ -170,13 +170,16 @@ def analyze(store: Store, *, since: datetime | None = None,
 # ---------------------------------------------------------------------------- shared tables
 def _scope(store: Store, since: datetime | None, until: datetime | None) -> None:
     """Temp tables every detector reads: entities in the window with their file, deliveries."""
+    # Views, not copies: a copy of millions of entities costs more than every detector's
+    # reads together. The file path is joined only where a query shows it: DuckDB keeps an
+    # unused LEFT JOIN, and paying it on every read of every entity doubled the cost.
+    bounds = " ".join(f"AND started_at {op} '{t.isoformat()}'::TIMESTAMPTZ"
+                      for op, t in ((">=", since), ("<", until)) if t is not None)
+    store.sql(f"CREATE OR REPLACE TEMP VIEW _rk_ent AS SELECT * FROM entities WHERE true {bounds}")
     store.sql("""
-CREATE OR REPLACE TEMP TABLE _rk_ent AS
-SELECT e.*, s.path
-FROM entities e LEFT JOIN sources s ON s.id = e.source_id
-WHERE (?::TIMESTAMPTZ IS NULL OR e.started_at >= ?::TIMESTAMPTZ)
-  AND (?::TIMESTAMPTZ IS NULL OR e.started_at < ?::TIMESTAMPTZ)
-""", [since, since, until, until])
+CREATE OR REPLACE TEMP VIEW _rk_entp AS
+SELECT e.*, s.path FROM _rk_ent e LEFT JOIN sources s ON s.id = e.source_id
+""")
     groups = " ".join(f"WHEN json_exists(detail, '$.\"{a}\"') THEN detail->>'$.\"{a}\"'"
                       for a in GROUP_ATTRIBUTES)
     # A delivery: message -> the run or step it triggered (or that consumed it).
@@ -215,7 +218,7 @@ CREATE OR REPLACE TEMP TABLE _rk_dlv AS
 SELECT m.uid AS msg, m.node AS channel, m.started_at AS produced_at, i.ident, i.msg_key,
        i.part, i.offs, d.uid, d.id, d.node AS consumer, coalesce(g.grp, d.node) AS grp,
        d.started_at, d.status, d.path, d.location, d.execution_id
-FROM edges x JOIN _rk_ent m ON m.id = x.src_id JOIN _rk_ent d ON d.id = x.dst_id
+FROM edges x JOIN _rk_ent m ON m.id = x.src_id JOIN _rk_entp d ON d.id = x.dst_id
 JOIN _rk_ident i ON i.uid = m.uid LEFT JOIN _rk_grp g ON g.uid = d.uid
 WHERE m.kind = 'message' AND d.kind IN ('run', 'step') AND x.kind IN ('triggers', 'consumes')
 QUALIFY x.confidence = max(x.confidence) OVER (PARTITION BY d.uid)
@@ -269,6 +272,8 @@ WHERE g.first_ok IS NOT NULL
 
 def _duplicate_effects(store: Store) -> list[Finding]:
     """What each duplicated delivery did: emitted, wrote, called or started, from its subtree."""
+    if not store.sql("SELECT count(*) FROM _rk_dup").fetchone()[0]:
+        return []
     rows = store.rows("""
 WITH RECURSIVE sub(root, id, depth) AS (
     SELECT id, id, 0 FROM _rk_dup
@@ -277,7 +282,7 @@ WITH RECURSIVE sub(root, id, depth) AS (
     WHERE x.kind = 'contains' AND s.depth < 16
 ), eff AS (
     SELECT s.root, d.uid, d.node, d.path, d.location, x.kind
-    FROM sub s JOIN edges x ON x.src_id = s.id JOIN _rk_ent d ON d.id = x.dst_id
+    FROM sub s JOIN edges x ON x.src_id = s.id JOIN _rk_entp d ON d.id = x.dst_id
     JOIN _rk_ent o ON o.id = s.id
     WHERE x.kind IN ('emits', 'writes', 'calls', 'child', 'signals') AND d.node <> o.node
 )
@@ -380,7 +385,7 @@ SELECT node, coalesce(run_uid, '') AS run, coalesce(name, uid) AS name,
        arg_max(path, (coalesce(attempt, 1), started_at)) AS path,
        arg_max(location, (coalesce(attempt, 1), started_at)) AS location,
        arg_max(error, (coalesce(attempt, 1), started_at)) AS error
-FROM _rk_ent
+FROM _rk_entp
 WHERE kind IN ('run', 'step') AND (attempt > 1 OR id IN (SELECT id FROM chained))
 GROUP BY ALL
 """)
@@ -446,7 +451,7 @@ WITH dead AS (
     SELECT e.uid, e.node, e.path, e.location, e.started_at, i.ident,
            coalesce({origin}) AS origin,
            regexp_matches(lower(m.channel), ?) AS by_name
-    FROM _rk_ent e JOIN _rk_msg m ON m.uid = e.uid JOIN _rk_ident i ON i.uid = e.uid
+    FROM _rk_entp e JOIN _rk_msg m ON m.uid = e.uid JOIN _rk_ident i ON i.uid = e.uid
     WHERE e.kind = 'message'
       AND (regexp_matches(lower(m.channel), ?)
            -- one scan of the text first; the JSON lookups only confirm what it found
@@ -484,51 +489,66 @@ def _spanning_workflows(store: Store) -> list[Finding]:
     # them or run their tasks); a call into one is the workflow's own work, not a callee.
     store.sql(f"""
 CREATE OR REPLACE TEMP TABLE _rk_workers AS
-WITH pairs AS (
-    SELECT s.system AS a_system, s.kind AS a_kind, d.system AS b_system, d.kind AS b_kind,
-           s.node AS a_node, d.node AS b_node
-    FROM edges x JOIN _rk_ent s ON s.id = x.src_id JOIN _rk_ent d ON d.id = x.dst_id
-    WHERE (s.system IN ({wf})) <> (d.system IN ({wf}))
+WITH w AS (
+    SELECT id, system FROM _rk_ent WHERE system IN ({wf}) AND kind IN ('run', 'step')
+), o AS (
+    SELECT id, node FROM _rk_ent WHERE system NOT IN ({wf}) AND kind IN ('run', 'step')
 )
-SELECT a_system AS wf_system, b_node AS node FROM pairs
-WHERE a_system IN ({wf}) AND a_kind IN ('run', 'step') AND b_kind IN ('run', 'step')
+SELECT w.system AS wf_system, o.node FROM edges x JOIN w ON w.id = x.src_id
+JOIN o ON o.id = x.dst_id
 UNION
-SELECT b_system, a_node FROM pairs
-WHERE b_system IN ({wf}) AND a_kind IN ('run', 'step') AND b_kind IN ('run', 'step')
+SELECT w.system, o.node FROM edges x JOIN o ON o.id = x.src_id JOIN w ON w.id = x.dst_id
 """)
     # A run's synchronous calls: calls made by its own steps, and calls made by its workers'
     # spans in a trace its steps carry (the W3C context the SDKs' interceptors propagate),
     # inside its time (2 s of skew). A consumer further down the trace is not a worker: what
     # it calls after a message hop is not the workflow waiting.
     store.sql(f"""
+CREATE OR REPLACE TEMP TABLE _rk_root AS
+SELECT id, uid, node, system, started_at - INTERVAL {SKEW_S} SECOND AS since,
+       coalesce(ended_at, started_at) + INTERVAL {SKEW_S} SECOND AS until,
+       status, path, location, execution_id,
+       epoch_us(ended_at) - epoch_us(started_at) AS run_us
+FROM _rk_entp WHERE kind = 'run' AND system IN ({wf})
+""")
+    store.sql("""
+CREATE OR REPLACE TEMP TABLE _rk_own AS
+SELECT r.id AS root, s.id, s.uid, s.node, s.system
+FROM _rk_root r JOIN _rk_ent s ON s.run_uid = r.uid
+UNION ALL SELECT id, id, uid, node, system FROM _rk_root
+""")
+    # Only a worker's spans that call something can join a run through its trace: their trace
+    # ids and the runs' are looked up once, by entity id, not per run.
+    store.sql("""
+CREATE OR REPLACE TEMP TABLE _rk_cand AS
+SELECT id, uid, node, system, execution_id, started_at FROM _rk_ent
+WHERE node IN (SELECT node FROM _rk_workers)
+  AND id IN (SELECT src_id FROM edges WHERE kind = 'calls')
+""")
+    store.sql("""
+CREATE OR REPLACE TEMP TABLE _rk_tid AS
+SELECT n.id, k.value AS trace
+FROM keys k JOIN (SELECT id, uid FROM _rk_own UNION SELECT id, uid FROM _rk_cand) n
+    ON n.uid = k.entity_uid
+WHERE k.kind = 'trace_id'
+""")
+    store.sql("""
 CREATE OR REPLACE TEMP TABLE _rk_island AS
-WITH roots AS (
-    SELECT id, uid, node, system, started_at - INTERVAL {SKEW_S} SECOND AS since,
-           coalesce(ended_at, started_at) + INTERVAL {SKEW_S} SECOND AS until,
-           status, path, location, execution_id,
-           epoch_us(ended_at) - epoch_us(started_at) AS run_us
-    FROM _rk_ent WHERE kind = 'run' AND system IN ({wf})
-), own AS (
-    SELECT r.id AS root, s.id FROM roots r JOIN _rk_ent s ON s.run_uid = r.uid
-    UNION ALL SELECT id, id FROM roots
-), traces AS (
-    SELECT DISTINCT o.root, k.value AS trace
-    FROM own o JOIN _rk_ent s ON s.id = o.id JOIN keys k ON k.entity_uid = s.uid
-    WHERE k.kind = 'trace_id'
+WITH traces AS (
+    SELECT DISTINCT o.root, t.trace FROM _rk_own o JOIN _rk_tid t ON t.id = o.id
 ), clients AS (
-    SELECT o.root, o.id FROM own o
+    SELECT root, id, node, system FROM _rk_own
     UNION
-    SELECT t.root, c.id
-    FROM traces t JOIN keys k ON k.value = t.trace AND k.kind = 'trace_id'
-    JOIN _rk_ent c ON c.uid = k.entity_uid
-    JOIN roots r ON r.id = t.root
+    SELECT t.root, c.id, c.node, c.system
+    FROM traces t JOIN _rk_tid k ON k.trace = t.trace
+    JOIN _rk_cand c ON c.id = k.id
+    JOIN _rk_root r ON r.id = t.root
     JOIN _rk_workers w ON w.wf_system = r.system AND w.node = c.node
     WHERE c.execution_id = r.execution_id AND c.started_at BETWEEN r.since AND r.until
-      AND EXISTS (SELECT 1 FROM edges x WHERE x.src_id = c.id AND x.kind = 'calls')
 )
 SELECT r.id AS root, r.uid AS run, r.node AS workflow, r.system AS wf_system,
-       r.status AS run_status, r.path, r.location, r.run_us, e.id, e.node, e.system
-FROM clients c JOIN roots r ON r.id = c.root JOIN _rk_ent e ON e.id = c.id
+       r.status AS run_status, r.path, r.location, r.run_us, c.id, c.node, c.system
+FROM clients c JOIN _rk_root r ON r.id = c.root
 """)
     # One row per run and callee can be hundreds of thousands: DuckDB sums them per workflow
     # and callee, and only the runs themselves (for the counts and examples) reach Python.
@@ -596,7 +616,7 @@ CREATE OR REPLACE TEMP TABLE _rk_hop AS
 SELECT m.uid AS msg, m.node AS channel, m.path, m.location, p.uid AS p_uid, c.uid AS c_uid,
        p.node AS p_node, c.node AS c_node, c.system IN ({wf}) AS c_workflow,
        c.status IN ('failed', 'timed_out') AS failed
-FROM edges x JOIN _rk_ent m ON m.id = x.dst_id JOIN _rk_ent p ON p.id = x.src_id
+FROM edges x JOIN _rk_entp m ON m.id = x.dst_id JOIN _rk_ent p ON p.id = x.src_id
 JOIN edges y ON y.src_id = m.id AND y.kind IN ('triggers', 'consumes')
 JOIN _rk_ent c ON c.id = y.dst_id
 WHERE x.kind = 'emits' AND m.kind = 'message'
@@ -604,13 +624,18 @@ WHERE x.kind = 'emits' AND m.kind = 'message'
     # An actor is the run a producer or consumer belongs to: a span climbs its parents in the
     # same service until one names its run (only a service's local root span does).
     store.sql("""
+CREATE OR REPLACE TEMP TABLE _rk_climb AS
+SELECT e.uid, e.parent_uid FROM _rk_ent e JOIN _rk_ent par ON par.uid = e.parent_uid
+WHERE e.kind = 'step' AND e.run_uid IS NULL AND par.node = e.node
+""")
+    store.sql("""
 CREATE OR REPLACE TEMP TABLE _rk_actor AS
 WITH RECURSIVE up(start, cur, depth) AS (
     SELECT uid, uid, 0 FROM (SELECT p_uid AS uid FROM _rk_hop UNION SELECT c_uid FROM _rk_hop)
     UNION ALL
-    SELECT u.start, e.parent_uid, u.depth + 1
-    FROM up u JOIN _rk_ent e ON e.uid = u.cur JOIN _rk_ent par ON par.uid = e.parent_uid
-    WHERE e.kind = 'step' AND e.run_uid IS NULL AND par.node = e.node AND u.depth < 64
+    SELECT u.start, c.parent_uid, u.depth + 1
+    FROM up u JOIN _rk_climb c ON c.uid = u.cur
+    WHERE u.depth < 64
 )
 SELECT u.start AS uid, coalesce(CASE WHEN e.kind = 'step' THEN e.run_uid END, e.uid) AS actor
 FROM up u JOIN _rk_ent e ON e.uid = u.cur
@@ -664,7 +689,7 @@ GROUP BY ALL
             continue
         heads = [h for r in full if tuple(r["path"]) == pattern for h in r["heads"]]
         heads += [h for r in short for h in r["heads"]]
-        examples = store.rows("SELECT uid, path, location FROM _rk_ent WHERE uid IN ? "
+        examples = store.rows("SELECT uid, path, location FROM _rk_entp WHERE uid IN ? "
                               "ORDER BY started_at, uid", [heads[:EXAMPLES]])
         hops = (plen - 1) // 2
         route = " → ".join(pattern)
@@ -701,7 +726,7 @@ SELECT h.head AS uid, h.depth, f.fan_out, r.entities, r.systems, m.node AS chann
        quantile_disc(h.depth, 0.5) OVER () AS depth_p50, max(h.depth) OVER () AS depth_max,
        max(f.fan_out) OVER () AS fan_out_max, count(*) OVER () AS total
 FROM heads h JOIN fan f USING (head) JOIN reached r USING (head)
-JOIN _rk_ent m ON m.uid = h.head
+JOIN _rk_entp m ON m.uid = h.head
 -- only the big ones leave DuckDB; the distribution above is over all chains
 QUALIFY r.entities > {CASCADE_ENTITIES} OR r.systems > {CASCADE_SYSTEMS}
 ORDER BY m.node, r.entities DESC, h.head
@@ -732,7 +757,7 @@ FROM _rk_ent WHERE kind = 'message' AND started_at IS NOT NULL GROUP BY ALL
     findings = []
     for channel, rows in _by(_storms(store, minutes, STORM_MIN_EVENTS), "component").items():
         examples = store.rows("""
-SELECT uid, path, location FROM _rk_ent
+SELECT uid, path, location FROM _rk_entp
 WHERE node = ? AND kind = 'message' AND date_trunc('minute', started_at) = ?
 ORDER BY started_at, uid LIMIT ?""", [channel, rows[0]["minute"], EXAMPLES])
         count = sum(int(r["n"]) for r in rows)
@@ -752,7 +777,7 @@ def _compensations(store: Store) -> list[Finding]:
 WITH comp AS (
     SELECT e.*, regexp_matches(split_part(e.component, ':', 3), ?)
                 OR regexp_matches(coalesce(e.name, ''), ?) AS named
-    FROM _rk_ent e
+    FROM _rk_entp e
     WHERE e.kind = 'step'
       AND (regexp_matches(split_part(e.component, ':', 3), ?)
            OR regexp_matches(coalesce(e.name, ''), ?))
