@@ -705,31 +705,34 @@ GROUP BY ALL
 def _cascades(store: Store) -> list[Finding]:
     """What one chain head led to: the entities of its execution from its production on, the
     systems they belong to (kafka, otel, temporal ...), depth and fan-out."""
+    # Each head's own row is looked up once: in one statement DuckDB read every entity again
+    # for each use of the heads.
+    store.sql("""
+CREATE OR REPLACE TEMP TABLE _rk_head AS
+SELECT c.head, c.depth, m.node, m.path, m.location, m.execution_id, m.started_at
+FROM (SELECT head, max(hops) AS depth FROM _rk_chain GROUP BY head) c
+JOIN _rk_entp m ON m.uid = c.head
+""")
     rows = store.rows(f"""
-WITH heads AS (
-    SELECT c.head, max(c.hops) AS depth FROM _rk_chain c GROUP BY c.head
-), fan AS (
+WITH fan AS (
     SELECT c.head, max(n.consumers) AS fan_out
     FROM (SELECT DISTINCT head, last_msg FROM _rk_chain) c
     JOIN (SELECT msg, count(*) AS consumers FROM _rk_hop GROUP BY msg) n ON n.msg = c.last_msg
     GROUP BY c.head
 ), reached AS (
-    SELECT h.head, count(*) AS entities,
-           count(DISTINCT e.system) AS systems
-    FROM heads h JOIN _rk_ent m ON m.uid = h.head
-    JOIN _rk_ent e ON e.execution_id = m.execution_id
-        AND e.started_at >= m.started_at - INTERVAL {SKEW_S} SECOND
+    SELECT h.head, count(*) AS entities, count(DISTINCT e.system) AS systems
+    FROM _rk_head h JOIN _rk_ent e ON e.execution_id = h.execution_id
+        AND e.started_at >= h.started_at - INTERVAL {SKEW_S} SECOND
     GROUP BY h.head
 )
-SELECT h.head AS uid, h.depth, f.fan_out, r.entities, r.systems, m.node AS channel, m.path,
-       m.location, quantile_disc(f.fan_out, 0.5) OVER () AS fan_out_p50,
+SELECT h.head AS uid, h.depth, f.fan_out, r.entities, r.systems, h.node AS channel, h.path,
+       h.location, quantile_disc(f.fan_out, 0.5) OVER () AS fan_out_p50,
        quantile_disc(h.depth, 0.5) OVER () AS depth_p50, max(h.depth) OVER () AS depth_max,
        max(f.fan_out) OVER () AS fan_out_max, count(*) OVER () AS total
-FROM heads h JOIN fan f USING (head) JOIN reached r USING (head)
-JOIN _rk_entp m ON m.uid = h.head
+FROM _rk_head h JOIN fan f USING (head) JOIN reached r USING (head)
 -- only the big ones leave DuckDB; the distribution above is over all chains
 QUALIFY r.entities > {CASCADE_ENTITIES} OR r.systems > {CASCADE_SYSTEMS}
-ORDER BY m.node, r.entities DESC, h.head
+ORDER BY h.node, r.entities DESC, h.head
 """)
     big = rows
     findings = []
