@@ -73,7 +73,7 @@ def json_documents(src: Source, b: BatchBuilder, *, before: Before = "",
     except ValueError as exc:
         rescued = salvage(data, b) if salvage else None
         if rescued is None:
-            kept = _cut_document(whole, data, exc, b, "one JSON document")
+            kept = cut_document(whole, data, exc, b, "one JSON document")
             if kept is not None:
                 yield "document", kept
         yield from rescued or []
@@ -146,7 +146,7 @@ def cut_at(data: bytes) -> Cut | None:
     return Cut(inside, closed, stack[outer][1], rest)
 
 
-def _cut_document(whole: bytes, data: bytes, exc: ValueError, b: BatchBuilder,
+def cut_document(whole: bytes, data: bytes, exc: ValueError, b: BatchBuilder,
                   expected: str) -> Any:
     """Reject a whole document that does not parse, located by byte offset (in the file's
     bytes, after gunzip): where a cut document ends, else where the parser stopped. Returns
@@ -156,11 +156,14 @@ def _cut_document(whole: bytes, data: bytes, exc: ValueError, b: BatchBuilder,
     pos = getattr(exc, "pos", None)  # in characters
     stop = (len(data.decode("utf-8", "replace")[:pos].encode("utf-8", "replace"))
             if isinstance(pos, int) else 0)
-    # Cut only when the parser ran out of data, not when it met something that is not JSON.
-    cut = cut_at(data) if stop >= len(data.rstrip()) else None
+    # Cut only when the parser ran out of data, not when it met something that is not JSON
+    # (Python's parser places an unterminated string where the string starts).
+    ran_out = stop >= len(data.rstrip()) or str(exc).startswith("Unterminated string")
+    cut = cut_at(data) if ran_out else None
     b.read()
-    if cut is None:
-        b.reject(f"byte {start + stop}", f"expected {expected} (truncated?): {exc}", data[:200])
+    if cut is None:  # an error without a position (nested too deep) names no byte
+        where = f"byte {start + stop}" if isinstance(pos, int) else "file"
+        b.reject(where, f"expected {expected} (truncated?): {exc}", data[:200])
         return None
     end = len(whole)  # the file ends there (gunzipped): the whole remainder is cut
     why = (f"expected {expected} (truncated?): the document ends at byte {end}, inside an "
@@ -321,7 +324,7 @@ def json_values(src: Source, b: BatchBuilder, expected: str, *,
         if _has_second_value(data):
             yield from _concatenated(whole, data, b, expected)
             return
-        kept = _cut_document(whole, data, exc, b, f"{expected} as one JSON document")
+        kept = cut_document(whole, data, exc, b, f"{expected} as one JSON document")
         if kept is None:
             return
         doc = kept

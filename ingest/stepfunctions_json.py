@@ -49,7 +49,7 @@ from typing import Any
 
 from ingest import stepfunctions_asl as asl
 from ingest._event_source import started_by
-from ingest._json import has_log_prefix, log_records
+from ingest._json import cut_document, has_log_prefix, log_records
 from ingest.base import (
     Batch,
     BatchBuilder,
@@ -234,10 +234,12 @@ class _Parser:
             return
         data = src.read_document()
         try:
-            yield "", _load(data)
+            doc = _load(data)
         except ValueError as exc:
-            b.read()
-            b.reject("file", f"expected one JSON document (truncated?): {exc}", data[:200])
+            doc = cut_document(data, data, exc, b, "one JSON document")
+            if doc is None:
+                return
+        yield "", doc
 
     def _walk(self, doc: Any, base: str) -> None:
         """Find histories, log events, definitions and bus events anywhere in a document."""

@@ -43,6 +43,7 @@ from typing import Any
 
 import orjson
 
+from ingest._json import cut_document
 from ingest.base import (
     Batch,
     BatchBuilder,
@@ -594,10 +595,9 @@ def _histories(src: Source, b: BatchBuilder) -> Iterator[tuple[str, list[tuple[s
             del data
             yield from _lines(src, b)
             return
-        b.read()
-        b.reject("file", f"expected one JSON document holding a workflow history "
-                 f"(truncated?): {exc}", data[:200])
-        return
+        doc = cut_document(data, data, exc, b, "one JSON document holding a workflow history")
+        if doc is None:
+            return
     found = list(_unwrap(doc, ""))
     if not found:
         b.read()

@@ -235,14 +235,19 @@ def test_broken_events_are_rejected_where_they_are(tmp_path: Path) -> None:
         1, 2, 3, 4]
 
 
-def test_truncated_document_is_one_reject(tmp_path: Path) -> None:
+def test_truncated_document_keeps_the_complete_events_and_names_the_byte(
+        tmp_path: Path) -> None:
     path = tmp_path / "cut.json"
-    path.write_bytes(CLI_V1.read_bytes()[:5000])
+    path.write_bytes(CLI_V1.read_bytes()[:5000])  # inside the 10th history event
     rows = _rows(path)
-    assert (rows["source"]["records"], rows["source"]["rejected"]) == (1, 1)
+    source = rows["source"]
+    assert (source["records"], source["loaded"], source["rejected"]) == (10, 9, 1)
     (reject,) = rows["rejects"]
-    assert reject["location"] == "file"
-    assert reject["reason"].startswith("expected one JSON document (truncated?)")
+    assert reject["location"] == "byte 5000"
+    assert reject["reason"].startswith(
+        "expected one JSON document (truncated?): the document ends at byte 5000, inside an "
+        "unfinished string; the 9 complete records before byte")
+    assert [r["status"] for r in rows["runs"]] == ["running"]
 
 
 def test_gzipped_history_gives_the_same_rows(tmp_path: Path) -> None:

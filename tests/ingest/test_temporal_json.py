@@ -325,15 +325,33 @@ def test_unknown_event_type_is_skipped_and_the_rest_unchanged(tmp_path: Path) ->
     assert _rows_without_source(rows) == _rows_without_source(normalized_rows(TS_OTEL))
 
 
-def test_truncated_file_is_one_rejected_record(tmp_path: Path) -> None:
+def test_history_cut_mid_event_keeps_the_events_before_and_names_the_byte(
+        tmp_path: Path) -> None:
     data = TS_OTEL.read_bytes()
     cut = tmp_path / "cut.json"
-    cut.write_bytes(data[: len(data) // 2])
+    cut.write_bytes(data[: len(data) // 2])  # inside the 15th event
     rows = normalized_rows(cut, fmt="temporal_json")
+    source = rows["source"]
+    assert (source["records"], source["loaded"], source["rejected"]) == (15, 14, 1)
+    ((location, reason),) = [(r["location"], r["reason"]) for r in rows["rejects"]]
+    assert location == f"byte {len(data) // 2}"
+    assert reason.startswith("expected one JSON document holding a workflow history "
+                             f"(truncated?): the document ends at byte {len(data) // 2}")
+    assert "the 14 complete records before byte" in reason
+    assert [r["status"] for r in rows["runs"]] == ["running"]  # its end was never read
+
+
+def test_document_broken_inside_is_rejected_whole_at_its_byte(tmp_path: Path) -> None:
+    data = TS_OTEL.read_bytes()
+    broken = tmp_path / "broken.json"
+    at = data.index(b'"eventId"', len(data) // 2)
+    broken.write_bytes(data[:at] + b"}}" + data[at:])
+    rows = normalized_rows(broken, fmt="temporal_json")
     assert (rows["source"]["records"], rows["source"]["rejected"]) == (1, 1)
     ((location, reason),) = [(r["location"], r["reason"]) for r in rows["rejects"]]
-    assert location == "file"
-    assert reason.startswith("expected one JSON document holding a workflow history (truncated?)")
+    assert location == f"byte {at + 1}"
+    assert reason.startswith("expected one JSON document holding a workflow history "
+                             "(truncated?)")
     assert "runs" not in rows
 
 
