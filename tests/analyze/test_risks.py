@@ -107,6 +107,19 @@ def test_a_saga_compensation_and_its_exhausted_retries(tmp_path: Path) -> None:
     assert comp["examples"][0]["location"] == "event 17"
 
 
+def test_a_bpmn_compensation_handler_is_found_by_its_event_type_not_its_name(
+        tmp_path: Path) -> None:
+    result = _risks(tmp_path, SCENARIOS / "risks_bpmn_compensation")
+    # the handler is named like any task; the end and boundary events that start it, though
+    # one is named "flight-compensation", are not compensations that ran
+    assert [(f.hazard, f.component) for f in result.findings] == [
+        ("compensation", "zeebe:element:trip-booking.issue-credit-note")]
+    comp = _one(result, "compensation")
+    assert (comp["count"], comp["triggered_by"]) == (1, [])
+    [example] = comp["examples"]
+    assert (example["uid"], example["location"]) == ("zeebe:step:2251799813685308", "line 25")
+
+
 @pytest.mark.parametrize("paths", [
     ["scenarios/skew_traceparent"],
     ["scenarios/temporal_parent_child"],

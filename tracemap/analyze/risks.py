@@ -37,7 +37,10 @@ The rules follow conventions the systems document, not one sample:
   ``STORM_FACTOR`` times its median minute and at least ``STORM_MIN_EVENTS``.
 - **compensation**: steps named as saga compensations (``Compensate*``/``*compensation*`` and
   ``*rollback*`` always; ``Cancel*``, ``Refund*``, ``Undo*``, ``Revert*``, ``Release*`` ...
-  only after a failed step of the same execution) and the failure that preceded each.
+  only after a failed step of the same execution), BPMN compensation handlers (Zeebe records
+  an activity run as one with ``bpmnEventType`` ``COMPENSATION``, whatever its name; the
+  throw and boundary events that start them are not counted), and the failure that preceded
+  each.
 """
 
 from __future__ import annotations
@@ -777,13 +780,19 @@ ORDER BY started_at, uid LIMIT ?""", [channel, rows[0]["minute"], EXAMPLES])
 # ---------------------------------------------------------------------------- compensations
 def _compensations(store: Store) -> list[Finding]:
     rows = store.rows("""
-WITH comp AS (
+WITH bpmn AS (
+    -- Zeebe marks what compensation runs with bpmnEventType COMPENSATION: the handler
+    -- activities, and the throw and boundary events that start them (not compensations)
+    SELECT uid, coalesce(detail->>'bpmn_element_type' LIKE '%EVENT', false) AS event
+    FROM steps
+    WHERE uid LIKE 'zeebe:%' AND detail->>'bpmn_event_type' = 'COMPENSATION'
+), comp AS (
     SELECT e.*, regexp_matches(split_part(e.component, ':', 3), ?)
-                OR regexp_matches(coalesce(e.name, ''), ?) AS named
-    FROM _rk_entp e
-    WHERE e.kind = 'step'
+                OR regexp_matches(coalesce(e.name, ''), ?) OR b.uid IS NOT NULL AS named
+    FROM _rk_entp e LEFT JOIN bpmn b ON b.uid = e.uid
+    WHERE e.kind = 'step' AND NOT coalesce(b.event, false)
       AND (regexp_matches(split_part(e.component, ':', 3), ?)
-           OR regexp_matches(coalesce(e.name, ''), ?))
+           OR regexp_matches(coalesce(e.name, ''), ?) OR b.uid IS NOT NULL)
 ), caused AS (
     SELECT c.node, c.uid, c.path, c.location, c.status, c.named, c.started_at,
            (SELECT arg_max(f.node, f.started_at) FROM _rk_ent f
