@@ -128,7 +128,9 @@ def sniff(head: bytes, path: str) -> bool:
     if obj is not None and is_key_document(obj):
         return _value_after_key(first_json_value(head))
     if obj is not None:
-        return _is_change_event(obj)
+        # A key of any shape (``{"schema": null, "payload": {...}}``, a bare object) before its
+        # change event on the same line: the value decides.
+        return _is_change_event(obj) or _keyed_change_event(first_json_value(head))
     text = first_json_value(head)
     # A first event cut at the sniff limit (wide tables): Debezium's fixed field order.
     if starts_with_key(head, "before", "after"):
@@ -140,11 +142,16 @@ def _value_after_key(text: bytes) -> bool:
     """Whether a dump that starts with a key document goes on with a change event: on the
     same line after a separator (``print.key=true``), or on the next line."""
     line, _, rest = text.partition(b"\n")
-    pair = split_keyed(line)
-    if pair is not None:
-        return isinstance(pair[1], dict) and _is_change_event(pair[1])
+    if split_keyed(line) is not None:
+        return _keyed_change_event(line)
     value = head_object(rest)
     return value is not None and _is_change_event(value)
+
+
+def _keyed_change_event(text: bytes) -> bool:
+    """Whether the first line is ``key<separator>value`` whose value is a change event."""
+    pair = split_keyed(text.partition(b"\n")[0])
+    return pair is not None and isinstance(pair[1], dict) and _is_change_event(pair[1])
 
 
 def _is_change_event(obj: dict[str, Any]) -> bool:
