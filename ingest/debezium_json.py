@@ -29,7 +29,10 @@ Quirks: test resources start with a ``/* licence */`` block (not records); ``ts_
 a string (docs examples); 2.x adds ``ts_us``/``ts_ns`` (used for the time when present);
 MongoDB ``after`` is a JSON string before 2.x; transaction BEGIN/END events (the
 ``<server>.transaction`` topic) and heartbeats are skipped by type: they do not name the
-server, so their ids cannot be joined safely.
+server, so their ids cannot be joined safely. A dump may print each message's Kafka key
+before it: on the same line after a separator (``print.key=true``: a tab; ``;`` in Paimon's
+test resources), where the key may have any shape, or on a line of its own, where it must be
+a ``<topic>.Key`` document; either way it is the message's ``msg_key``.
 """
 
 from __future__ import annotations
