@@ -446,3 +446,20 @@ def test_ids_written_as_hex_of_their_bytes_are_those_bytes(tmp_path: Path) -> No
     assert steps[f"otel:span:{tid}/53995c3f42cd8ad8"]["parent_uid"] == root["uid"]
     hashed = _sha("0x4bf92f3577b34da6a3ce929d0e0e4736ff", 16)
     assert f"otel:span:{hashed}/53995c3f42cd8ad9" in steps
+
+
+def test_trace_ids_written_as_uuids_are_their_16_bytes(tmp_path: Path) -> None:
+    # Stores that keep trace ids in a UUID column print them 8-4-4-4-12: the same 16 bytes as
+    # the hex id other sources write; a span id in that form is not 8 bytes, so it is text.
+    path = _write(tmp_path, "uuid.csv",
+                  "trace_id,span_id,service_name,name,start_time_us,duration_us\n"
+                  "4BF92F35-77B3-4DA6-A3CE-929D0E0E4736,00f067aa0ba902b7,frontend,GET /,"
+                  "1717430400000000,250000\n"
+                  "00000000-0000-0000-0000-000000000000,53995c3f42cd8ad8,cart,GetCart,"
+                  "1717430400010000,5000\n")
+    rows = normalized_rows(path)
+    src = rows["source"]
+    assert (src["loaded"], src["rejected"]) == (1, 1)
+    (step,) = rows["steps"]
+    assert step["uid"] == "otel:span:4bf92f3577b34da6a3ce929d0e0e4736/00f067aa0ba902b7"
+    assert step["detail"]["trace_id"] == "4BF92F35-77B3-4DA6-A3CE-929D0E0E4736"
