@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ingest.base import (
+    LOG_TEXT_MESSAGE,
     RAW_CAP,
     BatchBuilder,
     Source,
@@ -25,9 +26,9 @@ from ingest.base import (
     is_json,
     is_json_lines,
     loads,
+    log_message,
     noise_kind,
     select_path,
-    strip_log_prefix,
 )
 
 #: A UTF-8 byte order mark, which some Windows tools write before JSON.
@@ -177,16 +178,12 @@ def cut_document(whole: bytes, data: bytes, exc: ValueError, b: BatchBuilder,
 
 
 def has_log_prefix(src: Source) -> bool:
-    """Whether the file's first non-blank line is a record behind a log viewer's prefix
-    (``sam logs``, ``aws logs tail``: ``base.LOG_PREFIX``)."""
+    """Whether the file's first non-blank line is a log event behind a log viewer's prefix
+    (``sam logs``, ``aws logs tail``: ``base.log_message``), its message a record or text."""
     for line in src.head().splitlines():
         if line.strip():
-            return strip_log_prefix(line.strip().removeprefix(BOM)) is not None
+            return log_message(line.strip().removeprefix(BOM)) is not None
     return False
-
-
-#: What a log event whose message is not JSON is counted as (a runtime's START/REPORT line).
-TEXT_MESSAGE = "log message that is not JSON"
 
 
 def log_records(src: Source, b: BatchBuilder) -> Iterator[tuple[str, Any]]:
@@ -194,7 +191,7 @@ def log_records(src: Source, b: BatchBuilder) -> Iterator[tuple[str, Any]]:
 
     ``sam logs`` prints ``<log stream> <time> <message>``, a JSON message pretty-printed over
     the lines that follow (no prefix on them); a record ends where the next prefixed line
-    starts. A message that is not JSON is skipped (``TEXT_MESSAGE``); one that starts as JSON
+    starts. A message that is not JSON is skipped (``LOG_TEXT_MESSAGE``); one that starts as JSON
     but does not parse is rejected; lines before the first prefix are skipped as noise.
     """
     start, parts = 0, []
@@ -210,10 +207,10 @@ def log_records(src: Source, b: BatchBuilder) -> Iterator[tuple[str, Any]]:
             if text[:1] in (b"{", b"["):
                 b.reject(f"line {start}", f"expected a JSON log message: {exc}", text)
             else:
-                b.skip(TEXT_MESSAGE)
+                b.skip(LOG_TEXT_MESSAGE)
 
     for number, line in src.lines():
-        record = strip_log_prefix(line)
+        record = log_message(line)
         if record is None and not start:
             b.read()
             b.skip(noise_kind(line) or PREAMBLE)

@@ -45,8 +45,8 @@ from tracemap.errors import IngestError
 
 #: The fields a column can be mapped to (``--map COLUMN=FIELD``), with what each holds.
 FIELDS: dict[str, str] = {
-    "trace_id": "trace id: hex, base64, decimal, raw bytes (Parquet binary) or any text "
-                "(hashed to a stable 32-hex id)",
+    "trace_id": "trace id: hex, base64, decimal, raw bytes (Parquet binary), bytes as text "
+                "(\\x..., 0x..., a UUID) or any text (hashed to a stable 32-hex id)",
     "span_id": "span id, same rules as trace_id (16 hex digits)",
     "parent_span_id": "parent span id; empty, 'root', 'null' or all zeros mean none",
     "service": "service name",
@@ -714,6 +714,13 @@ def jsonable(s: pl.Series) -> pl.Series:
 
 
 _HEX_RE = re.compile(r"^[0-9a-fA-F]+$")
+#: Raw id bytes written as text by a database: PostgreSQL's ``bytea`` hex output (``\x`` then
+#: hex digits, the default ``bytea_output``) or a hex literal (``0x...``, as SQL Server and
+#: MySQL clients print binary columns).
+_BYTES_HEX_RE = re.compile(r"^(?:\\x|0[xX])([0-9a-fA-F]+)$")
+#: A 16-byte id in the UUID text form (RFC 9562 8-4-4-4-12), as stores that keep trace ids in a
+#: UUID column print it (Promscale, Uptrace).
+_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
 _INT_RE = re.compile(r"^-?\d+$")
 
 
@@ -723,9 +730,10 @@ class IdColumn:
     Hex ids (any case, short ones left-padded like ``base.norm_id``) pass through. A column
     whose ids are all digits with lengths other than 16/32 (Datadog's decimal 64-bit ids,
     numbered spans) is read as decimal, decided once on the first values seen so one file
-    gets one reading. Base64 of exactly ``nbytes`` bytes is decoded. Anything else (``T_123``,
-    ``0.1.2``) becomes the first ``nbytes`` bytes of its SHA-256: stable, and joins across
-    files that use the same text.
+    gets one reading. Base64 of exactly ``nbytes`` bytes is decoded, and so are bytes written
+    as ``\\x``/``0x`` hex (``_BYTES_HEX_RE``) and 16-byte ids written as UUIDs. Anything
+    else (``T_123``, ``0.1.2``) becomes the first ``nbytes`` bytes of its SHA-256: stable, and
+    joins across files that use the same text.
     """
 
     def __init__(self, nbytes: int, decimal: bool | None = None) -> None:
@@ -784,6 +792,12 @@ def slow_id(text: str, nbytes: int, decimal: bool) -> str | None:
             return f"{n:0{width}x}"
     if _HEX_RE.match(text) and len(text) <= width:
         return text.lower().rjust(width, "0")
+    m = _BYTES_HEX_RE.match(text)
+    digits = m.group(1) if m and len(m.group(1)) <= width else None
+    if digits is None and nbytes == 16 and _UUID_RE.match(text):
+        digits = text.replace("-", "")
+    if digits is not None:
+        return digits.lower().rjust(width, "0") if digits.strip("0") else None
     if len(text) in (4 * ((nbytes + 2) // 3), (4 * nbytes + 2) // 3):  # padded, unpadded
         raw = b64_text(text)
         if raw is not None and len(raw) == nbytes:

@@ -1032,9 +1032,16 @@ NOISE_LINES: tuple[tuple[str, re.Pattern[bytes]], ...] = (
 #: A log viewer's prefix before a record: ``sam logs`` writes ``<log stream> <time> <message>``
 #: (``samcli/lib/observability/cw_logs/cw_log_formatters.py``), ``aws logs tail`` writes
 #: ``<time> <log stream> <message>``; the time is ISO 8601, with or without a zone.
-LOG_PREFIX = re.compile(
-    rb"^(?:(?P<stream1>[^\s{\[]\S*) )?(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?"
-    rb"(?:Z|[+-]\d\d:?\d\d)?)(?: (?P<stream2>[^\s{\[]\S*))? (?=[{\[])")
+_LOG_TIME = rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?"
+_LOG_PREFIX_HEAD = (rb"^(?:(?P<stream1>[^\s{\[]\S*) " + _LOG_TIME + rb"|" + _LOG_TIME
+                    + rb"(?: (?P<stream2>[^\s{\[]\S*))?) ")
+LOG_PREFIX = re.compile(_LOG_PREFIX_HEAD + rb"(?=[{\[])")
+_LOG_TEXT_PREFIX = re.compile(_LOG_PREFIX_HEAD + rb"(?=\S)")
+#: What a log event whose message is not JSON is counted as when skipped: a runtime's
+#: START/REPORT line, or the message CloudWatch Logs writes to the first stream of a vended log
+#: group (``log_stream_created_by_aws_to_validate_log_delivery_subscriptions Permissions are
+#: set correctly ...``), which ``aws logs tail`` prints before a state machine's events.
+LOG_TEXT_MESSAGE = "log message that is not JSON"
 _LONG_STRING = re.compile(rb'"(?:[^"\\\n]|\\.){%d,}"' % LONG_STRING)
 _JSON_START = re.compile(rb"[{\[]")
 
@@ -1054,6 +1061,16 @@ def strip_log_prefix(line: bytes) -> bytes | None:
     """A line's record without its log viewer prefix (``LOG_PREFIX``); None without one."""
     m = LOG_PREFIX.match(line)
     return line[m.end():] if m else None
+
+
+def log_message(line: bytes) -> bytes | None:
+    """A log viewer line's message, JSON or text, without its prefix; None without one. A text
+    message needs the log stream in its prefix too: a time alone may start any prose."""
+    record = strip_log_prefix(line)
+    if record is not None:
+        return record
+    m = _LOG_TEXT_PREFIX.match(line)
+    return line[m.end():] if m and (m.group("stream1") or m.group("stream2")) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1113,6 +1130,8 @@ def _record_view(data: bytes) -> RecordView | None:
         if not line or line.startswith((b"#", b"//")):
             continue  # blank and comment lines: as ``first_json_value`` passes over them
         kind = noise_kind(line)
+        if kind is None and strip_log_prefix(line) is None and log_message(line) is not None:
+            kind = LOG_TEXT_MESSAGE
         if kind is None and not _JSON_START.match(line) and strip_log_prefix(line) is None:
             if "shell prompt" not in noise:
                 return None  # prose, markup: not a file of records

@@ -29,7 +29,10 @@ Quirks: test resources start with a ``/* licence */`` block (not records); ``ts_
 a string (docs examples); 2.x adds ``ts_us``/``ts_ns`` (used for the time when present);
 MongoDB ``after`` is a JSON string before 2.x; transaction BEGIN/END events (the
 ``<server>.transaction`` topic) and heartbeats are skipped by type: they do not name the
-server, so their ids cannot be joined safely.
+server, so their ids cannot be joined safely. A dump may print each message's Kafka key
+before it: on the same line after a separator (``print.key=true``: a tab; ``;`` in Paimon's
+test resources), where the key may have any shape, or on a line of its own, where it must be
+a ``<topic>.Key`` document; either way it is the message's ``msg_key``.
 """
 
 from __future__ import annotations
@@ -128,7 +131,9 @@ def sniff(head: bytes, path: str) -> bool:
     if obj is not None and is_key_document(obj):
         return _value_after_key(first_json_value(head))
     if obj is not None:
-        return _is_change_event(obj)
+        # A key of any shape (``{"schema": null, "payload": {...}}``, a bare object) before its
+        # change event on the same line: the value decides.
+        return _is_change_event(obj) or _keyed_change_event(first_json_value(head))
     text = first_json_value(head)
     # A first event cut at the sniff limit (wide tables): Debezium's fixed field order.
     if starts_with_key(head, "before", "after"):
@@ -140,11 +145,16 @@ def _value_after_key(text: bytes) -> bool:
     """Whether a dump that starts with a key document goes on with a change event: on the
     same line after a separator (``print.key=true``), or on the next line."""
     line, _, rest = text.partition(b"\n")
-    pair = split_keyed(line)
-    if pair is not None:
-        return isinstance(pair[1], dict) and _is_change_event(pair[1])
+    if split_keyed(line) is not None:
+        return _keyed_change_event(line)
     value = head_object(rest)
     return value is not None and _is_change_event(value)
+
+
+def _keyed_change_event(text: bytes) -> bool:
+    """Whether the first line is ``key<separator>value`` whose value is a change event."""
+    pair = split_keyed(text.partition(b"\n")[0])
+    return pair is not None and isinstance(pair[1], dict) and _is_change_event(pair[1])
 
 
 def _is_change_event(obj: dict[str, Any]) -> bool:

@@ -20,7 +20,9 @@ own wrappers are walked for them):
   list, or as the ``message`` strings of ``aws logs filter-log-events``/``get-log-events``.
   Below ERROR level only failure events are logged: such executions are partial. Also as
   ``sam logs`` prints them (``<log stream> <time> {`` + the event pretty-printed, aws-sam-cli
-  1.x ``CWJsonFormatter``) or ``aws logs tail`` does (``<time> <log stream> <event>``).
+  1.x ``CWJsonFormatter``) or ``aws logs tail`` does (``<time> <log stream> <event>``);
+  log events whose message is text (CloudWatch's delivery check at the head of a vended log
+  group, a Lambda's START/REPORT lines) are skipped as ``log message that is not JSON``.
 - ``definition`` objects next to a history (describe-state-machine, Cumulus ``stateMachine``)
   are declared as ``stepfunctions_asl`` declares them.
 

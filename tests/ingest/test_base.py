@@ -234,3 +234,21 @@ def test_text_before_records_is_passed_over_only_after_a_prompt(
 
     view = _record_view(data)
     assert (view.line, view.noise) == (line, noise) if view else line is None
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    # aws logs tail: <time> <log stream> <message>
+    (b'2026-08-24T03:25:42.883000+00:00 states/m/2026-08-24-03/00000000 {"id":"1"}',
+     b'{"id":"1"}'),
+    # sam logs: <log stream> <time> <message>, a text message (a runtime's START line)
+    (b"2024/04/24/[$LATEST]0f1e 2024-04-24T11:54:30.672000 START RequestId: 42 Version: 1",
+     b"START RequestId: 42 Version: 1"),
+    (b"2024-01-01T00:00:00Z started", None),  # a time alone does not make a log viewer's line
+    (b'{"time": "2024-01-01T00:00:00Z a b"}', None),
+    (b'  "2024-01-01T00:00:00Z a b",', None),  # inside a pretty-printed message
+])
+def test_log_message_is_what_follows_a_log_viewers_prefix(line: bytes,
+                                                           message: bytes | None) -> None:
+    from ingest.base import log_message
+
+    assert log_message(line) == message

@@ -171,3 +171,29 @@ def test_a_key_document_on_its_own_line_is_the_next_events_key(tmp_path: Path) -
     assert (src["records"], src["loaded"], src["rejected"], src["skipped"]) == (8, 4, 0, 4)
     assert [json.loads(m["msg_key"])["payload"]["id"] for m in rows["messages"]] == [
         1001, 1002, 1003, 1004]
+
+
+PAIMON_KEYED = HERE / "paimon_key_semicolon_value_with_schema.txt"
+
+
+def test_key_semicolon_value_after_a_licence_block_is_detected_and_keyed() -> None:
+    # Paimon's test resource, verbatim: a licence comment, then `<key>;<value>` with a key
+    # document whose schema is null (not a `.Key` schema): the value decides the format.
+    import ingest
+    from ingest.base import Source
+
+    module, rule = ingest.detection(Source(PAIMON_KEYED))
+    assert (module.NAME, rule) == ("debezium_json", "start of file")
+    rows = normalized_rows(PAIMON_KEYED)
+    src = rows["source"]
+    assert (src["records"], src["loaded"], src["rejected"], src["skipped"]) == (1, 1, 0, 0)
+    assert "rejects" not in rows
+    key = '{"schema": null ,"payload": {"id": 101}}'
+    (msg,) = rows["messages"]
+    assert (msg["uid"], msg["component"], msg["event_type"], msg["msg_key"], msg["produced_at"],
+            msg["status"], msg["location"]) == (
+        "debezium:msg:dbserver1.inventory.products/mysql-bin.000003:154:0/27020aa1d2db",
+        "kafka:topic:dbserver1.inventory.products", "products.create", key,
+        "2020-05-13T07:40:06.100000+00:00", "ok", "line 18")
+    assert msg["payload"]["after"]["name"] == "scooter"
+    assert _keyed(rows, "message_key") == {key: {msg["uid"]}}

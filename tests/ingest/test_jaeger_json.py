@@ -18,6 +18,7 @@ UI_MODEL = HERE / "jaeger_ui_model_trace_ui_01.json"
 ANONYMIZED = HERE / "jaeger_anonymizer_spans_array.json"
 GRPCURL = HERE / "jaeger_api_v2_grpcurl_get_trace.json"
 V3 = HERE / "jaeger_api_v3_get_trace.json"
+UI_TRACE_STATE = HERE / "jaeger_ui_trace_state_flamegraph.json"
 OTLP_TWIN = FIXTURES / "otlp_json" / "jaeger_fixture_otlp2jaeger_in.otlp.json"
 
 SPAN_COLUMNS = ("uid", "component", "parent_uid", "status", "started_at", "ended_at",
@@ -239,15 +240,37 @@ def test_an_infinite_start_time_is_that_spans_reject(tmp_path: Path) -> None:
                                 "field 'startTime': expected epoch microseconds, got inf"}]
 
 
-def test_ui_trace_state_gives_the_rows_of_the_trace_it_holds(tmp_path: Path) -> None:
-    # What the Jaeger UI keeps per trace (reducers/trace: {data, id, state}), around a real
-    # UI-model trace: the same spans, found under data.
-    trace = json.loads(UI_MODEL.read_text())
-    path = tmp_path / "trace_state.json"
-    path.write_text(json.dumps({"data": trace, "id": trace["traceID"], "state": "FETCH_DONE"},
-                               indent=2))
-    plain, state = normalized_rows(UI_MODEL), normalized_rows(path)
-    assert state["source"] == plain["source"]
-    assert _pick(state["steps"], SPAN_COLUMNS) == _pick(plain["steps"], SPAN_COLUMNS)
-    assert {s["location"] for s in state["steps"]} == {
-        s["location"].replace("document spans", "document data.spans") for s in plain["steps"]}
+def test_ui_trace_state_gives_the_rows_of_the_trace_it_holds() -> None:
+    # A trace as the Jaeger UI keeps it (reducers/trace: {data, id, state}), saved verbatim by
+    # jaeger-ui: one trace object under data, its spans carrying the UI's denormalized copies
+    # of their parents (references[].span) and inline processes, which must not become spans.
+    import ingest
+
+    module, rule = ingest.detection(Source(UI_TRACE_STATE))
+    assert (module.NAME, rule) == ("jaeger_json", "start of file")
+    rows = normalized_rows(UI_TRACE_STATE)
+    src = rows["source"]
+    assert (src["records"], src["loaded"], src["rejected"], src["skipped"]) == (4, 4, 0, 0)
+    assert "rejects" not in rows
+    t = "84b3fad94c6112edd6af3347d06f6f1d"
+    order, http, bike, nearest = (f"otel:span:{t}/{s}" for s in (
+        "487f03177ef9cf89", "d81ccf159d71bc66", "3d4670fa91902216", "7bc101ef51dbc40c"))
+    assert _pick(rows["steps"], ("uid", "component", "parent_uid", "status", "started_at",
+                                 "ended_at", "step_type", "location")) == sorted([
+        (order, "otel:operation:load-generator/OrderVehicle", None, "ok",
+         "2022-08-09T12:55:22.779884+00:00", "2022-08-09T12:55:23.961480+00:00", "unspecified",
+         "document data.spans[0]"),
+        (http, "otel:operation:load-generator/HTTP GET", order, "ok",
+         "2022-08-09T12:55:22.993018+00:00", "2022-08-09T12:55:23.961352+00:00", "client",
+         "document data.spans[1]"),
+        (bike, "otel:operation:ride-sharing-app/BikeHandler", http, "ok",
+         "2022-08-09T12:55:22.993895+00:00", "2022-08-09T12:55:23.960961+00:00", "server",
+         "document data.spans[2]"),
+        (nearest, "otel:operation:ride-sharing-app/FindNearestVehicle", bike, "ok",
+         "2022-08-09T12:55:22.994061+00:00", "2022-08-09T12:55:23.960394+00:00", "unspecified",
+         "document data.spans[3]")])
+    assert _pick(rows["runs"], ("uid", "component", "parent_uid")) == [
+        (f"otel:run:{t}/3d4670fa91902216", "otel:service:ride-sharing-app", http),
+        (f"otel:run:{t}/487f03177ef9cf89", "otel:service:load-generator", None)]
+    assert (http, "calls", bike) in _links(rows)
+    assert {k["value"] for k in rows["keys"] if k["kind"] == "trace_id"} == {t}

@@ -320,3 +320,44 @@ def test_cumulus_wrapper_with_long_input_is_detected_by_its_first_record() -> No
         ("ok", "2019-12-13T15:16:46.753000+00:00", "2019-12-13T15:16:52.582000+00:00")]
     assert [(s["component"], s["status"]) for s in rows["steps"]] == [
         ("stepfunctions:state:test-stack-HelloWorldWorkflow.HelloWorld", "ok")]
+
+
+def test_aws_logs_tail_output_skips_the_log_groups_text_messages(tmp_path: Path) -> None:
+    # `aws logs tail` prints `<time> <log stream> <message>`. A vended log group's first stream
+    # is CloudWatch's delivery check, whose message is text: it must not hide the events after
+    # it, nor be glued to the event before it. (Written by us: time, stream and event fields
+    # as `aws logs tail` and the Step Functions log level ALL print them; values ours.)
+    arn = "arn:aws:states:eu-west-1:123456789012:execution:orders:run-1"
+    events = [
+        ("03:25:42.883", '{"details":{"roleArn":"arn:aws:iam::123456789012:role/sfn"},'
+         '"id":"1","type":"ExecutionStarted","previous_event_id":"0",'
+         '"event_timestamp":"1787541942883"'),
+        ("03:25:42.901", '{"details":{"name":"Intake"},"id":"2","type":"PassStateEntered",'
+         '"previous_event_id":"0","event_timestamp":"1787541942901"'),
+        ("03:25:42.905", '{"details":{"name":"Intake","output":"{}"},"id":"3",'
+         '"type":"PassStateExited","previous_event_id":"2","event_timestamp":"1787541942905"'),
+        ("03:25:42.910", '{"details":{"output":"{}"},"id":"4","type":"ExecutionSucceeded",'
+         '"previous_event_id":"3","event_timestamp":"1787541942910"'),
+    ]
+    stream = "states/orders/2026-08-24-03/00000000"
+    check = ("2026-08-24T03:25:39.858000+00:00 log_stream_created_by_aws_to_validate_log_delivery"
+             "_subscriptions Permissions are set correctly to allow AWS CloudWatch Logs to write"
+             " into your logs while creating a subscription.\n")
+    lines = [f'2026-08-24T{t}000+00:00 {stream} {e},"execution_arn":"{arn}"}}\n'
+             for t, e in events]
+    path = tmp_path / "tail.txt"
+    path.write_text(check + "".join(lines[:2]) + check + "".join(lines[2:]))
+    import ingest
+
+    module, rule = ingest.detection(Source(path))
+    assert (module.NAME, rule) == (
+        "stepfunctions_json",
+        "first record, line 2; after 1 log message that is not JSON; log prefix cut")
+    rows = normalized_rows(path)
+    src = rows["source"]
+    assert (src["records"], src["loaded"], src["rejected"], src["skipped"]) == (6, 4, 0, 2)
+    assert [(r["uid"], r["status"], r["started_at"], r["ended_at"]) for r in rows["runs"]] == [
+        (f"stepfunctions:run:{arn}", "ok", "2026-08-24T03:25:42.883000+00:00",
+         "2026-08-24T03:25:42.910000+00:00")]
+    assert [(s["component"], s["status"], s["location"]) for s in rows["steps"]] == [
+        ("stepfunctions:state:orders.Intake", "ok", "line 3")]

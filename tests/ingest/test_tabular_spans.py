@@ -423,3 +423,43 @@ def test_parquet_metadata_that_is_not_utf8_is_ignored(tmp_path: Path) -> None:
     rows = normalized_rows(path)
     assert rows["source"]["loaded"] == normalized_rows(LAKE)["source"]["loaded"]
     assert "rejects" not in rows
+
+
+def test_ids_written_as_hex_of_their_bytes_are_those_bytes(tmp_path: Path) -> None:
+    # Binary id columns exported as text: PostgreSQL bytea (`\x` + hex, its default output)
+    # and hex literals (`0x...`) are the raw bytes, so they join with plain hex ids; an
+    # all-zero id is no id, and a prefix with too many digits is just text (hashed).
+    path = _write(tmp_path, "bytea.csv",
+                  "trace_id,span_id,parent_span_id,service_name,name,start_time_us,duration_us\n"
+                  "\\x4bf92f3577b34da6a3ce929d0e0e4736,0x00F067AA0BA902B7,\\x0000000000000000,"
+                  "frontend,GET /,1717430400000000,250000\n"
+                  "\\x4bf92f3577b34da6a3ce929d0e0e4736,\\x53995c3f42cd8ad8,0x00F067AA0BA902B7,"
+                  "cart,GetCart,1717430400010000,5000\n"
+                  "0x4bf92f3577b34da6a3ce929d0e0e4736ff,\\x53995c3f42cd8ad9,,cart,Other,"
+                  "1717430400010000,5000\n")
+    rows = normalized_rows(path)
+    assert (rows["source"]["loaded"], rows["source"]["rejected"]) == (3, 0)
+    tid = "4bf92f3577b34da6a3ce929d0e0e4736"
+    steps = _steps(rows)
+    root = steps[f"otel:span:{tid}/00f067aa0ba902b7"]
+    assert "parent_uid" not in root
+    assert steps[f"otel:span:{tid}/53995c3f42cd8ad8"]["parent_uid"] == root["uid"]
+    hashed = _sha("0x4bf92f3577b34da6a3ce929d0e0e4736ff", 16)
+    assert f"otel:span:{hashed}/53995c3f42cd8ad9" in steps
+
+
+def test_trace_ids_written_as_uuids_are_their_16_bytes(tmp_path: Path) -> None:
+    # Stores that keep trace ids in a UUID column print them 8-4-4-4-12: the same 16 bytes as
+    # the hex id other sources write; a span id in that form is not 8 bytes, so it is text.
+    path = _write(tmp_path, "uuid.csv",
+                  "trace_id,span_id,service_name,name,start_time_us,duration_us\n"
+                  "4BF92F35-77B3-4DA6-A3CE-929D0E0E4736,00f067aa0ba902b7,frontend,GET /,"
+                  "1717430400000000,250000\n"
+                  "00000000-0000-0000-0000-000000000000,53995c3f42cd8ad8,cart,GetCart,"
+                  "1717430400010000,5000\n")
+    rows = normalized_rows(path)
+    src = rows["source"]
+    assert (src["loaded"], src["rejected"]) == (1, 1)
+    (step,) = rows["steps"]
+    assert step["uid"] == "otel:span:4bf92f3577b34da6a3ce929d0e0e4736/00f067aa0ba902b7"
+    assert step["detail"]["trace_id"] == "4BF92F35-77B3-4DA6-A3CE-929D0E0E4736"
