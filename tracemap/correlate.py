@@ -517,16 +517,18 @@ WITH k AS (
                        'execution_arn')
 ), m AS (
     SELECT k.* FROM k SEMI JOIN _tm_ent e ON e.id = k.id AND e.kind = 'message'
+    ANTI JOIN _tm_kg g ON g.kind = k.kind AND g.n > getvariable('tm_fanout')
+                          AND g.value = k.value
+), o AS (  -- only the run and step keys a message shares: the join's build side stays small
+    SELECT k.* FROM k SEMI JOIN _tm_ent e ON e.id = k.id AND e.kind IN ('run', 'step')
+    SEMI JOIN (SELECT DISTINCT value FROM m) v ON v.value = k.value
 )
 SELECT m.id AS m, o.id AS x,
        bool_or(m.kind IN ('message_key', 'message_id', 'correlation_id', 'causation_id'))
            AS exact
-FROM m JOIN k o ON o.value = m.value AND o.id <> m.id
+FROM m JOIN o ON o.value = m.value
      AND (o.kind = m.kind OR (m.kind = 'message_key' AND (o.kind LIKE 'business:%'
                                                           OR o.kind = 'correlation_id')))
-SEMI JOIN _tm_ent e ON e.id = o.id AND e.kind IN ('run', 'step')
-ANTI JOIN _tm_kg g ON g.kind = m.kind AND g.n > getvariable('tm_fanout')
-                      AND g.value = m.value
 GROUP BY m.id, o.id
 """
 
@@ -775,33 +777,44 @@ SEMI JOIN {_TIMED_EXECS} x ON x.root = s.exec
 # keys are that span's), and an edge into that span from outside the run enters the run
 # (``EDGES_BEST``), so such an edge already feeds the run. ``fed``: an edge enters it;
 # ``consumed``: an edge from a message does (it already took its message).
-ISLANDS = f"""
-CREATE OR REPLACE TEMP TABLE _tm_island AS
+ISLAND_FED = """
+CREATE OR REPLACE TEMP TABLE _tm_fed AS
 WITH entered AS (
     SELECT e.dst AS id, e.src FROM _tm_e e
     UNION ALL
     SELECT rs.run, e.src FROM _tm_e e JOIN _tm_root_step rs ON rs.step = e.dst
     JOIN _tm_ent s ON s.id = e.src
     WHERE s.run_id IS DISTINCT FROM rs.run AND e.src <> rs.run
-), fed AS (
-    SELECT n.id, bool_or(s.kind = 'message') AS consumed
-    FROM entered n JOIN _tm_ent s ON s.id = n.src GROUP BY n.id
 )
-SELECT e.id, e.exec, coalesce(f.root, e.id) AS island, e.kind = 'message' AS is_msg,
-       e.kind IN ('run', 'step')
-           AND coalesce(e.span_kind, rsk.span_kind, '') <> 'consumer' AS can_produce,
-       e.kind IN ('run', 'step')
-           AND coalesce(e.span_kind, rsk.span_kind, '') NOT IN ('producer', 'client')
-           AS can_consume,
-       fd.id IS NOT NULL AS fed, coalesce(fd.consumed, false) AS consumed,
-       hash(e.system) AS sys, e.s, coalesce(e.e, e.s) AS e, e.channel, c.channels
+SELECT n.id, bool_or(s.kind = 'message') AS consumed
+FROM entered n JOIN _tm_ent s ON s.id = n.src GROUP BY n.id
+"""
+
+# In steps: one statement joining every entity to all of these at once outgrew a 2 GB store at
+# 5M records, where each join alone fits.
+ISLANDS = (f"""
+CREATE OR REPLACE TEMP TABLE _tm_island AS
+SELECT e.id, e.exec, coalesce(f.root, e.id) AS island, e.kind, e.span_kind,
+       hash(e.system) AS sys, e.s, coalesce(e.e, e.s) AS e, e.channel
 FROM _tm_ent e LEFT JOIN _tm_uf_f f ON f.x = e.id
-LEFT JOIN (SELECT id, list(channel) AS channels FROM _tm_chan GROUP BY id) c ON c.id = e.id
-LEFT JOIN _tm_root_step rs ON rs.run = e.id LEFT JOIN _tm_ent rsk ON rsk.id = rs.step
-LEFT JOIN fed fd ON fd.id = e.id
 SEMI JOIN {_TIMED_EXECS} x ON x.root = e.exec
 WHERE e.s IS NOT NULL AND NOT e.inferred AND e.kind <> 'dataset'
-"""
+""", """
+CREATE OR REPLACE TEMP TABLE _tm_island AS
+SELECT i.id, i.exec, i.island, i.kind = 'message' AS is_msg,
+       i.kind IN ('run', 'step')
+           AND coalesce(i.span_kind, r.span_kind, '') <> 'consumer' AS can_produce,
+       i.kind IN ('run', 'step')
+           AND coalesce(i.span_kind, r.span_kind, '') NOT IN ('producer', 'client')
+           AS can_consume,
+       fd.id IS NOT NULL AS fed, coalesce(fd.consumed, false) AS consumed,
+       i.sys, i.s, i.e, i.channel, c.channels
+FROM _tm_island i
+LEFT JOIN (SELECT id, list(channel) AS channels FROM _tm_chan GROUP BY id) c ON c.id = i.id
+LEFT JOIN (SELECT rs.run, s.span_kind FROM _tm_root_step rs JOIN _tm_ent s ON s.id = rs.step) r
+    ON r.run = i.id
+LEFT JOIN _tm_fed fd ON fd.id = i.id
+""")
 
 # Islands holding a key of a message. A consumer's tie (``cons``) is held on the consuming side
 # by something that has not already taken a message: the key a producer span or a consumer
@@ -1296,8 +1309,9 @@ def _correlate(run: _Run) -> dict[str, int]:
         _drop("_tm_lnk"), RULE_TRACE_CONTEXT, _drop("_tm_kr", "_tm_tk", "_tm_ctx"))
     run("islands", ISLAND_INPUT)
     iterations["islands"] = _union_find(run, "islands")
-    run("time_order", ISLANDS, _drop("_tm_uf_f"), ISLAND_TIES, _drop("_tm_tie"), TIME_PRODUCERS,
-        TIME_CONSUMERS, *RULE_TIME, _drop("_tm_island", "_tm_prod", "_tm_cons", "_tm_itie"))
+    run("time_order", ISLAND_FED, *ISLANDS, _drop("_tm_uf_f", "_tm_fed"), ISLAND_TIES,
+        _drop("_tm_tie"), TIME_PRODUCERS, TIME_CONSUMERS, *RULE_TIME,
+        _drop("_tm_island", "_tm_prod", "_tm_cons", "_tm_itie"))
     run("span_rules", INFERRED_PRODUCED, RULE_PRODUCER_SPAN, SPAN_HOP, *SPAN_HOP_APPLY,
         INFERRED_CONSUMED, RULE_CONSUMER_SPAN, *VIRTUAL_PEERS)
     run("best_edges", EDGES_BEST, _drop("_tm_e"))
