@@ -281,8 +281,9 @@ def child(stage: str, data: Path, db: Path, work: Path, scale: float) -> dict[st
            "--db", str(db), "--work", str(work), "--scale", str(scale)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise StageFailed(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip()
-                          else f"exit status {proc.returncode}")
+        lines = proc.stderr.strip().splitlines()
+        errors = [line for line in lines if "Error" in line or "Exception" in line]
+        raise StageFailed((errors or lines or [f"exit status {proc.returncode}"])[-1])
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
