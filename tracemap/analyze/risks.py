@@ -494,13 +494,13 @@ def _spanning_workflows(store: Store) -> list[Finding]:
 CREATE OR REPLACE TEMP TABLE _rk_workers AS
 WITH w AS (
     SELECT id, system FROM _rk_ent WHERE system IN ({wf}) AND kind IN ('run', 'step')
-), o AS (
-    SELECT id, node FROM _rk_ent WHERE system NOT IN ({wf}) AND kind IN ('run', 'step')
+), x AS (  -- the edges of workflow entities, and the entity at their other end
+    SELECT w.system, x.dst_id AS other FROM edges x JOIN w ON w.id = x.src_id
+    UNION ALL
+    SELECT w.system, x.src_id FROM edges x JOIN w ON w.id = x.dst_id
 )
-SELECT w.system AS wf_system, o.node FROM edges x JOIN w ON w.id = x.src_id
-JOIN o ON o.id = x.dst_id
-UNION
-SELECT w.system, o.node FROM edges x JOIN o ON o.id = x.src_id JOIN w ON w.id = x.dst_id
+SELECT DISTINCT x.system AS wf_system, o.node FROM x JOIN _rk_ent o ON o.id = x.other
+WHERE o.system NOT IN ({wf}) AND o.kind IN ('run', 'step')
 """)
     # A run's synchronous calls: calls made by its own steps, and calls made by its workers'
     # spans in a trace its steps carry (the W3C context the SDKs' interceptors propagate),
@@ -639,10 +639,11 @@ WITH RECURSIVE up(start, cur, depth) AS (
     SELECT u.start, c.parent_uid, u.depth + 1
     FROM up u JOIN _rk_climb c ON c.uid = u.cur
     WHERE u.depth < 64
+), top AS (
+    SELECT start, arg_max(cur, depth) AS cur FROM up GROUP BY start
 )
-SELECT u.start AS uid, coalesce(CASE WHEN e.kind = 'step' THEN e.run_uid END, e.uid) AS actor
-FROM up u JOIN _rk_ent e ON e.uid = u.cur
-QUALIFY row_number() OVER (PARTITION BY u.start ORDER BY u.depth DESC) = 1
+SELECT t.start AS uid, coalesce(CASE WHEN e.kind = 'step' THEN e.run_uid END, e.uid) AS actor
+FROM top t JOIN _rk_ent e ON e.uid = t.cur
 """)
     store.sql("""
 CREATE OR REPLACE TEMP TABLE _rk_hop AS
