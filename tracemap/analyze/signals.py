@@ -181,8 +181,8 @@ _CLIENT_SQL = """
 SELECT d.node AS component, d.name AS subject, s.node AS peer, s.win, s.ms, s.uid, s.file,
        s.location
 FROM edges e
-JOIN _spans s ON s.uid = e.src
-JOIN entities d ON d.uid = e.dst
+JOIN _spans s ON s.id = e.src_id
+JOIN entities d ON d.id = e.dst_id
 WHERE e.kind = 'calls' AND s.node <> d.node
 """
 
@@ -199,16 +199,16 @@ _LAG_SQL = """
 SELECT c.node AS component, m.node AS subject, m.node AS peer, m.win, e.latency_ms AS ms,
        c.uid, src.path AS file, c.location
 FROM edges e
-JOIN (SELECT uid, node, true AS win FROM _w WHERE kind = 'message'
-      UNION ALL SELECT uid, node, false FROM _b WHERE kind = 'message') m ON m.uid = e.src
-JOIN entities c ON c.uid = e.dst
+JOIN (SELECT id, node, true AS win FROM _w WHERE kind = 'message'
+      UNION ALL SELECT id, node, false FROM _b WHERE kind = 'message') m ON m.id = e.src_id
+JOIN entities c ON c.id = e.dst_id
 LEFT JOIN sources src ON src.id = c.source_id
 WHERE e.kind IN ('triggers', 'consumes') AND e.latency_ms IS NOT NULL
 """
 
 _SPANS_SQL = """
 CREATE OR REPLACE TEMP TABLE _spans AS
-SELECT s.uid, s.kind, s.node, s.name, s.win,
+SELECT s.id, s.uid, s.kind, s.node, s.name, s.win, s.run_uid, s.parent_uid,
        epoch_us(s.ended_at) / 1000 - epoch_us(s.started_at) / 1000 AS ms,
        src.path AS file, s.location
 FROM (SELECT *, true AS win FROM _w UNION ALL SELECT *, false FROM _b) s
@@ -216,22 +216,42 @@ LEFT JOIN sources src ON src.id = s.source_id
 WHERE s.ended_at IS NOT NULL
 """
 
-# Client calls with the request (run) of their component that encloses them: up the parent
-# chain inside the component to the span that starts its run (the one carrying ``run_uid``).
+# Client calls: the spans of the scope that call another component (``_up``, hop 0).
+_CLIENT_UP_SQL = """
+CREATE OR REPLACE TEMP TABLE _up AS
+SELECT c.uid, c.node, c.run_uid, c.parent_uid AS parent, 0 AS depth FROM _spans c
+WHERE c.kind = 'step' AND EXISTS (SELECT 1 FROM edges e WHERE e.src_id = c.id
+                                  AND e.kind = 'calls')
+"""
+
+# One hop up the parent chain, inside the component, for the calls whose run is not found yet.
+_CLIENT_HOP_SQL = """
+INSERT INTO _up
+SELECT u.uid, u.node, p.run_uid, p.parent_uid, u.depth + 1
+FROM _up u JOIN entities p ON p.uid = u.parent AND p.node = u.node
+WHERE u.depth = ? AND u.run_uid IS NULL
+"""
+
 _CLIENT_RUNS_SQL = """
 CREATE OR REPLACE TEMP TABLE _client AS
-WITH RECURSIVE up(uid, cur, run_uid, depth) AS (
-    SELECT c.uid, c.uid, k.run_uid, 0 FROM _spans c JOIN entities k ON k.uid = c.uid
-    WHERE c.kind = 'step' AND EXISTS (SELECT 1 FROM edges e WHERE e.src = c.uid
-                                      AND e.kind = 'calls')
-    UNION ALL
-    SELECT u.uid, p.uid, p.run_uid, u.depth + 1
-    FROM up u JOIN entities k ON k.uid = u.cur JOIN entities p ON p.uid = k.parent_uid
-    WHERE u.run_uid IS NULL AND u.depth < 32 AND p.node = k.node)
-SELECT c.uid, c.node, c.ms, c.win, c.file, c.location, r.uid AS run_uid, r.name AS op
-FROM _spans c JOIN (SELECT uid, max(run_uid) AS run_uid FROM up GROUP BY uid) u USING (uid)
+SELECT c.id, c.uid, c.node, c.ms, c.win, c.file, c.location, r.uid AS run_uid, r.name AS op
+FROM _spans c JOIN (SELECT uid, max(run_uid) AS run_uid FROM _up GROUP BY uid) u USING (uid)
 LEFT JOIN entities r ON r.uid = u.run_uid
 """
+#: Most parent hops from a client call up to the span that starts its run.
+MAX_HOPS = 32
+
+
+def _client_runs(store: Store) -> None:
+    """Client calls with the request (run) of their component that encloses them: up the
+    parent chain inside the component to the span that starts its run (the one carrying
+    ``run_uid``). Hop by hop, so each join sees only the calls still looking (a recursive
+    query joined the whole entities table twice per hop)."""
+    store.sql(_CLIENT_UP_SQL)
+    for depth in range(MAX_HOPS):
+        if not store.sql(_CLIENT_HOP_SQL, [depth]).fetchone()[0]:
+            break
+    store.sql(_CLIENT_RUNS_SQL)
 
 
 def _latency(store: Store, name: str, samples_sql: str) -> list[Signal]:
@@ -243,7 +263,7 @@ def _latency(store: Store, name: str, samples_sql: str) -> list[Signal]:
     """
     if name == "client_latency":
         store.sql(_SPANS_SQL)
-        store.sql(_CLIENT_RUNS_SQL)
+        _client_runs(store)
     rows = store.rows(f"""
         WITH s AS ({samples_sql}),
         base AS (SELECT component, subject, peer, quantile_cont(ms, 0.95) AS p95,
@@ -387,7 +407,7 @@ def _call_paths(store: Store, scale: float) -> list[Signal]:
                o.w AS op_w, o.b AS op_b,
                count(*) FILTER (WHERE s.win) AS w, count(*) FILTER (WHERE NOT s.win) AS b,
                list([s.uid, s.file, s.location] ORDER BY s.uid) FILTER (WHERE NOT s.win) AS bex
-        FROM edges e JOIN _client s ON s.uid = e.src JOIN entities d ON d.uid = e.dst
+        FROM edges e JOIN _client s ON s.id = e.src_id JOIN entities d ON d.id = e.dst_id
         LEFT JOIN _ops o ON o.component = s.node AND o.op = s.op
         WHERE e.kind = 'calls' AND s.node <> d.node
         GROUP BY ALL
@@ -410,22 +430,23 @@ def _call_paths(store: Store, scale: float) -> list[Signal]:
 # 14 UNAVAILABLE). A client span's code is its callee's answer. Spans are steps (a local
 # root's run repeats its span's attributes).
 _ERROR_CODES_SQL = """
-WITH s AS (SELECT uid, source_id, node, location, true AS win FROM _w
-           UNION ALL SELECT uid, source_id, node, location, false FROM _b),
-d AS (SELECT uid, source_id, detail FROM steps),
-coded AS (
-    SELECT s.uid, s.source_id, s.node, s.location, s.win,
+WITH s AS (SELECT id, uid, source_id, node, location, true AS win FROM _w
+           UNION ALL SELECT id, uid, source_id, node, location, false FROM _b),
+-- Materialized: the codes are read from the scope's steps only; inlined, the code filter
+-- is pushed into the scan and parses every step's detail in the store.
+coded AS MATERIALIZED (
+    SELECT s.id, s.uid, s.source_id, s.node, s.location, s.win,
            coalesce(d.detail ->> '$."http.response.status_code"',
                     d.detail ->> '$."http.status_code"') AS http,
            d.detail ->> '$."rpc.grpc.status_code"' AS grpc
-    FROM s JOIN d ON d.uid = s.uid AND d.source_id = s.source_id
+    FROM s JOIN steps d ON d.uid = s.uid AND d.source_id = s.source_id
     WHERE d.detail IS NOT NULL)
 SELECT coalesce(callee.node, c.node) AS component, coalesce(c.http, 'grpc ' || c.grpc) AS code,
        count(*) FILTER (WHERE c.win) AS w, count(*) FILTER (WHERE NOT c.win) AS b,
        list([c.uid, src.path, c.location] ORDER BY c.uid) FILTER (WHERE c.win) AS ex
 FROM coded c
-LEFT JOIN edges e ON e.src = c.uid AND e.kind = 'calls'
-LEFT JOIN entities callee ON callee.uid = e.dst
+LEFT JOIN edges e ON e.src_id = c.id AND e.kind = 'calls'
+LEFT JOIN entities callee ON callee.id = e.dst_id
 LEFT JOIN sources src ON src.id = c.source_id
 WHERE TRY_CAST(c.http AS INTEGER) BETWEEN 500 AND 599
    OR TRY_CAST(c.grpc AS INTEGER) IN (2, 4, 13, 14)
