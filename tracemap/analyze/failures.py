@@ -598,26 +598,42 @@ def _partial(store: Store) -> list[dict[str, Any]]:
     return rows
 
 
+# The edges a false completion can run along: those into an entity from which a failure can
+# be reached. The walk from every ok run then skips the subtrees that hold no failure (5M
+# store: 1.35M walked rows, 16 s of CPU, before).
+_TOWARD_FAILURES_SQL = f"""
+CREATE OR REPLACE TEMP TABLE _fc_edges AS
+WITH RECURSIVE e AS MATERIALIZED (
+    SELECT src_id, dst_id FROM edges WHERE kind <> 'retry_of'),
+toward(id) AS (
+    SELECT id FROM entities WHERE status IN {FAILED}
+    UNION
+    SELECT e.src_id FROM toward t JOIN e ON e.dst_id = t.id)
+SELECT e.src_id, e.dst_id FROM e SEMI JOIN toward t ON t.id = e.dst_id
+"""
+
 _FALSE_COMPLETION_SQL = f"""
 WITH RECURSIVE ok_runs AS (
-    SELECT r.uid, r.node, r.execution_id FROM {{runs}} r
+    SELECT r.id, r.uid, r.node, r.execution_id FROM {{runs}} r
     WHERE r.kind = 'run' AND r.status = 'ok'
-      AND r.execution_id IN (SELECT execution_id FROM entities WHERE status IN {FAILED})),
-reach(run_uid, cur, depth) AS (
-    SELECT uid, uid, 0 FROM ok_runs
+      AND r.execution_id IN (SELECT execution_id FROM entities WHERE status IN {FAILED})
+      AND r.id IN (SELECT src_id FROM _fc_edges)),
+reach(run_id, cur, depth) AS (
+    SELECT id, id, 0 FROM ok_runs
     UNION
-    SELECT r.run_uid, e.dst, r.depth + 1 FROM reach r JOIN edges e ON e.src = r.cur
-    WHERE r.depth < {MAX_WALK_DEPTH} AND e.kind <> 'retry_of')
+    SELECT r.run_id, e.dst_id, r.depth + 1 FROM reach r JOIN _fc_edges e ON e.src_id = r.cur
+    WHERE r.depth < {MAX_WALK_DEPTH})
 SELECT o.uid AS run, o.node AS component,
        list({{'uid': d.uid, 'component': d.node, 'status': d.status, 'error': d.error}}
             ORDER BY d.started_at, d.uid) AS downstream_failures
-FROM ok_runs o JOIN reach r ON r.run_uid = o.uid
-JOIN entities d ON d.uid = r.cur AND d.status IN {FAILED} AND d.node <> o.node
-GROUP BY ALL ORDER BY component, run
+FROM ok_runs o JOIN reach r ON r.run_id = o.id
+JOIN entities d ON d.id = r.cur AND d.status IN {FAILED} AND d.node <> o.node
+GROUP BY o.uid, o.node ORDER BY component, run
 """
 
 
 def false_completions(store: Store, *, scoped: bool = False) -> list[dict[str, Any]]:
     """Runs that report success while something downstream of them (another component) failed."""
     source = "_w" if scoped else "entities"
+    store.sql(_TOWARD_FAILURES_SQL)
     return store.rows(_FALSE_COMPLETION_SQL.replace("{runs}", source))
