@@ -128,8 +128,9 @@ def binomial_z(k: float, n: float, p: float) -> float:
 def collect(store: Store) -> list[Signal]:
     """Every signal of the scoped window (``_w``/``_wl``) against the baseline (``_b``/``_bl``).
 
-    The scope tables are made by ``failures._scope``, the attribute values (``_attrs``) by
-    ``failures._attributes``; examples name file and location.
+    The scope tables are made by ``failures._scope``, the attribute values (``_attrs``) and
+    the parsed run and step details (``_docs``) by ``failures._attributes``; examples name
+    file and location.
     """
     scale = _scale(store)
     if scale is None:
@@ -432,15 +433,11 @@ def _call_paths(store: Store, scale: float) -> list[Signal]:
 _ERROR_CODES_SQL = """
 WITH s AS (SELECT id, uid, source_id, node, location, true AS win FROM _w
            UNION ALL SELECT id, uid, source_id, node, location, false FROM _b),
--- Materialized: the codes are read from the scope's steps only; inlined, the code filter
--- is pushed into the scan and parses every step's detail in the store.
+-- The codes were read with the attributes (``_docs.vals``, last three: CODE_PATHS).
 coded AS MATERIALIZED (
     SELECT s.id, s.uid, s.source_id, s.node, s.location, s.win,
-           coalesce(d.detail ->> '$."http.response.status_code"',
-                    d.detail ->> '$."http.status_code"') AS http,
-           d.detail ->> '$."rpc.grpc.status_code"' AS grpc
-    FROM s JOIN steps d ON d.uid = s.uid AND d.source_id = s.source_id
-    WHERE d.detail IS NOT NULL)
+           coalesce(d.vals[-3] ->> '$', d.vals[-2] ->> '$') AS http, d.vals[-1] ->> '$' AS grpc
+    FROM s JOIN _docs d ON d.id = s.id WHERE d.kind = 'step')
 SELECT coalesce(callee.node, c.node) AS component, coalesce(c.http, 'grpc ' || c.grpc) AS code,
        count(*) FILTER (WHERE c.win) AS w, count(*) FILTER (WHERE NOT c.win) AS b,
        list([c.uid, src.path, c.location] ORDER BY c.uid) FILTER (WHERE c.win) AS ex
