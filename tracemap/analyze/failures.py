@@ -247,17 +247,17 @@ def _scope(store: Store, w: Window, base_ids: list[int]) -> None:
 # failures rather than all edges and entities at every step (5M store: 6 s -> 0.7 s).
 _BLAME_EDGES_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _blame_edges AS
-SELECT e.src, e.dst, e.kind FROM edges e
-JOIN entities d ON d.uid = e.dst AND d.status IN {FAILED}
+SELECT e.src_id AS src, e.dst_id AS dst, e.kind FROM edges e
+JOIN entities d ON d.id = e.dst_id AND d.status IN {FAILED}
 WHERE e.kind IN {BLAME_KINDS}
 """
 
 _BLAME_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _blame AS
-WITH RECURSIVE hand(failed_uid, cur, prev, kind, depth) AS (
-    SELECT uid, uid, NULL::VARCHAR, NULL::VARCHAR, 0 FROM _w_failed
+WITH RECURSIVE hand(failed_id, cur, prev, kind, depth) AS (
+    SELECT id, id, NULL::BIGINT, NULL::VARCHAR, 0 FROM _w_failed
     UNION
-    SELECT h.failed_uid, e.dst, h.cur, e.kind, h.depth + 1
+    SELECT h.failed_id, e.dst, h.cur, e.kind, h.depth + 1
     FROM hand h
     JOIN _blame_edges e ON e.src = h.cur
     WHERE h.depth < {MAX_WALK_DEPTH}
@@ -273,14 +273,14 @@ def _blame(store: Store) -> dict[str, int]:
     # An origin is a walk's entity that hands the blame on to nothing.
     store.sql("""
         CREATE OR REPLACE TEMP TABLE _origins AS
-        SELECT DISTINCT h.failed_uid, h.cur AS origin_uid
+        SELECT DISTINCT h.failed_id, h.cur AS origin_id
         FROM _blame h
-        WHERE NOT EXISTS (SELECT 1 FROM _blame n WHERE n.failed_uid = h.failed_uid
+        WHERE NOT EXISTS (SELECT 1 FROM _blame n WHERE n.failed_id = h.failed_id
                           AND n.prev = h.cur)
     """)
     rows = store.sql("""
-        SELECT o.node, count(DISTINCT b.failed_uid) AS n
-        FROM _origins b JOIN entities o ON o.uid = b.origin_uid
+        SELECT o.node, count(DISTINCT b.failed_id) AS n
+        FROM _origins b JOIN entities o ON o.id = b.origin_id
         GROUP BY o.node ORDER BY n DESC, o.node
     """).fetchall()
     return dict(rows)
@@ -291,8 +291,8 @@ def _propagation(store: Store) -> list[dict[str, Any]]:
     rows = store.rows("""
         SELECT d.node AS "from", s.node AS "to", h.kind AS via, count(*) AS count
         FROM _blame h
-        JOIN entities s ON s.uid = h.prev
-        JOIN entities d ON d.uid = h.cur
+        JOIN entities s ON s.id = h.prev
+        JOIN entities d ON d.id = h.cur
         WHERE h.prev IS NOT NULL AND s.node <> d.node
         GROUP BY ALL ORDER BY count DESC, "from", "to", via
     """)
@@ -552,8 +552,8 @@ def _with_signals(causes: list[RootCause],
 def _victims(store: Store) -> list[tuple[str, str]]:
     return [tuple(r) for r in store.sql("""
         SELECT DISTINCT f.node, o.node
-        FROM _origins b JOIN entities f ON f.uid = b.failed_uid
-        JOIN entities o ON o.uid = b.origin_uid ORDER BY ALL
+        FROM _origins b JOIN entities f ON f.id = b.failed_id
+        JOIN entities o ON o.id = b.origin_id ORDER BY ALL
     """).fetchall()]
 
 
@@ -579,27 +579,26 @@ def _explain_latency(graph: nx.DiGraph, stats: dict[str, dict[str, Any]],
 def _silent(store: Store, w: Window) -> list[dict[str, Any]]:
     """Messages of the window that none of their channel's usual consumers picked up."""
     if w.execution:
-        reference = "SELECT * FROM entities"
+        reference = "SELECT id, node FROM entities WHERE kind = 'message'"
         params: list[Any] = []
     else:
-        reference = "SELECT * FROM entities WHERE started_at < ?"
+        reference = "SELECT id, node FROM entities WHERE kind = 'message' AND started_at < ?"
         params = [w.until]
     return store.rows(f"""
         WITH ref AS ({reference}),
         consumed AS (
-            SELECT m.node AS channel, c.node AS consumer, count(DISTINCT m.uid) AS n
-            FROM ref m JOIN edges e ON e.src = m.uid AND e.kind IN ('triggers', 'consumes')
-            JOIN entities c ON c.uid = e.dst
-            WHERE m.kind = 'message' GROUP BY ALL),
-        totals AS (SELECT node AS channel, count(*) AS n FROM ref WHERE kind = 'message'
-                   GROUP BY ALL),
+            SELECT m.node AS channel, c.node AS consumer, count(DISTINCT m.id) AS n
+            FROM ref m JOIN edges e ON e.src_id = m.id AND e.kind IN ('triggers', 'consumes')
+            JOIN entities c ON c.id = e.dst_id
+            GROUP BY ALL),
+        totals AS (SELECT node AS channel, count(*) AS n FROM ref GROUP BY ALL),
         usual AS (SELECT c.channel, c.consumer FROM consumed c JOIN totals t USING (channel)
                   WHERE c.n >= ? * t.n)
         SELECT m.uid AS message, m.node AS channel, u.consumer AS expected_consumer
         FROM _w m JOIN usual u ON u.channel = m.node
         WHERE m.kind = 'message' AND NOT EXISTS (
-            SELECT 1 FROM edges e JOIN entities c ON c.uid = e.dst
-            WHERE e.src = m.uid AND e.kind IN ('triggers', 'consumes') AND c.node = u.consumer)
+            SELECT 1 FROM edges e JOIN entities c ON c.id = e.dst_id
+            WHERE e.src_id = m.id AND e.kind IN ('triggers', 'consumes') AND c.node = u.consumer)
         ORDER BY channel, expected_consumer, m.started_at, message
     """, [*params, USUAL_CONSUMER_SHARE])
 
@@ -610,10 +609,10 @@ def _partial(store: Store) -> list[dict[str, Any]]:
         SELECT m.uid AS message, m.node AS channel,
                list_sort(list(DISTINCT c.node) FILTER (WHERE c.status NOT IN {FAILED})) AS ok,
                list_sort(list(DISTINCT c.node) FILTER (WHERE c.status IN {FAILED})) AS failed
-        FROM _w m JOIN edges e ON e.src = m.uid AND e.kind IN ('triggers', 'consumes')
-        JOIN entities c ON c.uid = e.dst
+        FROM _w m JOIN edges e ON e.src_id = m.id AND e.kind IN ('triggers', 'consumes')
+        JOIN entities c ON c.id = e.dst_id
         WHERE m.kind = 'message'
-        GROUP BY ALL
+        GROUP BY m.uid, m.node
         HAVING len(ok) > 0 AND len(failed) > 0
         ORDER BY channel, message
     """)
