@@ -433,11 +433,16 @@ def _call_paths(store: Store, scale: float) -> list[Signal]:
 _ERROR_CODES_SQL = """
 WITH s AS (SELECT id, uid, source_id, node, location, true AS win FROM _w
            UNION ALL SELECT id, uid, source_id, node, location, false FROM _b),
--- The codes were read with the attributes (``_docs.vals``, last three: CODE_PATHS).
-coded AS MATERIALIZED (
-    SELECT s.id, s.uid, s.source_id, s.node, s.location, s.win,
-           coalesce(d.vals[-3] ->> '$', d.vals[-2] ->> '$') AS http, d.vals[-1] ->> '$' AS grpc
-    FROM s JOIN _docs d ON d.id = s.id WHERE d.kind = 'step')
+-- The codes were read with the attributes (``_docs.vals``, last three: CODE_PATHS); only
+-- server errors meet the scope's entities.
+codes AS (
+    SELECT id, coalesce(vals[-3] ->> '$', vals[-2] ->> '$') AS http, vals[-1] ->> '$' AS grpc
+    FROM _docs WHERE kind = 'step'),
+coded AS (
+    SELECT s.id, s.uid, s.source_id, s.node, s.location, s.win, d.http, d.grpc
+    FROM codes d JOIN s ON s.id = d.id
+    WHERE TRY_CAST(d.http AS INTEGER) BETWEEN 500 AND 599
+       OR TRY_CAST(d.grpc AS INTEGER) IN (2, 4, 13, 14))
 SELECT coalesce(callee.node, c.node) AS component, coalesce(c.http, 'grpc ' || c.grpc) AS code,
        count(*) FILTER (WHERE c.win) AS w, count(*) FILTER (WHERE NOT c.win) AS b,
        list([c.uid, src.path, c.location] ORDER BY c.uid) FILTER (WHERE c.win) AS ex
@@ -445,8 +450,6 @@ FROM coded c
 LEFT JOIN edges e ON e.src_id = c.id AND e.kind = 'calls'
 LEFT JOIN entities callee ON callee.id = e.dst_id
 LEFT JOIN sources src ON src.id = c.source_id
-WHERE TRY_CAST(c.http AS INTEGER) BETWEEN 500 AND 599
-   OR TRY_CAST(c.grpc AS INTEGER) IN (2, 4, 13, 14)
 GROUP BY ALL
 """
 
@@ -479,13 +482,19 @@ def _changes(store: Store, scale: float) -> list[Signal]:
             FROM _attrs WHERE list_contains(?::VARCHAR[], name)),
         had AS (SELECT DISTINCT node, name FROM a WHERE base),
         new AS (SELECT node, name, value, count(DISTINCT execution_id) FILTER (WHERE win) AS w,
-                       count(*) FILTER (WHERE base) AS b, list(DISTINCT execution_id) AS execs
-                FROM a JOIN had USING (node, name) GROUP BY ALL HAVING b = 0 AND w > 0)
-        SELECT n.node, n.name, n.value, n.w,
-               (SELECT list([e.uid, src.path, e.location] ORDER BY e.started_at, e.uid)
-                FROM _w e LEFT JOIN sources src ON src.id = e.source_id
-                WHERE e.node = n.node AND list_contains(n.execs, e.execution_id)) AS ex
-        FROM new n
+                       count(*) FILTER (WHERE base) AS b
+                FROM a JOIN had USING (node, name) GROUP BY ALL HAVING b = 0 AND w > 0),
+        -- The node's entities in the executions showing the new value.
+        shown AS (
+            SELECT x.node, x.name, x.value,
+                   list([e.uid, src.path, e.location] ORDER BY e.started_at, e.uid) AS ex
+            FROM (SELECT DISTINCT node, name, value, execution_id FROM a
+                  SEMI JOIN new USING (node, name, value)) x
+            JOIN _w e ON e.node = x.node AND e.execution_id = x.execution_id
+            LEFT JOIN sources src ON src.id = e.source_id
+            GROUP BY ALL)
+        SELECT n.node, n.name, n.value, n.w, s.ex
+        FROM new n LEFT JOIN shown s USING (node, name, value)
     """, [list(CHANGE_NAMES)])
     return [Signal(r["node"], "new_value", f"{r['name']}={r['value']}", r["w"], 0,
                    round(poisson_z(r["w"], PSEUDO * scale), 2), _examples(r["ex"]))
