@@ -165,7 +165,10 @@ def _scale(store: Store) -> float | None:
 
 
 def _examples(rows: Any) -> list[dict[str, Any]]:
-    """Example entities (uid, file, location); files under the working folder relative."""
+    """Example entities (uid, file, location); files under the working folder relative.
+
+    The queries pick them with ``arg_min(..., uid, EXAMPLES)``: the first few by uid, without
+    sorting every counted entity into a list."""
     return [{"uid": u, "file": _shown(f), "location": loc} for u, f, loc in (rows or [])[:EXAMPLES]]
 
 
@@ -338,10 +341,10 @@ def _log_levels(store: Store, scale: float) -> list[Signal]:
                   AS known
         FROM _logs
     """, [KIND_CHARS, KIND_CHARS])
-    rows = store.rows("""
+    rows = store.rows(f"""
         SELECT component, lvl,
                count(*) FILTER (WHERE win) AS w, count(*) FILTER (WHERE NOT win) AS b,
-               list([uid, file, location] ORDER BY uid) FILTER (WHERE win) AS examples
+               arg_min([uid, file, location], uid, {EXAMPLES}) FILTER (WHERE win) AS examples
         FROM (SELECT *, CASE WHEN severity IN ('error', 'fatal') THEN 'error_logs'
                              ELSE 'warn_logs' END AS lvl
               FROM _logs WHERE severity = 'warn'
@@ -368,14 +371,16 @@ def _templates(store: Store, scale: float) -> list[Signal]:
     appear or grow, and templates of any level that vanish or fall while their operation
     still runs."""
     store.sql(_OPS_SQL)
-    rows = store.rows("""
+    rows = store.rows(f"""
         SELECT l.component, l.op, l.template, o.w AS op_w, o.b AS op_b,
                CASE WHEN bool_or(l.severity IN ('error', 'fatal') AND NOT l.known) THEN 'error'
                     WHEN bool_or(l.severity IN ('error', 'fatal', 'warn')) THEN 'warn'
                     ELSE 'info' END AS level,
                count(*) FILTER (WHERE l.win) AS w, count(*) FILTER (WHERE NOT l.win) AS b,
-               list([l.uid, l.file, l.location] ORDER BY l.uid) FILTER (WHERE l.win) AS wex,
-               list([l.uid, l.file, l.location] ORDER BY l.uid) FILTER (WHERE NOT l.win) AS bex
+               arg_min([l.uid, l.file, l.location], l.uid, {EXAMPLES})
+                   FILTER (WHERE l.win) AS wex,
+               arg_min([l.uid, l.file, l.location], l.uid, {EXAMPLES})
+                   FILTER (WHERE NOT l.win) AS bex
         FROM _logs l LEFT JOIN _ops o ON o.component = l.component AND o.op = l.op
         GROUP BY ALL
     """)
@@ -403,11 +408,12 @@ def _templates(store: Store, scale: float) -> list[Signal]:
 def _call_paths(store: Store, scale: float) -> list[Signal]:
     """Call paths (caller operation -> callee operation) that vanish while the caller's
     operation still runs, credited to the caller: it stopped doing part of its work."""
-    rows = store.rows("""
+    rows = store.rows(f"""
         SELECT s.node AS caller, s.op, d.node AS callee, d.name AS callee_op,
                o.w AS op_w, o.b AS op_b,
                count(*) FILTER (WHERE s.win) AS w, count(*) FILTER (WHERE NOT s.win) AS b,
-               list([s.uid, s.file, s.location] ORDER BY s.uid) FILTER (WHERE NOT s.win) AS bex
+               arg_min([s.uid, s.file, s.location], s.uid, {EXAMPLES})
+                   FILTER (WHERE NOT s.win) AS bex
         FROM edges e JOIN _client s ON s.id = e.src_id JOIN entities d ON d.id = e.dst_id
         LEFT JOIN _ops o ON o.component = s.node AND o.op = s.op
         WHERE e.kind = 'calls' AND s.node <> d.node
@@ -430,7 +436,7 @@ def _call_paths(store: Store, scale: float) -> list[Signal]:
 # http.status_code; rpc.grpc.status_code 2 UNKNOWN, 4 DEADLINE_EXCEEDED, 13 INTERNAL,
 # 14 UNAVAILABLE). A client span's code is its callee's answer. Spans are steps (a local
 # root's run repeats its span's attributes).
-_ERROR_CODES_SQL = """
+_ERROR_CODES_SQL = f"""
 WITH s AS (SELECT id, uid, source_id, node, location, true AS win FROM _w
            UNION ALL SELECT id, uid, source_id, node, location, false FROM _b),
 -- The codes were read with the attributes (``_docs.vals``, last three: CODE_PATHS); only
@@ -445,7 +451,7 @@ coded AS (
        OR TRY_CAST(d.grpc AS INTEGER) IN (2, 4, 13, 14))
 SELECT coalesce(callee.node, c.node) AS component, coalesce(c.http, 'grpc ' || c.grpc) AS code,
        count(*) FILTER (WHERE c.win) AS w, count(*) FILTER (WHERE NOT c.win) AS b,
-       list([c.uid, src.path, c.location] ORDER BY c.uid) FILTER (WHERE c.win) AS ex
+       arg_min([c.uid, src.path, c.location], c.uid, {EXAMPLES}) FILTER (WHERE c.win) AS ex
 FROM coded c
 LEFT JOIN edges e ON e.src_id = c.id AND e.kind = 'calls'
 LEFT JOIN entities callee ON callee.id = e.dst_id
@@ -516,7 +522,7 @@ def _counted(store: Store, scale: float, where: str, signal: str, what: str) -> 
     rows = store.rows(f"""
         SELECT s.node AS component, count(*) FILTER (WHERE s.win) AS w,
                count(*) FILTER (WHERE NOT s.win) AS b,
-               list([s.uid, src.path, s.location] ORDER BY s.uid) FILTER (WHERE s.win) AS ex
+               arg_min([s.uid, src.path, s.location], s.uid, {EXAMPLES}) FILTER (WHERE s.win) AS ex
         FROM (SELECT *, true AS win FROM _w UNION ALL SELECT *, false FROM _b) s
         LEFT JOIN sources src ON src.id = s.source_id
         WHERE {where} GROUP BY ALL
