@@ -219,25 +219,33 @@ _IN_BASELINE = ("list_contains(?::INTEGER[], source_id) AND {t} >= coalesce(?, {
 _IN_PERIOD = "len(?::INTEGER[]) = 0 AND {t} >= ? AND {t} < ?"
 
 
+#: The entity columns the analyses read from the scope (copying every column cost as much as
+#: the rest of the scoping).
+_SCOPE_COLUMNS = ("id, uid, kind, node, name, status, started_at, ended_at, attempt, run_uid, "
+                  "parent_uid, source_id, location, execution_id")
+
+
 def _scope(store: Store, w: Window, base_ids: list[int]) -> None:
     """Temporary tables: the window's entities (``_w``), its failed ones, its log lines
     (``_wl``), and the baseline's entities and log lines (``_b``, ``_bl``)."""
     if w.execution:
-        store.sql("CREATE OR REPLACE TEMP TABLE _w AS SELECT * FROM entities "
+        store.sql(f"CREATE OR REPLACE TEMP TABLE _w AS SELECT {_SCOPE_COLUMNS} FROM entities "
                   "WHERE execution_id = ?", [w.execution])
-        store.sql("CREATE OR REPLACE TEMP TABLE _b AS SELECT * FROM entities WHERE false")
+        store.sql(f"CREATE OR REPLACE TEMP TABLE _b AS SELECT {_SCOPE_COLUMNS} FROM entities "
+                  "WHERE false")
         store.sql("CREATE OR REPLACE TEMP TABLE _wl AS SELECT * FROM logs WHERE entity_uid IN "
                   "(SELECT uid FROM _w)")
         store.sql("CREATE OR REPLACE TEMP TABLE _bl AS SELECT * FROM logs WHERE false")
     else:
         base = _IN_BASELINE if base_ids else _IN_PERIOD
-        for table, col, suffix in (("entities", "started_at", ""), ("logs", "time", "l")):
-            store.sql(f"CREATE OR REPLACE TEMP TABLE _w{suffix} AS SELECT * FROM {table} "
+        for table, cols, col, suffix in (("entities", _SCOPE_COLUMNS, "started_at", ""),
+                                         ("logs", "*", "time", "l")):
+            store.sql(f"CREATE OR REPLACE TEMP TABLE _w{suffix} AS SELECT {cols} FROM {table} "
                       f"WHERE {_IN_WINDOW.format(t=col)}", [base_ids, w.since, w.until])
-            store.sql(f"CREATE OR REPLACE TEMP TABLE _b{suffix} AS SELECT * FROM {table} "
+            store.sql(f"CREATE OR REPLACE TEMP TABLE _b{suffix} AS SELECT {cols} FROM {table} "
                       f"WHERE {base.format(t=col)}",
                       [base_ids, w.baseline_since, w.baseline_until])
-    store.sql("CREATE OR REPLACE TEMP TABLE _w_failed AS SELECT * FROM _w "
+    store.sql("CREATE OR REPLACE TEMP TABLE _w_failed AS SELECT id, execution_id FROM _w "
               "WHERE status IN ('failed', 'timed_out')")
 
 
