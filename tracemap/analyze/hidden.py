@@ -210,19 +210,22 @@ def _cycles(observed: list[dict[str, Any]]) -> list[list[str]]:
     return sorted(found, key=lambda c: (len(c), c))
 
 
+# Writers and readers are counted per dataset before they meet: the pairs of a busy dataset
+# are its writes times its reads (5M store: 13 CPU s as a join of every write with every read).
 _DATASET_SQL = """
 WITH w AS (
     SELECT e.dst_id AS dataset, s.node AS writer, coalesce(r.node, s.node) AS writer_run,
-           s.started_at
+           count(*) AS n
     FROM edges e JOIN entities s ON s.id = e.src_id LEFT JOIN entities r ON r.uid = s.run_uid
-    WHERE e.kind = 'writes'),
+    WHERE e.kind = 'writes' GROUP BY ALL),
 rd AS (
     SELECT e.src_id AS dataset, d.node AS reader, coalesce(r.node, d.node) AS reader_run,
-           d.started_at
+           count(*) AS n, min(d.started_at) AS first_seen, max(d.started_at) AS last_seen
     FROM edges e JOIN entities d ON d.id = e.dst_id LEFT JOIN entities r ON r.uid = d.run_uid
-    WHERE e.kind = 'reads')
+    WHERE e.kind = 'reads' GROUP BY ALL)
 SELECT w.writer, w.writer_run, ds.node AS dataset, rd.reader, rd.reader_run,
-       count(*) AS count, min(rd.started_at) AS first_seen, max(rd.started_at) AS last_seen
+       sum(w.n * rd.n) AS count, min(rd.first_seen) AS first_seen,
+       max(rd.last_seen) AS last_seen
 FROM w JOIN rd USING (dataset) JOIN entities ds ON ds.id = w.dataset
 WHERE w.writer <> rd.reader
 GROUP BY ALL ORDER BY w.writer_run, rd.reader_run, w.writer, rd.reader, dataset
