@@ -375,8 +375,9 @@ WITH msgs AS (
     WHERE s.kind = 'message' AND m.produced_at BETWEEN ? AND ?),
 -- One multi-path extract per document: ~9x cheaper than json_each over every member.
 extracted AS (
-    SELECT execution_id, node, unnest(?::VARCHAR[]) AS name, unnest(vals[1:?]) AS v
-    FROM _docs
+    SELECT execution_id, node, unnest(?::VARCHAR[]) AS name, unnest(vals) AS v
+    -- The spans of one component in one execution mostly repeat their values: once each.
+    FROM (SELECT DISTINCT execution_id, node, vals[1:?] AS vals FROM _docs)
     UNION ALL
     SELECT execution_id, node, unnest(?::VARCHAR[]), unnest(json_extract(doc, ?::VARCHAR[]))
     FROM (SELECT execution_id, node, detail AS doc FROM msgs
