@@ -339,12 +339,12 @@ def _node_stats(store: Store, w: Window) -> dict[str, dict[str, Any]]:
 # ------------------------------------------------------------------------------------- attributes
 
 # A message's headers and fields are set by whoever produced it: credit them to that node.
-_ATTR_SCOPE_SQL = """
-CREATE OR REPLACE TEMP TABLE _attr_scoped AS
-SELECT s.id, s.uid, s.kind, coalesce(p.node, s.node) AS node, s.execution_id, s.source_id
-FROM (SELECT id, uid, kind, node, execution_id, source_id FROM _w
-      UNION ALL SELECT id, uid, kind, node, execution_id, source_id FROM _b) s
-LEFT JOIN edges e ON e.dst_id = s.id AND e.kind = 'emits' AND s.kind = 'message'
+_MSG_SCOPE_SQL = """
+CREATE OR REPLACE TEMP TABLE _msg_scoped AS
+SELECT s.uid, coalesce(p.node, s.node) AS node, s.execution_id, s.source_id
+FROM (SELECT id, uid, node, execution_id, source_id FROM _w WHERE kind = 'message'
+      UNION ALL SELECT id, uid, node, execution_id, source_id FROM _b WHERE kind = 'message') s
+LEFT JOIN edges e ON e.dst_id = s.id AND e.kind = 'emits'
 LEFT JOIN entities p ON p.id = e.src_id
 """
 
@@ -358,7 +358,10 @@ CODE_PATHS = ('$."http.response.status_code"', '$."http.status_code"',
 _DOCS_SQL = """
 CREATE OR REPLACE TEMP TABLE _docs AS
 SELECT s.id, s.kind, s.node, s.execution_id, json_extract(d.doc, ?::VARCHAR[]) AS vals
-FROM _attr_scoped s JOIN (
+FROM (SELECT id, uid, kind, node, execution_id, source_id FROM _w WHERE kind IN ('run', 'step')
+      UNION ALL SELECT id, uid, kind, node, execution_id, source_id FROM _b
+      WHERE kind IN ('run', 'step')) s
+JOIN (
     SELECT uid, source_id, 'run' AS kind, detail AS doc FROM runs
     WHERE started_at BETWEEN ? AND ?
     UNION ALL SELECT uid, source_id, 'step', detail FROM steps
@@ -370,9 +373,9 @@ WHERE d.doc IS NOT NULL
 _ATTR_SQL = """
 CREATE OR REPLACE TEMP TABLE _attrs AS
 WITH msgs AS (
-    SELECT s.execution_id, s.node, m.detail, m.headers, m.payload FROM _attr_scoped s
+    SELECT s.execution_id, s.node, m.detail, m.headers, m.payload FROM _msg_scoped s
     JOIN messages m ON m.uid = s.uid AND m.source_id = s.source_id
-    WHERE s.kind = 'message' AND m.produced_at BETWEEN ? AND ?),
+    WHERE m.produced_at BETWEEN ? AND ?),
 -- One multi-path extract per document: ~9x cheaper than json_each over every member.
 extracted AS (
     SELECT execution_id, node, unnest(?::VARCHAR[]) AS name, unnest(vals) AS v
@@ -397,7 +400,7 @@ def _attributes(store: Store) -> dict[str, list[Attribute]]:
     """Discriminating attribute values per node (see module docstring, step 3)."""
     names = list(ATTRIBUTE_NAMES)
     paths = [f'$."{name}"' for name in names]
-    store.sql(_ATTR_SCOPE_SQL)
+    store.sql(_MSG_SCOPE_SQL)
     lo, hi = store.sql("SELECT min(started_at), max(started_at) FROM "
                        "(SELECT started_at FROM _w UNION ALL SELECT started_at FROM _b)"
                        ).fetchone()
