@@ -175,12 +175,12 @@ def _examples(store: Store) -> dict[tuple[str, str, str], list[str]]:
     """The first execution ids of each component edge, by (source, target, kind): one query
     for all edges (one per hidden edge cost a join of all edges and entities each)."""
     rows = store.sql(f"""
-        SELECT source, target, kind, list(execution_id ORDER BY execution_id)
+        SELECT source, target, kind, arg_min(execution_id, execution_id, {MAX_EXAMPLES})
         FROM (SELECT DISTINCT s.node AS source, d.node AS target, e.kind, e.execution_id
               FROM edges e JOIN entities s ON s.id = e.src_id JOIN entities d ON d.id = e.dst_id
               WHERE e.kind IN {DEPENDENCY_KINDS})
         GROUP BY ALL""").fetchall()
-    return {(src, dst, kind): ids[:MAX_EXAMPLES] for src, dst, kind, ids in rows}
+    return {(src, dst, kind): ids for src, dst, kind, ids in rows}
 
 
 def _fan_out(store: Store) -> list[dict[str, Any]]:
