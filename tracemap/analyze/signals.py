@@ -128,8 +128,9 @@ def binomial_z(k: float, n: float, p: float) -> float:
 def collect(store: Store) -> list[Signal]:
     """Every signal of the scoped window (``_w``/``_wl``) against the baseline (``_b``/``_bl``).
 
-    The scope tables are made by ``failures._scope``, the attribute values (``_attrs``) by
-    ``failures._attributes``; examples name file and location.
+    The scope tables are made by ``failures._scope``, the attribute values (``_attrs``) and
+    the parsed run and step details (``_docs``) by ``failures._attributes``; examples name
+    file and location.
     """
     scale = _scale(store)
     if scale is None:
@@ -164,7 +165,10 @@ def _scale(store: Store) -> float | None:
 
 
 def _examples(rows: Any) -> list[dict[str, Any]]:
-    """Example entities (uid, file, location); files under the working folder relative."""
+    """Example entities (uid, file, location); files under the working folder relative.
+
+    The queries pick them with ``arg_min(..., uid, EXAMPLES)``: the first few by uid, without
+    sorting every counted entity into a list."""
     return [{"uid": u, "file": _shown(f), "location": loc} for u, f, loc in (rows or [])[:EXAMPLES]]
 
 
@@ -181,8 +185,8 @@ _CLIENT_SQL = """
 SELECT d.node AS component, d.name AS subject, s.node AS peer, s.win, s.ms, s.uid, s.file,
        s.location
 FROM edges e
-JOIN _spans s ON s.uid = e.src
-JOIN entities d ON d.uid = e.dst
+JOIN _spans s ON s.id = e.src_id
+JOIN entities d ON d.id = e.dst_id
 WHERE e.kind = 'calls' AND s.node <> d.node
 """
 
@@ -199,16 +203,16 @@ _LAG_SQL = """
 SELECT c.node AS component, m.node AS subject, m.node AS peer, m.win, e.latency_ms AS ms,
        c.uid, src.path AS file, c.location
 FROM edges e
-JOIN (SELECT uid, node, true AS win FROM _w WHERE kind = 'message'
-      UNION ALL SELECT uid, node, false FROM _b WHERE kind = 'message') m ON m.uid = e.src
-JOIN entities c ON c.uid = e.dst
+JOIN (SELECT id, node, true AS win FROM _w WHERE kind = 'message'
+      UNION ALL SELECT id, node, false FROM _b WHERE kind = 'message') m ON m.id = e.src_id
+JOIN entities c ON c.id = e.dst_id
 LEFT JOIN sources src ON src.id = c.source_id
 WHERE e.kind IN ('triggers', 'consumes') AND e.latency_ms IS NOT NULL
 """
 
 _SPANS_SQL = """
 CREATE OR REPLACE TEMP TABLE _spans AS
-SELECT s.uid, s.kind, s.node, s.name, s.win,
+SELECT s.id, s.uid, s.kind, s.node, s.name, s.win, s.run_uid, s.parent_uid,
        epoch_us(s.ended_at) / 1000 - epoch_us(s.started_at) / 1000 AS ms,
        src.path AS file, s.location
 FROM (SELECT *, true AS win FROM _w UNION ALL SELECT *, false FROM _b) s
@@ -216,22 +220,42 @@ LEFT JOIN sources src ON src.id = s.source_id
 WHERE s.ended_at IS NOT NULL
 """
 
-# Client calls with the request (run) of their component that encloses them: up the parent
-# chain inside the component to the span that starts its run (the one carrying ``run_uid``).
+# Client calls: the spans of the scope that call another component (``_up``, hop 0).
+_CLIENT_UP_SQL = """
+CREATE OR REPLACE TEMP TABLE _up AS
+SELECT c.uid, c.node, c.run_uid, c.parent_uid AS parent, 0 AS depth FROM _spans c
+WHERE c.kind = 'step' AND EXISTS (SELECT 1 FROM edges e WHERE e.src_id = c.id
+                                  AND e.kind = 'calls')
+"""
+
+# One hop up the parent chain, inside the component, for the calls whose run is not found yet.
+_CLIENT_HOP_SQL = """
+INSERT INTO _up
+SELECT u.uid, u.node, p.run_uid, p.parent_uid, u.depth + 1
+FROM _up u JOIN entities p ON p.uid = u.parent AND p.node = u.node
+WHERE u.depth = ? AND u.run_uid IS NULL
+"""
+
 _CLIENT_RUNS_SQL = """
 CREATE OR REPLACE TEMP TABLE _client AS
-WITH RECURSIVE up(uid, cur, run_uid, depth) AS (
-    SELECT c.uid, c.uid, k.run_uid, 0 FROM _spans c JOIN entities k ON k.uid = c.uid
-    WHERE c.kind = 'step' AND EXISTS (SELECT 1 FROM edges e WHERE e.src = c.uid
-                                      AND e.kind = 'calls')
-    UNION ALL
-    SELECT u.uid, p.uid, p.run_uid, u.depth + 1
-    FROM up u JOIN entities k ON k.uid = u.cur JOIN entities p ON p.uid = k.parent_uid
-    WHERE u.run_uid IS NULL AND u.depth < 32 AND p.node = k.node)
-SELECT c.uid, c.node, c.ms, c.win, c.file, c.location, r.uid AS run_uid, r.name AS op
-FROM _spans c JOIN (SELECT uid, max(run_uid) AS run_uid FROM up GROUP BY uid) u USING (uid)
+SELECT c.id, c.uid, c.node, c.ms, c.win, c.file, c.location, r.uid AS run_uid, r.name AS op
+FROM _spans c JOIN (SELECT uid, max(run_uid) AS run_uid FROM _up GROUP BY uid) u USING (uid)
 LEFT JOIN entities r ON r.uid = u.run_uid
 """
+#: Most parent hops from a client call up to the span that starts its run.
+MAX_HOPS = 32
+
+
+def _client_runs(store: Store) -> None:
+    """Client calls with the request (run) of their component that encloses them: up the
+    parent chain inside the component to the span that starts its run (the one carrying
+    ``run_uid``). Hop by hop, so each join sees only the calls still looking (a recursive
+    query joined the whole entities table twice per hop)."""
+    store.sql(_CLIENT_UP_SQL)
+    for depth in range(MAX_HOPS):
+        if not store.sql(_CLIENT_HOP_SQL, [depth]).fetchone()[0]:
+            break
+    store.sql(_CLIENT_RUNS_SQL)
 
 
 def _latency(store: Store, name: str, samples_sql: str) -> list[Signal]:
@@ -243,7 +267,7 @@ def _latency(store: Store, name: str, samples_sql: str) -> list[Signal]:
     """
     if name == "client_latency":
         store.sql(_SPANS_SQL)
-        store.sql(_CLIENT_RUNS_SQL)
+        _client_runs(store)
     rows = store.rows(f"""
         WITH s AS ({samples_sql}),
         base AS (SELECT component, subject, peer, quantile_cont(ms, 0.95) AS p95,
@@ -317,10 +341,10 @@ def _log_levels(store: Store, scale: float) -> list[Signal]:
                   AS known
         FROM _logs
     """, [KIND_CHARS, KIND_CHARS])
-    rows = store.rows("""
+    rows = store.rows(f"""
         SELECT component, lvl,
                count(*) FILTER (WHERE win) AS w, count(*) FILTER (WHERE NOT win) AS b,
-               list([uid, file, location] ORDER BY uid) FILTER (WHERE win) AS examples
+               arg_min([uid, file, location], uid, {EXAMPLES}) FILTER (WHERE win) AS examples
         FROM (SELECT *, CASE WHEN severity IN ('error', 'fatal') THEN 'error_logs'
                              ELSE 'warn_logs' END AS lvl
               FROM _logs WHERE severity = 'warn'
@@ -347,14 +371,16 @@ def _templates(store: Store, scale: float) -> list[Signal]:
     appear or grow, and templates of any level that vanish or fall while their operation
     still runs."""
     store.sql(_OPS_SQL)
-    rows = store.rows("""
+    rows = store.rows(f"""
         SELECT l.component, l.op, l.template, o.w AS op_w, o.b AS op_b,
                CASE WHEN bool_or(l.severity IN ('error', 'fatal') AND NOT l.known) THEN 'error'
                     WHEN bool_or(l.severity IN ('error', 'fatal', 'warn')) THEN 'warn'
                     ELSE 'info' END AS level,
                count(*) FILTER (WHERE l.win) AS w, count(*) FILTER (WHERE NOT l.win) AS b,
-               list([l.uid, l.file, l.location] ORDER BY l.uid) FILTER (WHERE l.win) AS wex,
-               list([l.uid, l.file, l.location] ORDER BY l.uid) FILTER (WHERE NOT l.win) AS bex
+               arg_min([l.uid, l.file, l.location], l.uid, {EXAMPLES})
+                   FILTER (WHERE l.win) AS wex,
+               arg_min([l.uid, l.file, l.location], l.uid, {EXAMPLES})
+                   FILTER (WHERE NOT l.win) AS bex
         FROM _logs l LEFT JOIN _ops o ON o.component = l.component AND o.op = l.op
         GROUP BY ALL
     """)
@@ -382,12 +408,13 @@ def _templates(store: Store, scale: float) -> list[Signal]:
 def _call_paths(store: Store, scale: float) -> list[Signal]:
     """Call paths (caller operation -> callee operation) that vanish while the caller's
     operation still runs, credited to the caller: it stopped doing part of its work."""
-    rows = store.rows("""
+    rows = store.rows(f"""
         SELECT s.node AS caller, s.op, d.node AS callee, d.name AS callee_op,
                o.w AS op_w, o.b AS op_b,
                count(*) FILTER (WHERE s.win) AS w, count(*) FILTER (WHERE NOT s.win) AS b,
-               list([s.uid, s.file, s.location] ORDER BY s.uid) FILTER (WHERE NOT s.win) AS bex
-        FROM edges e JOIN _client s ON s.uid = e.src JOIN entities d ON d.uid = e.dst
+               arg_min([s.uid, s.file, s.location], s.uid, {EXAMPLES})
+                   FILTER (WHERE NOT s.win) AS bex
+        FROM edges e JOIN _client s ON s.id = e.src_id JOIN entities d ON d.id = e.dst_id
         LEFT JOIN _ops o ON o.component = s.node AND o.op = s.op
         WHERE e.kind = 'calls' AND s.node <> d.node
         GROUP BY ALL
@@ -409,26 +436,26 @@ def _call_paths(store: Store, scale: float) -> list[Signal]:
 # http.status_code; rpc.grpc.status_code 2 UNKNOWN, 4 DEADLINE_EXCEEDED, 13 INTERNAL,
 # 14 UNAVAILABLE). A client span's code is its callee's answer. Spans are steps (a local
 # root's run repeats its span's attributes).
-_ERROR_CODES_SQL = """
-WITH s AS (SELECT uid, source_id, node, location, true AS win FROM _w
-           UNION ALL SELECT uid, source_id, node, location, false FROM _b),
-d AS (SELECT uid, source_id, detail FROM steps),
+_ERROR_CODES_SQL = f"""
+WITH s AS (SELECT id, uid, source_id, node, location, true AS win FROM _w
+           UNION ALL SELECT id, uid, source_id, node, location, false FROM _b),
+-- The codes were read with the attributes (``_docs.vals``, last three: CODE_PATHS); only
+-- server errors meet the scope's entities.
+codes AS (
+    SELECT id, coalesce(vals[-3] ->> '$', vals[-2] ->> '$') AS http, vals[-1] ->> '$' AS grpc
+    FROM _docs WHERE kind = 'step'),
 coded AS (
-    SELECT s.uid, s.source_id, s.node, s.location, s.win,
-           coalesce(d.detail ->> '$."http.response.status_code"',
-                    d.detail ->> '$."http.status_code"') AS http,
-           d.detail ->> '$."rpc.grpc.status_code"' AS grpc
-    FROM s JOIN d ON d.uid = s.uid AND d.source_id = s.source_id
-    WHERE d.detail IS NOT NULL)
+    SELECT s.id, s.uid, s.source_id, s.node, s.location, s.win, d.http, d.grpc
+    FROM codes d JOIN s ON s.id = d.id
+    WHERE TRY_CAST(d.http AS INTEGER) BETWEEN 500 AND 599
+       OR TRY_CAST(d.grpc AS INTEGER) IN (2, 4, 13, 14))
 SELECT coalesce(callee.node, c.node) AS component, coalesce(c.http, 'grpc ' || c.grpc) AS code,
        count(*) FILTER (WHERE c.win) AS w, count(*) FILTER (WHERE NOT c.win) AS b,
-       list([c.uid, src.path, c.location] ORDER BY c.uid) FILTER (WHERE c.win) AS ex
+       arg_min([c.uid, src.path, c.location], c.uid, {EXAMPLES}) FILTER (WHERE c.win) AS ex
 FROM coded c
-LEFT JOIN edges e ON e.src = c.uid AND e.kind = 'calls'
-LEFT JOIN entities callee ON callee.uid = e.dst
+LEFT JOIN edges e ON e.src_id = c.id AND e.kind = 'calls'
+LEFT JOIN entities callee ON callee.id = e.dst_id
 LEFT JOIN sources src ON src.id = c.source_id
-WHERE TRY_CAST(c.http AS INTEGER) BETWEEN 500 AND 599
-   OR TRY_CAST(c.grpc AS INTEGER) IN (2, 4, 13, 14)
 GROUP BY ALL
 """
 
@@ -461,13 +488,19 @@ def _changes(store: Store, scale: float) -> list[Signal]:
             FROM _attrs WHERE list_contains(?::VARCHAR[], name)),
         had AS (SELECT DISTINCT node, name FROM a WHERE base),
         new AS (SELECT node, name, value, count(DISTINCT execution_id) FILTER (WHERE win) AS w,
-                       count(*) FILTER (WHERE base) AS b, list(DISTINCT execution_id) AS execs
-                FROM a JOIN had USING (node, name) GROUP BY ALL HAVING b = 0 AND w > 0)
-        SELECT n.node, n.name, n.value, n.w,
-               (SELECT list([e.uid, src.path, e.location] ORDER BY e.started_at, e.uid)
-                FROM _w e LEFT JOIN sources src ON src.id = e.source_id
-                WHERE e.node = n.node AND list_contains(n.execs, e.execution_id)) AS ex
-        FROM new n
+                       count(*) FILTER (WHERE base) AS b
+                FROM a JOIN had USING (node, name) GROUP BY ALL HAVING b = 0 AND w > 0),
+        -- The node's entities in the executions showing the new value.
+        shown AS (
+            SELECT x.node, x.name, x.value,
+                   list([e.uid, src.path, e.location] ORDER BY e.started_at, e.uid) AS ex
+            FROM (SELECT DISTINCT node, name, value, execution_id FROM a
+                  SEMI JOIN new USING (node, name, value)) x
+            JOIN _w e ON e.node = x.node AND e.execution_id = x.execution_id
+            LEFT JOIN sources src ON src.id = e.source_id
+            GROUP BY ALL)
+        SELECT n.node, n.name, n.value, n.w, s.ex
+        FROM new n LEFT JOIN shown s USING (node, name, value)
     """, [list(CHANGE_NAMES)])
     return [Signal(r["node"], "new_value", f"{r['name']}={r['value']}", r["w"], 0,
                    round(poisson_z(r["w"], PSEUDO * scale), 2), _examples(r["ex"]))
@@ -489,7 +522,7 @@ def _counted(store: Store, scale: float, where: str, signal: str, what: str) -> 
     rows = store.rows(f"""
         SELECT s.node AS component, count(*) FILTER (WHERE s.win) AS w,
                count(*) FILTER (WHERE NOT s.win) AS b,
-               list([s.uid, src.path, s.location] ORDER BY s.uid) FILTER (WHERE s.win) AS ex
+               arg_min([s.uid, src.path, s.location], s.uid, {EXAMPLES}) FILTER (WHERE s.win) AS ex
         FROM (SELECT *, true AS win FROM _w UNION ALL SELECT *, false FROM _b) s
         LEFT JOIN sources src ON src.id = s.source_id
         WHERE {where} GROUP BY ALL
