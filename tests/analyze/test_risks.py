@@ -127,6 +127,8 @@ def test_a_bpmn_compensation_handler_is_found_by_its_event_type_not_its_name(
     ["rabbitmq_json"],
     # a workflow named cancel... that cancels an activity is no saga compensation
     ["temporal_json/sdkts_cancel_activity_history.json"],
+    # attempt 2 failed with retryState InProgress: Temporal starts attempt 3, nothing exhausted
+    ["temporal_json/ui_raw_events_descending_retry_failed.json"],
 ])
 def test_a_clean_landscape_reports_none(tmp_path: Path, paths: list[str]) -> None:
     result = _risks(tmp_path, *(FIXTURES / p for p in paths))
@@ -140,6 +142,20 @@ def test_step_functions_retries_one_record_per_attempt_are_one_chain(tmp_path: P
     assert (retry["component"], retry["count"], retry["total"]) == (
         "stepfunctions:state:test-stack-IngestGranule.SyncGranule", 1, 1)
     assert retry["examples"][0]["attempts"] == 4
+
+
+def test_argo_retry_nodes_are_one_chain_each(tmp_path: Path) -> None:
+    # each Retry node's pods fail(0), fail(1) are one chain (retryStrategy limit 1: two
+    # attempts), not two retried steps; all four Retry nodes ran out ("No more retries left")
+    result = _risks(tmp_path, FIXTURES / "argo_workflow")
+    assert [(f.component, f.count, f.total) for f in result.findings] == [
+        ("argo:template:dag-disable-fail-fast.c", 1, 1),
+        ("argo:template:failed-retries.delayed-fail", 1, 1),
+        ("argo:template:failed-retries.fail", 1, 1),
+        ("argo:template:order-pipeline.price-order", 1, 1),
+        ("argo:template:retry-with-dags.fail", 1, 1)]
+    assert {f.hazard for f in result.findings} == {"retry_exhausted"}
+    assert all(f.examples[0]["attempts"] == 2 for f in result.findings)
 
 
 def test_window_excludes_what_started_outside(tmp_path: Path) -> None:

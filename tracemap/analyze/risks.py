@@ -374,22 +374,36 @@ ORDER BY m.component, m.minute
 def _retry_chains(store: Store) -> None:
     """One row per retry chain: a step or run and its later attempts, whether a system folds
     them into one record (Temporal's ``attempt``) or writes one per attempt (Step Functions,
-    ``retry_of`` links): same component, same run, same name."""
+    Argo, Airflow: ``retry_of`` links, each attempt to the one it retried). A chain is named by
+    its first attempt, so two attempts with their own names (Argo's ``fail(0)``, ``fail(1)``)
+    are one chain, and two activities of one type in one run are two."""
+    store.sql("""
+CREATE OR REPLACE TEMP TABLE _rk_first AS
+WITH RECURSIVE back(id, first, depth) AS (
+    SELECT src_id, dst_id, 1 FROM edges WHERE kind = 'retry_of'
+    UNION ALL
+    SELECT b.id, x.dst_id, b.depth + 1
+    FROM back b JOIN edges x ON x.src_id = b.first AND x.kind = 'retry_of'
+    WHERE b.depth < 64
+)
+SELECT id, arg_max(first, depth) AS first FROM back GROUP BY id
+UNION ALL
+-- a first attempt is its own chain's name
+SELECT DISTINCT dst_id, dst_id FROM edges x WHERE kind = 'retry_of'
+  AND NOT EXISTS (SELECT 1 FROM edges y WHERE y.kind = 'retry_of' AND y.src_id = x.dst_id)
+""")
     store.sql("""
 CREATE OR REPLACE TEMP TABLE _rk_retry AS
-WITH chained AS (
-    SELECT x.dst_id AS id FROM edges x WHERE x.kind = 'retry_of'
-    UNION SELECT x.src_id FROM edges x WHERE x.kind = 'retry_of'
-)
-SELECT node, coalesce(run_uid, '') AS run, coalesce(name, uid) AS name,
-       min(started_at) AS started_at, greatest(max(coalesce(attempt, 1)), count(*)) AS attempts,
-       arg_max(status, (coalesce(attempt, 1), started_at)) AS last_status,
-       arg_max(uid, (coalesce(attempt, 1), started_at)) AS uid,
-       arg_max(path, (coalesce(attempt, 1), started_at)) AS path,
-       arg_max(location, (coalesce(attempt, 1), started_at)) AS location,
-       arg_max(error, (coalesce(attempt, 1), started_at)) AS error
-FROM _rk_entp
-WHERE kind IN ('run', 'step') AND (attempt > 1 OR id IN (SELECT id FROM chained))
+SELECT e.node, coalesce(f.first, e.id) AS chain,
+       min(e.started_at) AS started_at,
+       greatest(max(coalesce(e.attempt, 1)), count(*)) AS attempts,
+       arg_max(e.status, (coalesce(e.attempt, 1), e.started_at)) AS last_status,
+       arg_max(e.uid, (coalesce(e.attempt, 1), e.started_at)) AS uid,
+       arg_max(e.path, (coalesce(e.attempt, 1), e.started_at)) AS path,
+       arg_max(e.location, (coalesce(e.attempt, 1), e.started_at)) AS location,
+       arg_max(e.error, (coalesce(e.attempt, 1), e.started_at)) AS error
+FROM _rk_entp e LEFT JOIN _rk_first f ON f.id = e.id
+WHERE e.kind IN ('run', 'step') AND (e.attempt > 1 OR f.id IS NOT NULL)
 GROUP BY ALL
 """)
 
@@ -428,8 +442,19 @@ ORDER BY attempts DESC, started_at, uid LIMIT ?""",
 
 def _retry_exhausted(store: Store) -> list[Finding]:
     rows = store.rows("""
-SELECT *, count(*) OVER (PARTITION BY node) AS total FROM _rk_retry
-QUALIFY last_status IN ('failed', 'timed_out')
+WITH failed AS (
+    SELECT *, count(*) OVER (PARTITION BY node) AS total FROM _rk_retry
+    QUALIFY last_status IN ('failed', 'timed_out')
+), again AS (
+    -- a failure the engine states it will retry (Temporal/Cadence retryState IN_PROGRESS:
+    -- a new run follows) has not exhausted its retries, even when the export ends there
+    SELECT uid FROM runs WHERE uid IN (SELECT uid FROM failed)
+      AND detail->>'retry_state' = 'RETRY_STATE_IN_PROGRESS'
+    UNION ALL
+    SELECT uid FROM steps WHERE uid IN (SELECT uid FROM failed)
+      AND detail->>'retry_state' = 'RETRY_STATE_IN_PROGRESS'
+)
+SELECT * FROM failed WHERE uid NOT IN (SELECT uid FROM again)
 ORDER BY node, started_at, uid
 """)
     findings = []
