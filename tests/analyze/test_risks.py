@@ -4,6 +4,7 @@ reports none (tests/fixtures/scenarios/PROVENANCE.md states each answer)."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -129,10 +130,26 @@ def test_a_bpmn_compensation_handler_is_found_by_its_event_type_not_its_name(
     ["temporal_json/sdkts_cancel_activity_history.json"],
     # attempt 2 failed with retryState InProgress: Temporal starts attempt 3, nothing exhausted
     ["temporal_json/ui_raw_events_descending_retry_failed.json"],
+    # equal key and payload at two offsets; one key on two partitions
+    ["scenarios/risks_clean_kafka"],
 ])
 def test_a_clean_landscape_reports_none(tmp_path: Path, paths: list[str]) -> None:
     result = _risks(tmp_path, *(FIXTURES / p for p in paths))
     assert result.findings == [], [f.to_dict() for f in result.findings]
+
+
+@pytest.mark.parametrize("name", [
+    "orders.placed.DLT", "orders-dlt", "orders-dlq", "orders_dlq", "orders_dead_letter",
+    "orders-dead-letter-queue", "orders.dlx", "orders/$deadletterqueue", "MyQueue-DLQ",
+    "dlq-payments-sink", "payments.deadletters"])
+def test_dead_letter_channel_names(name: str) -> None:
+    assert re.search(risks.DLQ_NAME, name.lower())
+
+
+@pytest.mark.parametrize("name", [
+    "orders.placed", "orders.retry-0", "download", "idle.events", "handle_tx", "model.dltv"])
+def test_channel_names_that_are_not_dead_letters(name: str) -> None:
+    assert not re.search(risks.DLQ_NAME, name.lower())
 
 
 def test_step_functions_retries_one_record_per_attempt_are_one_chain(tmp_path: Path) -> None:

@@ -7,23 +7,27 @@ The rules follow conventions the systems document, not one sample:
 
 - **duplicate_delivery**: a message delivered (``triggers``/``consumes`` edge) to one consumer
   group more than once, after a delivery that did not fail. A message's identity is the most
-  specific one it carries: its ``message_id`` key, else record key + payload hash (the same on a
-  dead-letter channel and after a redrive), else its uid (topic/partition/offset). The group is
+  specific one it carries: its ``message_id`` key, else the record itself where the bus numbers
+  its records (Kafka topic/partition/offset: a redelivery is the same offset), else record key
+  + payload hash. The group is
   the span's ``messaging.consumer.group.name`` (or the older
   ``messaging.kafka.consumer.group``), else the consumer component. **duplicate_effect**: two of
   those deliveries each had an effect on the same component (emitted, wrote, called or started
   something): the consumer is not idempotent.
-- **out_of_order**: per consumer group, channel and record key, the first deliveries of the
-  messages ran in another order than the messages were produced (offset, then time).
+- **out_of_order**: per consumer group, channel, partition and record key, the first
+  deliveries of the messages ran in another order than the messages were produced (offset,
+  then time); deliveries that started at the same instant (one batch) are not reordered.
 - **retry_storm**: a component's retries (a chain of attempts of one step or run, folded into
   one record or one record each, counts ``attempts - 1``) in one minute at least
   ``STORM_FACTOR`` times its median minute and at least ``STORM_MIN_RETRIES``.
-  **retry_exhausted**: retried entities (attempt > 1, or a ``retry_of`` chain) whose last attempt
-  failed. **dead_letter**: messages on dead-letter channels, by name (``.DLT``, ``-dlq``,
-  ``dead-letter`` ...) or by the metadata the brokers and frameworks add (Spring Kafka
+  **retry_exhausted**: retried entities (attempt > 1, or a ``retry_of`` chain from a first
+  attempt) whose last attempt failed and is not to be retried (Temporal ``retryState``
+  ``IN_PROGRESS`` is). **dead_letter**: messages on dead-letter channels, by name (``.DLT``,
+  ``-dlq``, ``dead-letter`` ...) or by the metadata the brokers and frameworks add (Spring Kafka
   ``kafka_dlt-*``, Kafka Connect ``__connect.errors.*``, RabbitMQ ``x-death``, SQS
-  ``DeadLetterQueueSourceArn``); a dead-lettered identity seen again later on another channel
-  is a **redrive**.
+  ``DeadLetterQueueSourceArn``; not a message back on its ``x-first-death-queue``, which
+  is RabbitMQ's retry through a delay queue); a dead-lettered copy seen again later on another
+  channel is a **redrive** (a copy is recognised by message id, else record key + payload).
 - **spanning_workflow**: a workflow-engine run whose own steps, or whose workers (components
   that start or execute its steps) in a trace its steps carry, call ``SPANNING_MIN_SYSTEMS`` or
   more other components during the run, with each callee's share of the failed runs and of the
@@ -97,8 +101,10 @@ WHAT_TO_DO = {
                     "triggered them",
 }
 
-#: Channel names that say "dead letters" (Spring Kafka .DLT/-dlt, -dlq, dead-letter ...).
-DLQ_NAME = r"(^|[._:/-])(dlt|dlq|deadletter|dead[._-]letter[a-z]*)([._:/-]|$)|deadletterqueue"
+#: Channel names that say "dead letters" (Spring Kafka .DLT/-dlt, -dlq, _dead_letter, a
+#: RabbitMQ dead-letter exchange .dlx, Azure Service Bus $DeadLetterQueue ...).
+DLQ_NAME = (r"(^|[._:/$-])(dlt|dlq|dlx|dead[._-]?letters?([._-]?(queue|topic|exchange))?)"
+            r"([._:/-]|$)|deadletterqueue")
 #: Header or attribute names brokers and frameworks add to dead-lettered messages.
 DLQ_HEADERS = ("kafka_dlt-original-topic", "kafka_dlt-exception-fqcn",
                "kafka_dlt-exception-message",
@@ -204,15 +210,23 @@ FROM messages m GROUP BY m.uid
 """)
     store.sql("""
 CREATE OR REPLACE TEMP TABLE _rk_ident AS
-SELECT e.uid,
-       coalesce((SELECT min(k.value) FROM keys k
-                 WHERE k.entity_uid = e.uid AND k.kind = 'message_id'),
-                CASE WHEN m.msg_key IS NOT NULL AND m.payload_hash IS NOT NULL
-                     THEN m.msg_key || '|' || m.payload_hash END,
-                e.uid) AS ident,
-       m.msg_key, m.part, m.offs
-FROM _rk_ent e LEFT JOIN _rk_msg m ON m.uid = e.uid
-WHERE e.kind = 'message'
+WITH i AS (
+    SELECT e.uid,
+           (SELECT min(k.value) FROM keys k
+            WHERE k.entity_uid = e.uid AND k.kind = 'message_id') AS message_id,
+           CASE WHEN m.msg_key IS NOT NULL AND m.payload_hash IS NOT NULL
+                THEN m.msg_key || '|' || m.payload_hash END AS content,
+           m.msg_key, m.part, m.offs
+    FROM _rk_ent e LEFT JOIN _rk_msg m ON m.uid = e.uid
+    WHERE e.kind = 'message'
+)
+-- Delivered again: the same message id, else the same record (a Kafka redelivery is the same
+-- topic/partition/offset: another offset with equal content was produced twice, not
+-- redelivered), else equal key and payload. Dead-lettered and redriven: the same message id,
+-- else equal key and payload (a copy on another channel has its own offset).
+SELECT uid, coalesce(message_id, CASE WHEN offs IS NOT NULL THEN uid END, content, uid) AS ident,
+       coalesce(message_id, content, uid) AS copy, msg_key, part, offs
+FROM i
 """)
     # Only a consumer's best-evidenced deliveries count: a time-order guess beside a stated
     # link into the same processing is not a second delivery.
@@ -319,12 +333,16 @@ def _out_of_order(store: Store) -> list[Finding]:
     rows = store.rows("""
 WITH first AS (
     SELECT * FROM _rk_dlv WHERE msg_key IS NOT NULL
-    QUALIFY row_number() OVER (PARTITION BY grp, ident ORDER BY started_at, uid) = 1
+    QUALIFY row_number() OVER (PARTITION BY grp, ident ORDER BY started_at, uid, msg) = 1
 ), ordered AS (
     SELECT *, max(produced_at) OVER w AS later_produced, max(offs) OVER w AS later_offset,
            arg_max(msg, (produced_at, offs)) OVER w AS overtaken_by
     FROM first
-    WINDOW w AS (PARTITION BY grp, channel, msg_key ORDER BY started_at, uid
+    -- Kafka orders a partition, not a topic: a key's records on two partitions (after
+    -- partitions were added) have no order to break. Deliveries that started together (one
+    -- batch, one invocation) are taken in offset order: their clock cannot tell otherwise.
+    WINDOW w AS (PARTITION BY grp, channel, part, msg_key
+                 ORDER BY started_at, offs, produced_at, uid
                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
 )
 SELECT *, (epoch_us(later_produced) - epoch_us(produced_at)) / 1000.0 AS gap_ms,
@@ -476,7 +494,7 @@ def _dead_letters(store: Store) -> list[Finding]:
     origin = ", ".join(f"m.headers->>'$.\"{h}\"'" for h in DLQ_ORIGIN)
     rows = store.rows(f"""
 WITH dead AS (
-    SELECT e.uid, e.node, e.path, e.location, e.started_at, i.ident,
+    SELECT e.uid, e.node, e.path, e.location, e.started_at, i.copy,
            coalesce({origin}) AS origin,
            regexp_matches(lower(m.channel), ?) AS by_name
     FROM _rk_entp e JOIN _rk_msg m ON m.uid = e.uid JOIN _rk_ident i ON i.uid = e.uid
@@ -484,14 +502,18 @@ WITH dead AS (
       AND (regexp_matches(lower(m.channel), ?)
            -- one scan of the text first; the JSON lookups only confirm what it found
            OR (regexp_matches(lower(concat(m.headers::VARCHAR, m.detail::VARCHAR)), ?)
-               AND ({flags})))
+               AND ({flags})
+               -- back on the queue it first died in: RabbitMQ's retry through a delay queue
+               -- (TTL, then dead-lettered home), a retry and not a dead letter
+               AND coalesce(m.headers->>'$."x-first-death-queue"'
+                        NOT IN (m.channel, coalesce(m.detail->>'queue', '')), true)))
 )
 SELECT d.*,
        EXISTS (SELECT 1 FROM _rk_ident i2 JOIN _rk_ent e2 ON e2.uid = i2.uid
-               WHERE i2.ident = d.ident AND e2.node <> d.node
+               WHERE i2.copy = d.copy AND e2.node <> d.node
                  AND e2.started_at > d.started_at) AS redriven,
        (SELECT any_value(e3.node) FROM _rk_ident i3 JOIN _rk_ent e3 ON e3.uid = i3.uid
-        WHERE i3.ident = d.ident AND e3.node <> d.node AND e3.started_at <= d.started_at)
+        WHERE i3.copy = d.copy AND e3.node <> d.node AND e3.started_at <= d.started_at)
            AS came_from
 FROM dead d ORDER BY d.node, d.started_at, d.uid
 """, [DLQ_NAME, DLQ_NAME, "|".join(re.escape(h.lower()) for h in DLQ_HEADERS)])
