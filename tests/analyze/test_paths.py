@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 import tracemap
-from tests.conftest import SCENARIOS
+from tests.conftest import FIXTURES, SCENARIOS
 from tracemap.cli import app
 
 CHAIN = ["otel:service:checkout", "kafka:topic:orders.placed", "otel:service:billing",
@@ -83,3 +84,19 @@ def test_unknown_component_is_a_clear_error(tm: tracemap.Tracemap) -> None:
     r = CliRunner().invoke(app, ["paths", "--db", tm.db, "--from", "nosuchthing"])
     assert r.exit_code == 1
     assert "nosuchthing" in r.output
+
+
+def test_a_single_service_trace_is_a_pathway(tmp_path: Path) -> None:
+    # telemetrygen's spans (jaeger's OTLP fixture) never leave the service: one pathway of one
+    # component, hashed from its name, no hops; the three-service trace keeps its hop hash
+    tm = tracemap.open(tmp_path / "store.duckdb")
+    tm.ingest([str(FIXTURES / "otlp_json" / "jaeger_fixture_otlp2jaeger_in.otlp.json"),
+               str(FIXTURES / "otlp_json" / "jaeger_fixture_otel_traces_01.otlp.json")])
+    result = tm.paths()
+    assert result.executions == 2
+    alone = next(p for p in result.paths if p.components == ["otel:service:telemetrygen"])
+    assert alone.hops == [] and alone.count == 1
+    assert alone.hash == hashlib.md5(b"otel:service:telemetrygen").hexdigest()[:16]
+    [other] = [p for p in result.paths if p is not alone]
+    assert len(other.components) > 1 and other.hops
+    assert other.hash == _hash([(h.source, h.target, h.kind) for h in other.hops])

@@ -3,7 +3,9 @@
 A pathway is the set of component hops an execution made (``edges`` whose two ends are on
 different component-graph nodes), whatever the timing of parallel branches. Its ``hash`` is
 the first 16 hex digits of the md5 of those hops sorted (``source>target:kind`` joined by
-``|``): computed offline, like Datadog's pathway hash, and stable across runs and stores.
+``|``): computed offline, like Datadog's pathway hash, and stable across runs and stores. An
+execution that never left one component (a single-service trace) takes that component's
+pathway, hashed from its name, with no hops.
 
 For each pathway: how many executions took it, their end-to-end latency (first start to last
 end) p50/p95/p99, their failure rate, each hop's latency p50/p95 (for a message hop, the
@@ -94,13 +96,23 @@ WHERE s.node <> d.node
   AND (?::TIMESTAMPTZ IS NULL OR e.started_at >= ?::TIMESTAMPTZ)
   AND (?::TIMESTAMPTZ IS NULL OR e.started_at < ?::TIMESTAMPTZ)
 """, [since, since, until, until])
+    # An execution that stayed in one component (a single-service trace, a workflow run with
+    # no hop out) takes a pathway too: the one of its components alone.
     store.sql("""
 CREATE OR REPLACE TEMP TABLE _pt_exec AS
 SELECT execution_id,
        left(md5(string_agg(DISTINCT source || '>' || target || ':' || kind, '|'
                            ORDER BY source || '>' || target || ':' || kind)), 16) AS hash
 FROM _pt_hop GROUP BY execution_id
-""")
+UNION ALL
+SELECT n.execution_id, left(md5(string_agg(DISTINCT n.node, '|' ORDER BY n.node)), 16)
+FROM entities n JOIN executions e ON e.execution_id = n.execution_id
+WHERE n.node IS NOT NULL
+  AND n.execution_id NOT IN (SELECT execution_id FROM _pt_hop)
+  AND (?::TIMESTAMPTZ IS NULL OR e.started_at >= ?::TIMESTAMPTZ)
+  AND (?::TIMESTAMPTZ IS NULL OR e.started_at < ?::TIMESTAMPTZ)
+GROUP BY n.execution_id
+""", [since, since, until, until])
     store.sql("""
 CREATE OR REPLACE TEMP TABLE _pt_node AS
 SELECT n.execution_id, n.node, min(n.started_at) AS first_start,
