@@ -138,6 +138,29 @@ def test_a_clean_landscape_reports_none(tmp_path: Path, paths: list[str]) -> Non
     assert result.findings == [], [f.to_dict() for f in result.findings]
 
 
+def test_every_real_fixture_in_one_store_has_only_its_true_findings(tmp_path: Path) -> None:
+    # every folder of real exports (and TrainTicket's traces and logs) in one store: the
+    # only hazards are retries that ran out, each checked against its file (Argo "No more
+    # retries left", Zeebe JOB_NO_RETRIES, Temporal RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED,
+    # Step Functions' and Airflow's last attempt failed)
+    folders = [p for p in sorted(FIXTURES.iterdir()) if p.is_dir() and p.name != "scenarios"]
+    tm = tracemap.open(tmp_path / "store.duckdb")
+    tm.ingest([str(p) for p in folders] + [str(SCENARIOS / "rca")])
+    result = tm.risks()
+    assert [(f.hazard, f.component, f.count, f.total) for f in result.findings] == [
+        ("retry_exhausted", "airflow:task:BQ.copy", 1, 1),
+        ("retry_exhausted", "argo:template:dag-disable-fail-fast.c", 1, 1),
+        ("retry_exhausted", "argo:template:failed-retries.delayed-fail", 1, 1),
+        ("retry_exhausted", "argo:template:failed-retries.fail", 1, 1),
+        ("retry_exhausted", "argo:template:order-pipeline.price-order", 1, 1),
+        ("retry_exhausted", "argo:template:retry-with-dags.fail", 1, 1),
+        # two express executions retried Enrich: one succeeded on attempt 2
+        ("retry_exhausted", "stepfunctions:state:OrderIntake.Enrich", 1, 2),
+        ("retry_exhausted", "stepfunctions:state:test-stack-IngestGranule.SyncGranule", 1, 1),
+        ("retry_exhausted", "temporal:activity:HeartbeatAndThrowIO", 1, 1),
+        ("retry_exhausted", "zeebe:job:payment-service", 1, 1)]
+
+
 @pytest.mark.parametrize("name", [
     "orders.placed.DLT", "orders-dlt", "orders-dlq", "orders_dlq", "orders_dead_letter",
     "orders-dead-letter-queue", "orders.dlx", "orders/$deadletterqueue", "MyQueue-DLQ",
