@@ -132,6 +132,8 @@ def test_a_bpmn_compensation_handler_is_found_by_its_event_type_not_its_name(
     ["temporal_json/ui_raw_events_descending_retry_failed.json"],
     # equal key and payload at two offsets; one key on two partitions
     ["scenarios/risks_clean_kafka"],
+    # a failed INSERT, then the JDBC ROLLBACK span and a release...(): no saga
+    ["scenarios/risks_db_rollback"],
 ])
 def test_a_clean_landscape_reports_none(tmp_path: Path, paths: list[str]) -> None:
     result = _risks(tmp_path, *(FIXTURES / p for p in paths))

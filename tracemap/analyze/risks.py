@@ -39,9 +39,10 @@ The rules follow conventions the systems document, not one sample:
   more than ``CASCADE_ENTITIES`` entities or ``CASCADE_SYSTEMS`` systems (with the fan-out and
   depth distribution of all chains); **event_storm**: a channel's messages in one minute at least
   ``STORM_FACTOR`` times its median minute and at least ``STORM_MIN_EVENTS``.
-- **compensation**: steps named as saga compensations (``Compensate*``/``*compensation*`` and
-  ``*rollback*`` always; ``Cancel*``, ``Refund*``, ``Undo*``, ``Revert*``, ``Release*`` ...
-  only after a failed step of the same execution), BPMN compensation handlers (Zeebe records
+- **compensation**: steps named as saga compensations (``Compensate*``/``*compensation*``
+  always; in a workflow engine's steps also ``*rollback*``, and ``Cancel*``, ``Refund*``,
+  ``Undo*``, ``Revert*``, ``Release*`` ... after a failed step of the same execution: outside
+  one, ``ROLLBACK`` is a database transaction's), BPMN compensation handlers (Zeebe records
   an activity run as one with ``bpmnEventType`` ``COMPENSATION``, whatever its name; the
   throw and boundary events that start them are not counted), and the failure that preceded
   each.
@@ -118,8 +119,10 @@ DLQ_ORIGIN = ("kafka_dlt-original-topic", "__connect.errors.topic", "x-first-dea
 #: only after a failure in the same execution (``CancelOrder`` may be a customer's cancel) ...
 COMPENSATION_NAME = (r"^(?i:compensate|cancel|refund|undo|revert|rollback|release|unreserve|void)"
                      r"([A-Z_.\- ]|$)|(?i:compensat|roll[_-]?back)")
-#: ... or the word itself, which always counts.
+#: ... or the word itself, which always counts in a workflow engine's steps ...
 COMPENSATION_EXPLICIT = r"(?i:compensat|roll[_-]?back)"
+#: ... and outside one only "compensation" itself (a span named ROLLBACK is a database's).
+COMPENSATION_WORD = r"(?i:compensat)"
 #: Span attributes naming a consumer group (current OTel semconv first).
 GROUP_ATTRIBUTES = ("messaging.consumer.group.name", "messaging.kafka.consumer.group",
                     "messaging.kafka.consumer_group", "messaging.rabbitmq.queue",
@@ -827,20 +830,28 @@ ORDER BY started_at, uid LIMIT ?""", [channel, rows[0]["minute"], EXAMPLES])
 
 # ---------------------------------------------------------------------------- compensations
 def _compensations(store: Store) -> list[Finding]:
-    rows = store.rows("""
+    wf = ", ".join(f"'{s}'" for s in WORKFLOW_SYSTEMS)
+    rows = store.rows(f"""
 WITH bpmn AS (
     -- Zeebe marks what compensation runs with bpmnEventType COMPENSATION: the handler
     -- activities, and the throw and boundary events that start them (not compensations)
     SELECT uid, coalesce(detail->>'bpmn_element_type' LIKE '%EVENT', false) AS event
     FROM steps
     WHERE uid LIKE 'zeebe:%' AND detail->>'bpmn_event_type' = 'COMPENSATION'
-), comp AS (
-    SELECT e.*, regexp_matches(split_part(e.component, ':', 3), ?)
-                OR regexp_matches(coalesce(e.name, ''), ?) OR b.uid IS NOT NULL AS named
+), names AS (
+    SELECT e.*, b.uid IS NOT NULL AS handler, e.system IN ({wf}) AS wf,
+           split_part(e.component, ':', 3) AS short, coalesce(e.name, '') AS nm
     FROM _rk_entp e LEFT JOIN bpmn b ON b.uid = e.uid
     WHERE e.kind = 'step' AND NOT coalesce(b.event, false)
-      AND (regexp_matches(split_part(e.component, ':', 3), ?)
-           OR regexp_matches(coalesce(e.name, ''), ?) OR b.uid IS NOT NULL)
+), comp AS (
+    -- Saga names are a workflow's convention: outside an engine, a span named ROLLBACK is a
+    -- database transaction and CancelController.* a user's cancel; only "compensat" says so.
+    SELECT * EXCLUDE (short, nm),
+           handler OR regexp_matches(short, ?) OR regexp_matches(nm, ?)
+           OR (wf AND (regexp_matches(short, ?) OR regexp_matches(nm, ?))) AS named
+    FROM names
+    WHERE handler OR regexp_matches(short, ?) OR regexp_matches(nm, ?)
+       OR (wf AND (regexp_matches(short, ?) OR regexp_matches(nm, ?)))
 ), caused AS (
     SELECT c.node, c.uid, c.path, c.location, c.status, c.named, c.started_at,
            (SELECT arg_max(f.node, f.started_at) FROM _rk_ent f
@@ -851,7 +862,8 @@ WITH bpmn AS (
 )
 SELECT * FROM caused WHERE named OR triggered_by IS NOT NULL
 ORDER BY node, started_at, uid
-""", [COMPENSATION_EXPLICIT, COMPENSATION_EXPLICIT, COMPENSATION_NAME, COMPENSATION_NAME])
+""", [COMPENSATION_WORD] * 2 + [COMPENSATION_EXPLICIT] * 2 + [COMPENSATION_WORD] * 2
+        + [COMPENSATION_NAME] * 2)
     findings = []
     for component, group in _by(rows, "node").items():
         causes = sorted({r["triggered_by"] for r in group} - {None})
