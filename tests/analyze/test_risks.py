@@ -134,6 +134,8 @@ def test_a_bpmn_compensation_handler_is_found_by_its_event_type_not_its_name(
     ["scenarios/risks_clean_kafka"],
     # a failed INSERT, then the JDBC ROLLBACK span and a release...(): no saga
     ["scenarios/risks_db_rollback"],
+    # a Debezium initial snapshot: 60 reads in a minute, then one change a minute
+    ["scenarios/risks_cdc_snapshot"],
 ])
 def test_a_clean_landscape_reports_none(tmp_path: Path, paths: list[str]) -> None:
     result = _risks(tmp_path, *(FIXTURES / p for p in paths))

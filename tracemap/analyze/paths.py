@@ -4,8 +4,8 @@ A pathway is the set of component hops an execution made (``edges`` whose two en
 different component-graph nodes), whatever the timing of parallel branches. Its ``hash`` is
 the first 16 hex digits of the md5 of those hops sorted (``source>target:kind`` joined by
 ``|``): computed offline, like Datadog's pathway hash, and stable across runs and stores. An
-execution that never left one component (a single-service trace) takes that component's
-pathway, hashed from its name, with no hops.
+execution that ran in one component only (a single-service trace) takes that component's
+pathway, hashed from its name, with no hops; a message nobody consumed is no pathway.
 
 For each pathway: how many executions took it, their end-to-end latency (first start to last
 end) p50/p95/p99, their failure rate, each hop's latency p50/p95 (for a message hop, the
@@ -96,8 +96,9 @@ WHERE s.node <> d.node
   AND (?::TIMESTAMPTZ IS NULL OR e.started_at >= ?::TIMESTAMPTZ)
   AND (?::TIMESTAMPTZ IS NULL OR e.started_at < ?::TIMESTAMPTZ)
 """, [since, since, until, until])
-    # An execution that stayed in one component (a single-service trace, a workflow run with
-    # no hop out) takes a pathway too: the one of its components alone.
+    # An execution that ran in one component only (a single-service trace, a workflow run with
+    # no hop out) takes a pathway too: the one of its component alone. A message nobody
+    # consumed ran nothing: it is no pathway.
     store.sql("""
 CREATE OR REPLACE TEMP TABLE _pt_exec AS
 SELECT execution_id,
@@ -112,6 +113,7 @@ WHERE n.node IS NOT NULL
   AND (?::TIMESTAMPTZ IS NULL OR e.started_at >= ?::TIMESTAMPTZ)
   AND (?::TIMESTAMPTZ IS NULL OR e.started_at < ?::TIMESTAMPTZ)
 GROUP BY n.execution_id
+HAVING bool_or(n.kind IN ('run', 'step'))
 """, [since, since, until, until])
     store.sql("""
 CREATE OR REPLACE TEMP TABLE _pt_node AS

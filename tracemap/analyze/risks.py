@@ -38,7 +38,8 @@ The rules follow conventions the systems document, not one sample:
 - **cascade**: the first message of an event chain whose execution, from that message on, holds
   more than ``CASCADE_ENTITIES`` entities or ``CASCADE_SYSTEMS`` systems (with the fan-out and
   depth distribution of all chains); **event_storm**: a channel's messages in one minute at least
-  ``STORM_FACTOR`` times its median minute and at least ``STORM_MIN_EVENTS``.
+  ``STORM_FACTOR`` times its median minute and at least ``STORM_MIN_EVENTS``, not counting a
+  change-data-capture snapshot (Debezium ``source.snapshot``, AWS DMS full ``load``).
 - **compensation**: steps named as saga compensations (``Compensate*``/``*compensation*``
   always; in a workflow engine's steps also ``*rollback*``, and ``Cancel*``, ``Refund*``,
   ``Undo*``, ``Revert*``, ``Release*`` ... after a failed step of the same execution: outside
@@ -208,7 +209,11 @@ SELECT m.uid, any_value(m.channel) AS channel, any_value(m.msg_key) AS msg_key,
        any_value(md5(m.payload::VARCHAR)) AS payload_hash, any_value(m.headers) AS headers,
        any_value(m.detail) AS detail,
        any_value(TRY_CAST(m.detail->>'partition' AS BIGINT)) AS part,
-       any_value(TRY_CAST(m.detail->>'offset' AS BIGINT)) AS offs
+       any_value(TRY_CAST(m.detail->>'offset' AS BIGINT)) AS offs,
+       -- a change-data-capture snapshot reads a table at once (Debezium source.snapshot
+       -- true/first/last/incremental, AWS DMS full load): a burst by design
+       bool_or(coalesce(m.detail->>'snapshot', 'false') <> 'false'
+               OR coalesce(m.detail->>'operation' = 'load', false)) AS snapshot
 FROM messages m GROUP BY m.uid
 """)
     store.sql("""
@@ -809,7 +814,9 @@ ORDER BY h.node, r.entities DESC, h.head
 def _event_storms(store: Store) -> list[Finding]:
     minutes = """
 SELECT node AS component, date_trunc('minute', started_at) AS minute, count(*) AS n
-FROM _rk_ent WHERE kind = 'message' AND started_at IS NOT NULL GROUP BY ALL
+FROM _rk_ent WHERE kind = 'message' AND started_at IS NOT NULL
+  AND uid NOT IN (SELECT uid FROM _rk_msg WHERE snapshot)
+GROUP BY ALL
 """
     findings = []
     for channel, rows in _by(_storms(store, minutes, STORM_MIN_EVENTS), "component").items():
