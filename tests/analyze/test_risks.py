@@ -253,6 +253,15 @@ def test_an_event_storm_against_the_channel_baseline(tmp_path: Path) -> None:
     assert storm["examples"][0]["location"] == "line 9"
 
 
+def test_spring_retry_topics_are_retries_and_only_the_dlt_is_a_dead_letter(
+        tmp_path: Path) -> None:
+    result = _risks(tmp_path, SCENARIOS / "risks_retry_topics")
+    dead = _one(result, "dead_letter")
+    assert (dead["component"], dead["count"], dead["origins"]) == (
+        "kafka:topic:orders-dlt", 1, ["orders"])
+    assert [e["uid"] for e in dead["examples"]] == ["kafka:msg:orders-dlt/0/0"]
+
+
 def test_a_kafka_connect_dead_letter_and_its_redrive(tmp_path: Path) -> None:
     result = _risks(tmp_path, SCENARIOS / "risks_redrive")
     assert [(f.hazard, f.component) for f in result.findings] == [

@@ -26,8 +26,9 @@ The rules follow conventions the systems document, not one sample:
   ``-dlq``, ``dead-letter`` ...) or by the metadata the brokers and frameworks add (Spring Kafka
   ``kafka_dlt-*``, Kafka Connect ``__connect.errors.*``, RabbitMQ ``x-death``, SQS
   ``DeadLetterQueueSourceArn``; not a message back on its ``x-first-death-queue``, which
-  is RabbitMQ's retry through a delay queue); a dead-lettered copy seen again later on another
-  channel is a **redrive** (a copy is recognised by message id, else record key + payload).
+  is RabbitMQ's retry through a delay queue, nor one on a Spring Kafka retry topic); a
+  dead-lettered copy seen again later on another channel is a **redrive** (a copy is
+  recognised by message id, else record key + payload).
 - **spanning_workflow**: a workflow-engine run whose own steps, or whose workers (components
   that start or execute its steps) in a trace its steps carry, call ``SPANNING_MIN_SYSTEMS`` or
   more other components during the run, with each callee's share of the failed runs and of the
@@ -113,6 +114,9 @@ DLQ_HEADERS = ("kafka_dlt-original-topic", "kafka_dlt-exception-fqcn",
                "__connect.errors.topic", "__connect.errors.exception.class.name", "x-death",
                "x-first-death-queue", "x-first-death-reason", "DeadLetterQueueSourceArn",
                "dead-letter-reason", "dlq-original-topic")
+#: Spring Kafka's retry topics (``-retry``, ``-retry-0``, ``-retry-5000``): their records carry
+#: the dead-letter recoverer's headers but are retries.
+RETRY_TOPIC = r"[._-]retry([._-][0-9]+)?$"
 #: Header naming the channel a dead letter came from, in order of preference.
 DLQ_ORIGIN = ("kafka_dlt-original-topic", "__connect.errors.topic", "x-first-death-queue",
               "dlq-original-topic", "DeadLetterQueueSourceArn")
@@ -514,7 +518,11 @@ WITH dead AS (
                -- back on the queue it first died in: RabbitMQ's retry through a delay queue
                -- (TTL, then dead-lettered home), a retry and not a dead letter
                AND coalesce(m.headers->>'$."x-first-death-queue"'
-                        NOT IN (m.channel, coalesce(m.detail->>'queue', '')), true)))
+                        NOT IN (m.channel, coalesce(m.detail->>'queue', '')), true)
+               -- Spring Kafka's non-blocking retries forward through the same recoverer
+               -- (kafka_dlt-* headers) to retry topics: a retry, not a dead letter
+               AND NOT regexp_matches(lower(m.channel), ?)
+               AND NOT json_exists(m.headers, '$."retry_topic-attempts"')))
 )
 SELECT d.*,
        EXISTS (SELECT 1 FROM _rk_ident i2 JOIN _rk_ent e2 ON e2.uid = i2.uid
@@ -524,7 +532,8 @@ SELECT d.*,
         WHERE i3.copy = d.copy AND e3.node <> d.node AND e3.started_at <= d.started_at)
            AS came_from
 FROM dead d ORDER BY d.node, d.started_at, d.uid
-""", [DLQ_NAME, DLQ_NAME, "|".join(re.escape(h.lower()) for h in DLQ_HEADERS)])
+""", [DLQ_NAME, DLQ_NAME, "|".join(re.escape(h.lower()) for h in DLQ_HEADERS),
+      RETRY_TOPIC])
     findings = []
     for channel, group in _by(rows, "node").items():
         origins = sorted({r["origin"] or r["came_from"] for r in group}
