@@ -100,3 +100,16 @@ def test_a_single_service_trace_is_a_pathway(tmp_path: Path) -> None:
     [other] = [p for p in result.paths if p is not alone]
     assert len(other.components) > 1 and other.hops
     assert other.hash == _hash([(h.source, h.target, h.kind) for h in other.hops])
+
+
+def test_a_cycle_orders_only_its_members(tmp_path: Path) -> None:
+    # Argo's nested retries: template "success" runs before sub-dag and again inside it (a
+    # cycle success <-> sub-dag); the workflow and its entry template stay upstream of it
+    tm = tracemap.open(tmp_path / "store.duckdb")
+    tm.ingest([str(FIXTURES / "argo_workflow" / "argo_wf_dag_nested_retries.status.yaml")])
+    [path] = tm.paths().paths
+    assert path.components == [
+        "argo:workflow:retry-with-dags", "argo:template:retry-with-dags.retry-with-dags",
+        "argo:template:retry-with-dags.success", "argo:template:retry-with-dags.sub-dag",
+        "argo:template:retry-with-dags.fail"]
+    assert len({(h.source, h.target, h.kind) for h in path.hops}) == len(path.hops)

@@ -185,17 +185,19 @@ GROUP BY ALL ORDER BY p.hash, offset_us, n.node
 
 def _ordered(nodes: list[dict[str, Any]], hops: list[dict[str, Any]]
              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Components upstream first (ties and cycles by when they are first reached), and hops by
-    their source's place."""
+    """Components upstream first (ties, and the members of a cycle, by when they are first
+    reached), and hops by their source's place."""
     offset = {n["component"]: (n["offset_us"] or 0, n["component"]) for n in nodes}
     graph = nx.DiGraph()
     graph.add_nodes_from(offset)
     graph.add_edges_from((h["source"], h["target"]) for h in hops
                          if h["source"] in offset and h["target"] in offset)
-    try:
-        order = list(nx.lexicographical_topological_sort(graph, key=offset.__getitem__))
-    except nx.NetworkXUnfeasible:
-        order = sorted(offset, key=offset.__getitem__)
+    # A cycle (one template used before and inside a sub-DAG, a service called back) orders
+    # only its own members by time: what is upstream of the whole cycle stays first.
+    dag = nx.condensation(graph)
+    members = {c: sorted(dag.nodes[c]["members"], key=offset.__getitem__) for c in dag}
+    order = [m for c in nx.lexicographical_topological_sort(
+        dag, key=lambda c: offset[members[c][0]]) for m in members[c]]
     place = {c: i for i, c in enumerate(order)}
     return (sorted(nodes, key=lambda n: place[n["component"]]),
             sorted(hops, key=lambda h: (place.get(h["source"], 0), place.get(h["target"], 0),
