@@ -32,7 +32,8 @@ MongoDB ``after`` is a JSON string before 2.x; transaction BEGIN/END events (the
 server, so their ids cannot be joined safely. A dump may print each message's Kafka key
 before it: on the same line after a separator (``print.key=true``: a tab; ``;`` in Paimon's
 test resources), where the key may have any shape, or on a line of its own, where it must be
-a ``<topic>.Key`` document; either way it is the message's ``msg_key``.
+a ``<topic>.Key`` document or a schemaless MongoDB key ``{"id": "..."}``; either way it is the
+message's ``msg_key``.
 """
 
 from __future__ import annotations
@@ -187,8 +188,13 @@ def parse(src: Source) -> Iterator[Batch]:
 
 def is_key_document(event: Any) -> bool:
     """A Debezium message key as JsonConverter writes it: ``{schema, payload}`` whose schema is
-    named ``<topic>.Key`` (the table's primary key columns)."""
-    schema = event.get("schema") if isinstance(event, dict) else None
+    named ``<topic>.Key`` (the table's primary key columns), or, schemas disabled, the
+    MongoDB connector's key ``{"id": "<_id as extended JSON>"}`` (its documented key shape)."""
+    if not isinstance(event, dict):
+        return False
+    if set(event) == {"id"}:
+        return isinstance(event["id"], str)
+    schema = event.get("schema")
     return (isinstance(schema, dict) and str(schema.get("name", "")).endswith(".Key")
             and isinstance(event.get("payload"), dict | None))
 

@@ -54,6 +54,7 @@ from ingest.base import (
     trace_id,
     us_auto,
     us_from_iso,
+    us_from_ns,
 )
 from tracemap.model import EdgeKind, KeyKind, Status, business_key, component
 
@@ -472,8 +473,12 @@ def _temporal_marker_failure(attrs: dict[str, Any],
 
 
 def temporal_time(event: dict[str, Any]) -> tuple[int | None, str | None]:
-    """Epoch µs of ``eventTime``: RFC 3339 text, ``{seconds, nanos}`` or a number."""
+    """Epoch µs of ``eventTime``: RFC 3339 text, ``{seconds, nanos}`` or a number; before
+    Temporal 1.0 (API 0.x, as sdk-go's replay test files) an int64 ``timestamp`` in ns."""
     value = event.get("eventTime")
+    if value is None and "timestamp" in event:
+        ns = as_int(event["timestamp"])
+        return (us_from_ns(ns) if ns is not None else None), None
     if isinstance(value, str):
         return us_from_iso(value), None
     if isinstance(value, dict):
@@ -543,9 +548,16 @@ KNOWN_EVENTS = frozenset({"WorkflowExecutionStarted", *RUN_CLOSE, *STEP_OPENERS,
 # Sniff and parse
 
 
+#: Words only Temporal's histories use (Cadence says ``taskList`` and ``DecisionTask``): they
+#: tell a pre-1.0 Temporal history, timed by ``timestamp`` nanoseconds as Cadence's are, apart.
+TEMPORAL_WORDS = (b'"taskQueue"', b'WorkflowTask', b'WORKFLOW_TASK')
+
+
 def sniff(head: bytes, path: str) -> bool:
     text = first_json_value(head)
-    return (text[:1] in (b"{", b"[") and b'"eventId"' in text and b'"eventTime"' in text
+    timed = b'"eventTime"' in text or (
+        b'"timestamp"' in text and any(word in text for word in TEMPORAL_WORDS))
+    return (text[:1] in (b"{", b"[") and b'"eventId"' in text and timed
             and (b'"eventType"' in text or b'EventAttributes"' in text))
 
 
