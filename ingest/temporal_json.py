@@ -22,7 +22,8 @@ Quirks handled:
 
 A run of ``temporal:workflow:<type>`` per history; activities, child workflows, timers, signals,
 markers (a local activity's type and id in ``detail``, from the core SDKs' ``data`` object or
-the Java SDK's ``type``/``activityId`` payloads), updates and Nexus operations are its steps. An
+the Java SDK's ``type``/``activityId`` payloads), updates and Nexus operations are its steps (a
+Nexus operation links, as a child, the handler's run its started event names in ``links``). An
 activity's input strings that look like channel names are kept in ``detail.input_names`` for
 correlation's trace-context rule (the channel an activity publishes to is often its argument). The
 mapping is shared with ``cadence_json`` and ``temporal_proto`` through ``Dialect`` and
@@ -705,6 +706,7 @@ class _Event:
     type: str
     attrs: dict[str, Any]
     location: str
+    links: list[Any] = field(default_factory=list)  # the event's own ``links`` (API 1.3x+)
 
 
 @dataclass
@@ -786,8 +788,9 @@ def _normalize(b: BatchBuilder, raw: Any, location: str, prefix: str,
         b.reject(location, f"event time: expected RFC 3339 text or epoch nanoseconds: {exc}",
                  orjson.dumps(raw, default=str)[:2048])
         return None
+    links = raw.get("links")
     return _Event(eid, us, raw_time, etype, raw.get(attrs_key) or {} if attrs_key else {},
-                  location)
+                  location, links if isinstance(links, list) else [])
 
 
 class _History:
@@ -1212,6 +1215,24 @@ class _History:
             step.detail[effect] = True
         if step.step_type == "child_workflow":
             self._child_execution(step, ev)
+        elif step.step_type == "nexus_operation":
+            self._nexus_handler(step, ev)
+
+    def _nexus_handler(self, step: _Step, ev: _Event) -> None:
+        """Link a Nexus operation to the workflow run that handles it: Temporal puts that run on
+        the caller's ``NexusOperationStarted`` event as a ``links[].workflowEvent``."""
+        for i, link in enumerate(ev.links):
+            target = link.get("workflowEvent") if isinstance(link, dict) else None
+            wf = _s(_get(target, "workflowId")) if isinstance(target, dict) else None
+            run = _s(_get(target, "runId")) if isinstance(target, dict) else None
+            if not (wf and run) or (KeyKind.RUN_ID, run) in step.keys:
+                continue
+            step.keys.append((KeyKind.RUN_ID, run))
+            step.detail.setdefault("handler_runs", []).append(
+                _compact({"namespace": _s(target.get("namespace")), "workflow_id": wf,
+                          "run_id": run}))
+            evidence = f"{ev.type[0].lower()}{ev.type[1:]}.links[{i}].workflowEvent"
+            self._link(step.uid, self.run_uid(wf, run), EdgeKind.CHILD, evidence, ev.location)
 
     def _child_execution(self, step: _Step, ev: _Event) -> None:
         """Link the parent run, and the child-workflow step, to each run of the child that an

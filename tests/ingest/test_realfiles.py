@@ -71,3 +71,20 @@ def test_pre_1_0_temporal_history_is_temporal_not_cadence() -> None:
             step["ended_at"]) == (
         "temporal:activity:testActivityMultipleArgs", "ok", 1,
         "2018-06-07T01:50:57.188469+00:00", "2019-05-17T20:59:17.403468+00:00")
+
+
+def test_nexus_operation_links_the_handler_run_its_started_event_names() -> None:
+    """Loaded without its link: the handler's run (``links[].workflowEvent``) was dropped."""
+    rows = normalized_rows(
+        FIXTURES / "temporal_json" / "sdkjava_nexus_operation_cancelled_handler_link.json")
+    assert _counts(rows) == ("temporal_json", "detected", 15, 15, 0, 0)
+    (step,) = rows["steps"]
+    assert (step["component"], step["step_type"], step["status"], step["error"]) == (
+        "temporal:nexus:TestNexusService.operation", "nexus_operation", "cancelled",
+        "nexus operation completed unsuccessfully: operation canceled")
+    assert [(link["src_uid"], link["dst_uid"], link["kind"], link["evidence"])
+            for link in rows["links"]] == [
+        (step["uid"],
+         "temporal:run:test-efd6d2f3-182a-4d98-8806-561e56674db1/"
+         "1c753b0e-ee97-4a09-ac29-76c1d22f1426",
+         "child", "nexusOperationStarted.links[0].workflowEvent")]
