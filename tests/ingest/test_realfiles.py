@@ -88,3 +88,22 @@ def test_nexus_operation_links_the_handler_run_its_started_event_names() -> None
          "temporal:run:test-efd6d2f3-182a-4d98-8806-561e56674db1/"
          "1c753b0e-ee97-4a09-ac29-76c1d22f1426",
          "child", "nexusOperationStarted.links[0].workflowEvent")]
+
+
+def test_jaeger_go_model_trace_gives_the_times_of_its_otlp_twin() -> None:
+    """Was rejected: ``{"Spans": [...]}`` (Go ``encoding/json`` of ``model.Trace``), whose
+    integer durations are ``time.Duration`` nanoseconds, not the query API's microseconds."""
+    go_model = normalized_rows(FIXTURES / "jaeger_json" / "jaeger_it_example_trace_go_model.json")
+    otlp = normalized_rows(FIXTURES / "otlp_json" / "jaeger_it_example_trace_otlp.json")
+    assert _counts(go_model) == ("jaeger_json", "detected", 5, 5, 0, 0)
+    assert _counts(otlp) == ("otlp_json", "detected", 5, 5, 0, 0)
+
+    def spans(rows: dict) -> list[tuple[str, str, str, str]]:
+        return sorted((s["uid"], s["component"], s["started_at"], s["ended_at"])
+                      for s in rows["steps"])
+
+    assert spans(go_model) == spans(otlp)
+    assert spans(go_model)[0] == (
+        "otel:span:00000000000000000000000000000011/0000000000000003",
+        "otel:operation:example-service-1/example-operation-1",
+        "2017-01-26T16:46:31.639875+00:00", "2017-01-26T16:46:31.639975+00:00")
