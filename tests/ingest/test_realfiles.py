@@ -107,3 +107,122 @@ def test_jaeger_go_model_trace_gives_the_times_of_its_otlp_twin() -> None:
         "otel:span:00000000000000000000000000000011/0000000000000003",
         "otel:operation:example-service-1/example-operation-1",
         "2017-01-26T16:46:31.639875+00:00", "2017-01-26T16:46:31.639975+00:00")
+
+
+# Files that loaded right: the rows that make each one instructive, pinned.
+
+
+def test_cadence_timer_cancelled_when_the_activity_wins() -> None:
+    rows = normalized_rows(FIXTURES / "cadence_json" / "cadence_replay_timer_cancelled.json")
+    assert _counts(rows) == ("cadence_json", "detected", 13, 13, 0, 0)
+    (run,) = rows["runs"]
+    assert (run["component"], run["status"], run["attempt"]) == (
+        "cadence:workflow:timer", "ok", 1)
+    assert [(s["component"], s["step_type"], s["status"], s.get("attempt"), s["ended_at"])
+            for s in rows["steps"]] == [
+        ("cadence:activity:main.orderProcessingActivity", "activity", "ok", 1,
+         "2023-03-21T22:10:25.691217+00:00"),
+        ("cadence:timer:timer", "timer", "cancelled", None, "2023-03-21T22:10:25.750269+00:00"),
+    ]
+
+
+def test_eventbridge_scheduler_event_with_a_string_detail() -> None:
+    rows = normalized_rows(
+        FIXTURES / "eventbridge_json" / "powertools_scheduler_event_string_detail.json")
+    assert _counts(rows) == ("eventbridge_json", "detected", 1, 1, 0, 0)
+    (msg,) = rows["messages"]
+    assert (msg["uid"], msg["event_type"], msg["produced_at"], msg["payload"],
+            msg["detail"]["source"]) == (
+        "eventbridge:msg:d167b752-343a-4b28-afd6-d4de056319e8", "Scheduled Event",
+        "2025-02-20T16:03:00+00:00", {}, "aws.scheduler")
+
+
+def test_cloudevent_data_base64_is_decoded() -> None:
+    rows = normalized_rows(FIXTURES / "cloudevents_json" / "sdkjs_v1_data_base64.json")
+    assert _counts(rows) == ("cloudevents_json", "detected", 1, 1, 0, 0)
+    (msg,) = rows["messages"]
+    assert (msg["event_type"], msg["produced_at"], msg["payload"],
+            msg["detail"]["extensions"]) == (
+        "com.github.pull.create", "2019-11-06T11:08:00+00:00", {"much": "wow"},
+        {"myextension": "something"})
+
+
+def test_amazon_mq_rabbitmq_event_headers_and_text_timestamp() -> None:
+    rows = normalized_rows(
+        FIXTURES / "rabbitmq_json" / "powertools_amazonmq_rabbitmq_event.json")
+    assert _counts(rows) == ("rabbitmq_json", "detected", 1, 1, 0, 0)
+    (msg,) = rows["messages"]
+    assert (msg["channel"], msg["produced_at"], msg["headers"], msg["payload"]) == (
+        "pizzaQueue", "1970-01-01T00:33:41+00:00",
+        {"header1": "value1", "header2": "value2", "numberInHeader": "10"},
+        {"timeout": 0, "data": "CZrmf0Gw8Ov4bqLQxD4E"})
+
+
+def test_argo_workflow_running_with_a_failed_continue_on_leaf() -> None:
+    rows = normalized_rows(FIXTURES / "argo_workflow" / "argo_dag_leaf_continue_on_failed.yaml")
+    assert _counts(rows) == ("argo_workflow", "detected", 4, 4, 0, 0)
+    (run,) = rows["runs"]
+    assert (run["status"], run["ended_at"]) == ("running", "2020-11-04T16:17:59+00:00")
+    assert [(s["name"], s["step_type"], s["status"], s.get("error")) for s in rows["steps"]] == [
+        ("build-wf-kpxvm", "dag", "running", None),
+        ("A", "pod", "ok", None),
+        ("B", "pod", "failed", "failed with exit code 1"),
+    ]
+    assert ("argo:step:build-wf-kpxvm/build-wf-kpxvm-2225940411",
+            "argo:step:build-wf-kpxvm/build-wf-kpxvm-2242718030", "precedes") in [
+        (link["src_uid"], link["dst_uid"], link["kind"]) for link in rows["links"]]
+
+
+def test_openlineage_parent_facet_without_a_run_and_a_root_run() -> None:
+    rows = normalized_rows(
+        FIXTURES / "openlineage_json" / "ol_spark_serde_event_root_parent_facets.json")
+    assert _counts(rows) == ("openlineage_json", "detected", 1, 1, 0, 0)
+    (run,) = rows["runs"]
+    assert (run["component"], run["status"], run["error"]) == (
+        "openlineage:job:namespace/jobName", "running", "failed")
+    assert [(link["src_uid"], link["dst_uid"], link["kind"]) for link in rows["links"]] == [
+        ("dataset:ins/input", run["uid"], "reads"),
+        (run["uid"], "dataset:ons/output", "writes"),
+    ]
+    # the root run joins this run's execution by key; the run-less parent names no run
+    assert sorted(k["value"] for k in rows["keys"] if k["entity_uid"] == run["uid"]) == [
+        "5f24c93c-1a1a-49dc-82e7-95ab4915242f", "5f24c93c-2ce9-49dc-82e7-95ab4915242f"]
+
+
+def test_step_functions_api_history_with_epoch_second_timestamps() -> None:
+    rows = normalized_rows(
+        FIXTURES / "stepfunctions_json" / "aws_api_get_execution_history_epoch_seconds.json")
+    assert _counts(rows) == ("stepfunctions_json", "detected", 4, 4, 0, 0)
+    (run,) = rows["runs"]
+    assert (run["status"], run["started_at"], run["ended_at"]) == (
+        "ok", "2018-05-02T17:57:55.580000+00:00", "2018-05-02T17:57:55.612000+00:00")
+    (step,) = rows["steps"]
+    assert (step["name"], step["step_type"], step["status"]) == ("HelloWorld", "pass", "ok")
+
+
+def test_otlp_logs_severities_and_event_names() -> None:
+    rows = normalized_rows(
+        FIXTURES / "otlp_logs_json" / "collector_file_dotnet_event_names.json")
+    assert _counts(rows) == ("otlp_logs_json", "detected", 6, 6, 0, 0)
+    assert sorted((log["time"], log["severity"], log["severity_number"],
+                   log["detail"]["event_name"]) for log in rows["logs"]) == [
+        ("2026-02-15T03:22:20.586979+00:00", "debug", 5, "DebugMessage"),
+        ("2026-02-15T03:22:20.663833+00:00", "fatal", 21, "CriticalSystemFailure"),
+        ("2026-02-15T03:22:20.702455+00:00", "info", 9, "UserLoggedIn"),
+        ("2026-02-15T03:22:20.728441+00:00", "info", 9, "ProcessingOrder"),
+        ("2026-02-15T03:22:20.732785+00:00", "warn", 13, "ResourceRunningLow"),
+        ("2026-02-15T03:22:20.795465+00:00", "error", 17, "OperationError"),
+    ]
+
+
+def test_zipkin_server_span_contains_its_database_client_spans() -> None:
+    rows = normalized_rows(FIXTURES / "zipkin_json" / "zipkin_lens_simple_db_client_spans.json")
+    assert _counts(rows) == ("zipkin_json", "detected", 5, 5, 0, 0)
+    root = "otel:span:000000000000000019f84f102048e047/19f84f102048e047"
+    children = sorted(link["dst_uid"].rsplit("/", 1)[1] for link in rows["links"]
+                      if link["src_uid"] == root and link["kind"] == "contains")
+    assert children == ["544e854ede87b217", "5d532ef6fed52445", "8b1e63c0f49a81f7",
+                        "e4efd924fec0624c"]
+    assert sorted((s["step_type"], s["name"]) for s in rows["steps"]) == [
+        ("client", "call"), ("client", "insert"), ("client", "insert"), ("client", "insert"),
+        ("server", "http:/book")]
