@@ -226,3 +226,20 @@ def test_zipkin_server_span_contains_its_database_client_spans() -> None:
     assert sorted((s["step_type"], s["name"]) for s in rows["steps"]) == [
         ("client", "call"), ("client", "insert"), ("client", "insert"), ("client", "insert"),
         ("server", "http:/book")]
+
+
+def test_debezium_events_in_avro_json_encoding_are_unwrapped() -> None:
+    """Loaded wrong: ``{"long": 748}`` unions went into uids and keys, and no time was read."""
+    rows = normalized_rows(
+        FIXTURES / "debezium_json" / "avro_console_consumer_postgres_unions.txt")
+    assert _counts(rows) == ("debezium_json", "detected", 4, 3, 0, 1)
+    assert [(m["uid"].split("/", 2)[1], m["event_type"], m["produced_at"])
+            for m in sorted(rows["messages"], key=lambda m: m["location"])] == [
+        ("26619544", "movies.read", "2024-02-22T03:50:49.321000+00:00"),
+        ("26619544", "movies.read", "2024-02-22T03:50:49.325000+00:00"),
+        ("26630232", "movies.create", "2024-02-22T03:55:08.123000+00:00"),
+    ]
+    # snapshot reads get no transaction keys; the insert gets its own, unwrapped
+    assert sorted((k["kind"], k["value"]) for k in rows["keys"]) == [
+        ("business:db_position", "pgsource./26630232"),
+        ("business:db_transaction", "pgsource./749")]
