@@ -67,15 +67,11 @@ def sniff(head: bytes, path: str) -> bool:
 
 def _pretty(src: Source) -> bool:
     """Whether the envelopes are pretty-printed (piped through ``jq .``): the first line that
-    opens a JSON value is not one on its own."""
+    opens a JSON value is a bare ``{`` or ``[``, as jq writes it."""
     for _, raw in src.lines():
         line = raw.strip()
         if line[:1] in (b"{", b"["):
-            try:
-                loads(line)
-            except ValueError:
-                return True
-            return False
+            return line in (b"{", b"[")
     return False
 
 
