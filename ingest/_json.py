@@ -319,7 +319,7 @@ def json_values(src: Source, b: BatchBuilder, expected: str, *,
         doc = loads(data)
     except ValueError as exc:
         if _has_second_value(data):
-            yield from _concatenated(whole, data, b, expected)
+            yield from concatenated(whole, data, b, expected)
             return
         kept = cut_document(whole, data, exc, b, f"{expected} as one JSON document")
         if kept is None:
@@ -419,7 +419,7 @@ def _has_second_value(data: bytes) -> bool:
 _NON_SPACE = re.compile(r"\S")
 
 
-def _concatenated(whole: bytes, data: bytes, b: BatchBuilder,
+def concatenated(whole: bytes, data: bytes, b: BatchBuilder,
                   expected: str) -> Iterator[tuple[str, Any]]:
     """Values written one after another, each pretty-printed over several lines.
 

@@ -1019,7 +1019,8 @@ LONG_STRING = 200
 #: Lines that are obviously not records, and what they are counted as when skipped. A shell
 #: prompt is a command line as terminals show it (``$ kcat -C ...``, ``user@host:~$ ...``,
 #: ``[user@host dir]$ ...``, ``bash-5.2$ ...``, macOS ``host:~ user$ ...``, ``PS C:\\> ...``; a
-#: bare ``# `` is a comment, not a root prompt); ``% `` lines are kcat's stderr.
+#: bare ``# `` is a comment, not a root prompt), or a bare command line (a tool whose output
+#: tracemap reads, run with an option); ``% `` lines are kcat's stderr.
 NOISE_LINES: tuple[tuple[str, re.Pattern[bytes]], ...] = (
     ("kcat status line", re.compile(rb"^% ")),
     # kafka-console-consumer's last words on stderr (ConsoleConsumer: "Processed a total of %d
@@ -1028,6 +1029,11 @@ NOISE_LINES: tuple[tuple[str, re.Pattern[bytes]], ...] = (
     ("shell prompt", re.compile(
         rb"^(?:(?:[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?|\[[^\]\n]{1,120}\]\s?|[\w.-]+-\d[\d.]*|"
         rb"[\w.-]+:\S* [\w.-]+|\([\w.-]+\)\s?|PS [A-Za-z]:\\[^>\n]*)[$#>]|[$>]) \S")),
+    # The command without a prompt, as docs print it above its output (``kcat -C -b ... -J |
+    # jq .``): a line that runs one of the tools whose output tracemap reads.
+    ("command line", re.compile(
+        rb"^(?:sudo )?(?:kcat|kafkacat|kafka-(?:avro-)?console-consumer(?:\.sh)?|aws|temporal|"
+        rb"tctl|cadence|argo|kubectl|curl) -")),
 )
 #: A log viewer's prefix before a record: ``sam logs`` writes ``<log stream> <time> <message>``
 #: (``samcli/lib/observability/cw_logs/cw_log_formatters.py``), ``aws logs tail`` writes
@@ -1133,7 +1139,7 @@ def _record_view(data: bytes) -> RecordView | None:
         if kind is None and strip_log_prefix(line) is None and log_message(line) is not None:
             kind = LOG_TEXT_MESSAGE
         if kind is None and not _JSON_START.match(line) and strip_log_prefix(line) is None:
-            if "shell prompt" not in noise:
+            if "shell prompt" not in noise and "command line" not in noise:
                 return None  # prose, markup: not a file of records
             kind = "text line"  # a captured terminal: the command's banner before the records
         if kind:

@@ -196,7 +196,8 @@ def _attempt(retries: int) -> int | None:
 def sniff(head: bytes, path: str) -> bool:
     text = first_json_value(head)
     return (text[:1] in (b"[", b"{") and b'"eventId"' in text and b'"timestamp"' in text
-            and b'EventAttributes"' in text and b'"eventTime"' not in text)
+            and b'EventAttributes"' in text and b'"eventTime"' not in text
+            and not any(word in text for word in temporal_json.TEMPORAL_WORDS))
 
 
 def parse(src: Source) -> Iterator[Batch]:

@@ -25,14 +25,17 @@ repeat across databases. ``business:db_position`` = ``<source.name>/<log positio
 they all share the snapshot's transaction and position. The changed row
 (``after``, or ``before`` for deletes) goes through the payload key rules.
 
-Quirks: test resources start with a ``/* licence */`` block (not records); ``ts_ms`` may be
+Quirks: test resources start with a ``/* licence */`` block (not records); events printed by
+``kafka-avro-console-consumer`` are in Avro's JSON encoding (unions as ``{"long": 748}``, rows
+as ``{"<topic>.Value": {...}}``) and are unwrapped first; ``ts_ms`` may be
 a string (docs examples); 2.x adds ``ts_us``/``ts_ns`` (used for the time when present);
 MongoDB ``after`` is a JSON string before 2.x; transaction BEGIN/END events (the
 ``<server>.transaction`` topic) and heartbeats are skipped by type: they do not name the
 server, so their ids cannot be joined safely. A dump may print each message's Kafka key
 before it: on the same line after a separator (``print.key=true``: a tab; ``;`` in Paimon's
 test resources), where the key may have any shape, or on a line of its own, where it must be
-a ``<topic>.Key`` document; either way it is the message's ``msg_key``.
+a ``<topic>.Key`` document or a schemaless MongoDB key ``{"id": "..."}``; either way it is the
+message's ``msg_key``.
 """
 
 from __future__ import annotations
@@ -187,8 +190,13 @@ def parse(src: Source) -> Iterator[Batch]:
 
 def is_key_document(event: Any) -> bool:
     """A Debezium message key as JsonConverter writes it: ``{schema, payload}`` whose schema is
-    named ``<topic>.Key`` (the table's primary key columns)."""
-    schema = event.get("schema") if isinstance(event, dict) else None
+    named ``<topic>.Key`` (the table's primary key columns), or, schemas disabled, the
+    MongoDB connector's key ``{"id": "<_id as extended JSON>"}`` (its documented key shape)."""
+    if not isinstance(event, dict):
+        return False
+    if set(event) == {"id"}:
+        return isinstance(event["id"], str)
+    schema = event.get("schema")
     return (isinstance(schema, dict) and str(schema.get("name", "")).endswith(".Key")
             and isinstance(event.get("payload"), dict | None))
 
@@ -214,6 +222,8 @@ def _add_event(b: BatchBuilder, src: Source, pending: list[str], event: Any,
         return f"field 'payload': expected an object, got {shape(payload)}"
     if payload.get("status") in ("BEGIN", "END") and "data_collections" in payload:
         return Skipped(f"transaction {payload['status']}")
+    if _avro_json(payload):
+        payload = _unwrap_avro(payload)
     source = payload.get("source")
     if not isinstance(source, dict):
         if set(payload) <= {"ts_ms", "ts_us", "ts_ns"}:
@@ -308,6 +318,43 @@ def _row(value: Any) -> Any:
         except ValueError:
             return value
     return value
+
+
+#: Avro's type names as its JSON encoding writes them around a union's value (``{"long": 5}``).
+AVRO_TYPES = frozenset({"string", "long", "int", "boolean", "double", "float", "bytes"})
+
+
+def _union(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in AVRO_TYPES
+
+
+def _avro_json(payload: dict[str, Any]) -> bool:
+    """Whether the event is in Avro's JSON encoding (``kafka-avro-console-consumer`` prints
+    AvroConverter records so): the optional ``ts_ms`` or a source field is a union object."""
+    source = payload.get("source")
+    return _union(payload.get("ts_ms")) or (
+        isinstance(source, dict) and any(_union(v) for v in source.values()))
+
+
+def _unwrap_avro(payload: dict[str, Any]) -> dict[str, Any]:
+    """The event with Avro's union objects replaced by their values: ``{"long": 748}`` is 748,
+    and ``before``/``after`` as ``{"<topic>.Value": {...}}`` (Debezium's record name) the row."""
+    def value(v: Any) -> Any:
+        return next(iter(v.values())) if _union(v) else v
+
+    def row(v: Any) -> Any:
+        if (isinstance(v, dict) and len(v) == 1 and next(iter(v)).endswith(".Value")
+                and isinstance(next(iter(v.values())), dict)):
+            v = next(iter(v.values()))
+        return {k: value(x) for k, x in v.items()} if isinstance(v, dict) else v
+
+    out = {k: value(v) for k, v in payload.items()}
+    for name in ("before", "after"):
+        out[name] = row(payload.get(name))
+    for name in ("source", "transaction"):
+        if isinstance(out.get(name), dict):
+            out[name] = {k: value(v) for k, v in out[name].items()}
+    return out
 
 
 def _time(payload: dict[str, Any]) -> int | None:

@@ -14,6 +14,9 @@ Shapes read (Jaeger 1.x and 2.x):
 - span arrays with an inline ``process`` per span (``jaeger-anonymizer`` output, written as
   ``[`` + one span per line + ``]``: a cut-off file is read line by line, as Jaeger's uiconv
   does), and JSON lines of spans (the collector's Kafka exporter with ``encoding=json``);
+- the Go domain model ``model.Trace`` as ``encoding/json`` writes it (Jaeger's storage
+  integration fixtures before 1.9): ``{"Spans": [...]}``, short hex ids (``"11"``), RFC 3339
+  ``startTime`` and ``duration`` in nanoseconds (``time.Duration``), ``process`` inline;
 - the protobuf JSON mapping of the api_v2 model (``grpcurl`` against the query service, storage
   fixtures): ``traceId``/``spanId`` in base64, RFC 3339 ``startTime``, ``"0.000123s"``
   durations, tags ``{key, vType, vStr|vBool|vInt64|vFloat64|vBinary}`` with defaults omitted
@@ -180,6 +183,8 @@ def _document(doc: Any, loc: str, src: Source, b: BatchBuilder) -> Iterator[Batc
                      str(err)[:300])
     elif "spans" in doc:
         _add_trace(doc, loc, "", src, b)
+    elif isinstance(doc.get("Spans"), list):  # Go encoding/json of the domain model.Trace
+        _add_trace({"spans": doc["Spans"]}, loc, "", src, b)
     else:
         b.read()
         b.reject(loc, "expected a Jaeger API response {data: [...]}, a trace {traceID, spans, "
@@ -259,7 +264,8 @@ def to_otlp(span: Any, processes: dict[str, Any]) -> tuple[dict[str, Any], str, 
     if parent is None:
         parent = span_id(_first(span, "parentSpanID", "parentSpanId"))
     start = _micros(span.get("startTime"), "startTime")
-    duration = _duration(span.get("duration"))
+    # An RFC 3339 start is the Go model's time.Time: its bare-integer duration is time.Duration
+    duration = _duration(span.get("duration"), ns=isinstance(span.get("startTime"), str))
     scope = str(plain.get("otel.scope.name") or plain.get("otel.library.name") or "")
     otlp = {
         "traceId": tid, "spanId": sid, "parentSpanId": parent,
@@ -364,13 +370,14 @@ def _micros(value: Any, field: str) -> int | None:
                          f"got {value!r}") from None
 
 
-def _duration(value: Any) -> int | None:
-    """Duration in µs: an integer (query API), a protobuf Duration (``"0.000123s"``) or a Go
+def _duration(value: Any, *, ns: bool = False) -> int | None:
+    """Duration in µs: an integer (query API µs; ``ns``: the Go model's ``time.Duration``
+    nanoseconds, as ``encoding/json`` writes it), a protobuf Duration (``"0.000123s"``) or a Go
     duration (``"5000ns"``, ``"1m2.5s"``: gogo jsonpb accepts them and fixtures use them)."""
     if value is None or value == "":
         return None
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
+        return value // 1000 if ns else value
     text = str(value).strip()
     if text.isdigit():
         return int(text)

@@ -9,11 +9,13 @@ from deserializers, and ``-s avro`` output where key/payload are already JSON va
 kcat's informational lines (``% Waiting for group rebalance``, ``% Reached end of topic ...``:
 ``KC_INFO`` prints them to stderr, prefixed ``% ``) are in the file when a console run was
 captured with ``2>&1``, and a copied terminal starts with the shell prompt and command
-(``$ kcat -C -b ... -J``). They are not records: sniffing passes over them and parsing counts
-them as skipped (``kcat status line``, ``shell prompt``: ``base.noise_kind``). Any other line
-that is not JSON is a reject. The
-DuckDB fast path cannot read past such a line: it stops (in practice before delivering the
-read buffer that holds it) and Python reads the rest of the file.
+(``$ kcat -C -b ... -J``), or docs print the bare command above the output. They are not
+records: sniffing passes over them and parsing counts them as skipped (``kcat status line``,
+``shell prompt``, ``command line``: ``base.noise_kind``). Any other line that is not JSON is
+a reject. Piped through ``jq .`` (as docs show it), each envelope is pretty-printed over
+several lines; they are read one after another. The DuckDB fast path cannot read past a line
+that is not a record: it stops (in practice before delivering the read buffer that holds it)
+and Python reads the rest of the file.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from typing import Any
 import polars as pl
 
 from ingest import _duck
+from ingest._json import PREAMBLE, concatenated, elements, head_object
 from ingest.base import (
     Batch,
     BatchBuilder,
     KeyRules,
     Source,
     cap_payload,
+    dumps,
     first_json_value,
     loads,
     noise_kind,
@@ -52,12 +56,62 @@ def sniff(head: bytes, path: str) -> bool:
     # first-record rule (``ingest.detection``), which says so.
     text = first_json_value(head)
     line = text.split(b"\n", 1)[0]
-    return (line.startswith(b"{") and b'"topic"' in line and b'"partition"' in line
-            and b'"offset"' in line)
+    if (line.startswith(b"{") and b'"topic"' in line and b'"partition"' in line
+            and b'"offset"' in line):
+        return True
+    # ``kcat -J | jq .``: the envelope pretty-printed; ``tstype``/``broker`` are kcat's names.
+    obj = head_object(text)
+    return (obj is not None and {"topic", "partition", "offset"} <= obj.keys()
+            and ("tstype" in obj or "broker" in obj))
+
+
+def _pretty(src: Source) -> bool:
+    """Whether the envelopes are pretty-printed (piped through ``jq .``): the first line that
+    opens a JSON value is a bare ``{`` or ``[``, as jq writes it."""
+    for _, raw in src.lines():
+        line = raw.strip()
+        if line[:1] in (b"{", b"["):
+            return line in (b"{", b"[")
+    return False
+
+
+def _pretty_records(src: Source, b: BatchBuilder) -> Iterator[tuple[str, Any]]:
+    """Each envelope of a pretty-printed dump with the line it starts on; the noise lines
+    (a prompt, the command, kcat's ``% `` lines) are counted as skipped, kept as blank lines
+    so that locations stay the file's own."""
+    lines = src.read_document().split(b"\n")
+    started = False
+    for i, raw in enumerate(lines):
+        line = raw.strip()
+        noise = noise_kind(line) if line else None
+        if line and not noise and not started and line[:1] not in (b"{", b"["):
+            noise = PREAMBLE
+        if noise:
+            b.read()
+            b.skip(noise)
+            lines[i] = b""
+        elif line:
+            started = True
+    text = b"\n".join(lines)
+    expected = "a kcat -J JSON object"
+    for where, value in concatenated(text, text, b, expected):
+        yield from elements(value, where)
 
 
 def parse(src: Source) -> Iterator[Batch]:
     b = BatchBuilder()
+    if _pretty(src):
+        for where, rec in _pretty_records(src, b):
+            b.read()
+            reason = _add_record(b, src, rec, where)
+            if reason:
+                b.reject(where, reason, dumps(rec))
+            else:
+                b.loaded()
+            if b.ready():
+                yield b.take()
+        yield b.take()
+        return
     if _duck.usable(src):
         yield from _fast(src, b)
         return

@@ -53,6 +53,7 @@ from ingest import stepfunctions_asl as asl
 from ingest._event_source import started_by
 from ingest._json import cut_document, has_log_prefix, log_records
 from ingest.base import (
+    MAX_JSON_DEPTH,
     Batch,
     BatchBuilder,
     Source,
@@ -446,7 +447,7 @@ def _load(data: bytes | str) -> Any:
     try:
         return json.loads(raw, parse_float=_Exact)
     except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
+        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
 
 
 def _list_kind(items: list[Any]) -> str | None:

@@ -22,7 +22,8 @@ Quirks handled:
 
 A run of ``temporal:workflow:<type>`` per history; activities, child workflows, timers, signals,
 markers (a local activity's type and id in ``detail``, from the core SDKs' ``data`` object or
-the Java SDK's ``type``/``activityId`` payloads), updates and Nexus operations are its steps. An
+the Java SDK's ``type``/``activityId`` payloads), updates and Nexus operations are its steps (a
+Nexus operation links, as a child, the handler's run its started event names in ``links``). An
 activity's input strings that look like channel names are kept in ``detail.input_names`` for
 correlation's trace-context rule (the channel an activity publishes to is often its argument). The
 mapping is shared with ``cadence_json`` and ``temporal_proto`` through ``Dialect`` and
@@ -54,6 +55,7 @@ from ingest.base import (
     trace_id,
     us_auto,
     us_from_iso,
+    us_from_ns,
 )
 from tracemap.model import EdgeKind, KeyKind, Status, business_key, component
 
@@ -472,8 +474,12 @@ def _temporal_marker_failure(attrs: dict[str, Any],
 
 
 def temporal_time(event: dict[str, Any]) -> tuple[int | None, str | None]:
-    """Epoch µs of ``eventTime``: RFC 3339 text, ``{seconds, nanos}`` or a number."""
+    """Epoch µs of ``eventTime``: RFC 3339 text, ``{seconds, nanos}`` or a number; before
+    Temporal 1.0 (API 0.x, as sdk-go's replay test files) an int64 ``timestamp`` in ns."""
     value = event.get("eventTime")
+    if value is None and "timestamp" in event:
+        ns = as_int(event["timestamp"])
+        return (us_from_ns(ns) if ns is not None else None), None
     if isinstance(value, str):
         return us_from_iso(value), None
     if isinstance(value, dict):
@@ -543,9 +549,16 @@ KNOWN_EVENTS = frozenset({"WorkflowExecutionStarted", *RUN_CLOSE, *STEP_OPENERS,
 # Sniff and parse
 
 
+#: Words only Temporal's histories use (Cadence says ``taskList`` and ``DecisionTask``): they
+#: tell a pre-1.0 Temporal history, timed by ``timestamp`` nanoseconds as Cadence's are, apart.
+TEMPORAL_WORDS = (b'"taskQueue"', b'WorkflowTask', b'WORKFLOW_TASK')
+
+
 def sniff(head: bytes, path: str) -> bool:
     text = first_json_value(head)
-    return (text[:1] in (b"{", b"[") and b'"eventId"' in text and b'"eventTime"' in text
+    timed = b'"eventTime"' in text or (
+        b'"timestamp"' in text and any(word in text for word in TEMPORAL_WORDS))
+    return (text[:1] in (b"{", b"[") and b'"eventId"' in text and timed
             and (b'"eventType"' in text or b'EventAttributes"' in text))
 
 
@@ -693,6 +706,7 @@ class _Event:
     type: str
     attrs: dict[str, Any]
     location: str
+    links: list[Any] = field(default_factory=list)  # the event's own ``links`` (API 1.3x+)
 
 
 @dataclass
@@ -774,8 +788,9 @@ def _normalize(b: BatchBuilder, raw: Any, location: str, prefix: str,
         b.reject(location, f"event time: expected RFC 3339 text or epoch nanoseconds: {exc}",
                  orjson.dumps(raw, default=str)[:2048])
         return None
+    links = raw.get("links")
     return _Event(eid, us, raw_time, etype, raw.get(attrs_key) or {} if attrs_key else {},
-                  location)
+                  location, links if isinstance(links, list) else [])
 
 
 class _History:
@@ -1200,6 +1215,24 @@ class _History:
             step.detail[effect] = True
         if step.step_type == "child_workflow":
             self._child_execution(step, ev)
+        elif step.step_type == "nexus_operation":
+            self._nexus_handler(step, ev)
+
+    def _nexus_handler(self, step: _Step, ev: _Event) -> None:
+        """Link a Nexus operation to the workflow run that handles it: Temporal puts that run on
+        the caller's ``NexusOperationStarted`` event as a ``links[].workflowEvent``."""
+        for i, link in enumerate(ev.links):
+            target = link.get("workflowEvent") if isinstance(link, dict) else None
+            wf = _s(_get(target, "workflowId")) if isinstance(target, dict) else None
+            run = _s(_get(target, "runId")) if isinstance(target, dict) else None
+            if not (wf and run) or (KeyKind.RUN_ID, run) in step.keys:
+                continue
+            step.keys.append((KeyKind.RUN_ID, run))
+            step.detail.setdefault("handler_runs", []).append(
+                _compact({"namespace": _s(target.get("namespace")), "workflow_id": wf,
+                          "run_id": run}))
+            evidence = f"{ev.type[0].lower()}{ev.type[1:]}.links[{i}].workflowEvent"
+            self._link(step.uid, self.run_uid(wf, run), EdgeKind.CHILD, evidence, ev.location)
 
     def _child_execution(self, step: _Step, ev: _Event) -> None:
         """Link the parent run, and the child-workflow step, to each run of the child that an

@@ -87,6 +87,9 @@ MESSAGES: dict[str, str] = {
                "child_workflow_execution_failure_info=12:ChildWorkflowExecutionFailureInfo "
                "nexus_operation_execution_failure_info=13:Empty",
     "UpdateMeta": "update_id=1:string identity=2:string",
+    # temporal.api.common.v1.Link: a Nexus operation's started event names its handler's run
+    "LinkWorkflowEvent": "namespace=1:string workflow_id=2:string run_id=3:string",
+    "Link": "workflow_event=1:LinkWorkflowEvent",
     "UpdateInput": "header=1:Header name=2:string args=3:Payloads",
     "UpdateRequest": "meta=1:UpdateMeta input=2:UpdateInput",
     "UpdateOutcome": "success=1:Payloads failure=2:Failure",
@@ -262,7 +265,7 @@ def _build() -> tuple[type[Message], type[Message]]:
         _add_fields(file.message_type.add(name=_message_name(name)), spec)
     event = file.message_type.add(name="HistoryEvent")
     _add_fields(event, "event_id=1:int64 event_time=2:Timestamp event_type=3:EventType "
-                "version=4:int64 task_id=5:int64")
+                "version=4:int64 task_id=5:int64 links=302:Link[]")
     fdp = descriptor_pb2.FieldDescriptorProto
     for etype, number in ATTRIBUTE_FIELDS.items():
         snake = temporal_json._snake_upper(etype).lower()

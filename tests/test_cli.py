@@ -28,7 +28,7 @@ def test_ingest_json_contract(tmp_path: Path) -> None:
     first = data["sources"][0]
     assert set(first) >= {"path", "format", "status", "records", "loaded", "rejected", "skipped"}
     assert first["status"] == "new" and first["format"] == "kafka_kcat"
-    assert data["totals"] == {"records": 21, "loaded": 21, "rejected": 0, "skipped": 0}
+    assert data["totals"] == {"records": 26, "loaded": 26, "rejected": 0, "skipped": 0}
 
 
 def test_status_and_rejects_json(tmp_path: Path) -> None:
