@@ -1136,9 +1136,10 @@ def _record_view(data: bytes) -> RecordView | None:
         if not line or line.startswith((b"#", b"//")):
             continue  # blank and comment lines: as ``first_json_value`` passes over them
         kind = noise_kind(line)
-        if kind is None and strip_log_prefix(line) is None and log_message(line) is not None:
+        record = strip_log_prefix(line)
+        if kind is None and record is None and log_message(line) is not None:
             kind = LOG_TEXT_MESSAGE
-        if kind is None and not _JSON_START.match(line) and strip_log_prefix(line) is None:
+        if kind is None and not _JSON_START.match(line) and record is None:
             if "shell prompt" not in noise and "command line" not in noise:
                 return None  # prose, markup: not a file of records
             kind = "text line"  # a captured terminal: the command's banner before the records
@@ -1147,7 +1148,6 @@ def _record_view(data: bytes) -> RecordView | None:
             if sum(noise.values()) > MAX_NOISE_LINES:
                 return None
             continue
-        record = strip_log_prefix(line)
         rest = lines[i + 1:] if i + 1 < len(lines) else []
         if record is not None:
             # The following lines are the same record's (pretty-printed) or carry the prefix.
