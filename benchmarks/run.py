@@ -60,22 +60,9 @@ def stage_generate(data: Path, scale: float) -> dict[str, Any]:
 def stage_reference(data: Path, folder: str, work: Path) -> dict[str, Any]:
     """DuckDB's read_json of a folder's JSON-lines files into a table of a new database file,
     with the store's memory limit: what loading that input costs DuckDB itself."""
-    import duckdb
-
-    from tracemap.store import DEFAULT_MEMORY_LIMIT
-
     files = sorted(str(p) for p in (data / "exports" / folder).rglob("*.jsonl"))
-    db = work / f"reference-{folder}.duckdb"
-    db.unlink(missing_ok=True)
-    conn = duckdb.connect(str(db))
-    conn.execute("SET enable_progress_bar = false")
-    conn.execute("SET memory_limit = ?", [DEFAULT_MEMORY_LIMIT])
-    conn.execute("CREATE TABLE t AS SELECT * FROM read_json(?, format = 'newline_delimited', "
-                 "union_by_name = true)", [files])
-    conn.execute("CHECKPOINT")
-    rows = conn.execute("SELECT count(*) FROM t").fetchone()[0]
-    conn.close()
-    db.unlink()
+    rows = _duckdb_table(work / f"reference-{folder}.duckdb", files, "read_json(?, format = "
+                         "'newline_delimited', union_by_name = true)")
     return {"records": rows, "note": f"{len(files)} files, {rows:,} lines"}
 
 
@@ -83,24 +70,30 @@ def stage_reference_objects(data: Path, work: Path) -> dict[str, Any]:
     """DuckDB's read_json_objects of every export file (documents and lines) into a table of
     a new database file: what reading, parsing and storing the whole landscape costs DuckDB
     (issue 16's reference for ingest + correlate)."""
+    files = sorted(str(p) for p in (data / "exports").rglob("*")
+                   if p.is_file() and p.suffix in (".json", ".jsonl"))
+    rows = _duckdb_table(work / "reference-objects.duckdb", files,
+                         "read_json_objects(?, format = 'auto', filename = true)")
+    return {"records": rows, "files": len(files), "note": f"{len(files)} files, {rows:,} objects"}
+
+
+def _duckdb_table(db: Path, files: list[str], reader: str) -> int:
+    """Rows DuckDB's ``reader`` (over ``files``) stores into a table of a new database file,
+    with the store's memory limit and checkpointed; the file is removed after."""
     import duckdb
 
     from tracemap.store import DEFAULT_MEMORY_LIMIT
 
-    files = sorted(str(p) for p in (data / "exports").rglob("*")
-                   if p.is_file() and p.suffix in (".json", ".jsonl"))
-    db = work / "reference-objects.duckdb"
     db.unlink(missing_ok=True)
     conn = duckdb.connect(str(db))
     conn.execute("SET enable_progress_bar = false")
     conn.execute("SET memory_limit = ?", [DEFAULT_MEMORY_LIMIT])
-    conn.execute("CREATE TABLE t AS SELECT * FROM read_json_objects(?, format = 'auto', "
-                 "filename = true)", [files])
+    conn.execute(f"CREATE TABLE t AS SELECT * FROM {reader}", [files])
     conn.execute("CHECKPOINT")
     rows = conn.execute("SELECT count(*) FROM t").fetchone()[0]
     conn.close()
     db.unlink()
-    return {"records": rows, "files": len(files), "note": f"{len(files)} files, {rows:,} objects"}
+    return rows
 
 
 def stage_ingest(data: Path, db: Path, folder: str) -> dict[str, Any]:
