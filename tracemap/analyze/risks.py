@@ -186,7 +186,8 @@ def analyze(store: Store, *, since: datetime | None = None,
 
 # ---------------------------------------------------------------------------- shared tables
 def _scope(store: Store, since: datetime | None, until: datetime | None) -> None:
-    """Temp tables every detector reads: entities in the window with their file, deliveries."""
+    """What every detector reads: views of the entities in the window (``_rk_ent``; with
+    their file, ``_rk_entp``) and temp tables of messages and their deliveries."""
     # Views, not copies: a copy of millions of entities costs more than every detector's
     # reads together. The file path is joined only where a query shows it: DuckDB keeps an
     # unused LEFT JOIN, and paying it on every read of every entity doubled the cost.
