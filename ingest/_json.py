@@ -292,8 +292,8 @@ def json_values(src: Source, b: BatchBuilder, expected: str, *,
     del src.oversized[known:]
     if not first:
         return
-    is_lines = is_json(first[0]) or (len(first) == 2 and is_json(first[1])
-                                     and first[1][:1] in (b"{", b"["))
+    is_lines = src.line_range is not None or is_json(first[0]) or (
+        len(first) == 2 and is_json(first[1]) and first[1][:1] in (b"{", b"["))
     if is_lines:
         started = False
         for number, line in _record_lines(src):
@@ -382,9 +382,11 @@ def _record_lines(src: Source) -> Iterator[tuple[int, bytes]]:
     """The file's non-blank lines after a leading comment block (licence headers, notes).
 
     ``/* ... */`` blocks and ``#``/``//`` lines before the first record are not records: they
-    are passed over without being counted; line numbers stay those of the file.
+    are passed over without being counted; line numbers stay those of the file. A
+    ``line_range`` past the file's start is past its first record too.
     """
-    started = in_comment = False
+    started = bool(src.line_range and src.line_range.start)
+    in_comment = False
     for number, line in src.lines():
         if not started:
             if number == 1:

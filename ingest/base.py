@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import gzip
+import io
 import json
 import math
 import re
@@ -193,6 +194,16 @@ def select_path(doc: Any, path: str) -> list[Any]:
 # Sources
 
 
+@dataclass(frozen=True, slots=True)
+class LineRange:
+    """Whole lines of a JSON-lines file: bytes ``start`` to ``end``, the first of them line
+    ``first_line`` of the file. A worker parses one so a large file uses every core."""
+
+    start: int
+    end: int
+    first_line: int
+
+
 @dataclass
 class Source:
     """One input file as an ingestor sees it: bytes (gunzipped), a name for messages, options.
@@ -202,12 +213,16 @@ class Source:
         display: how messages name it (the path as the user gave it).
         options: ingestor options (``workflow_id``, ``column_map`` ...), by name.
         rules: the correlation-key rules in force.
+        line_range: only these lines of an uncompressed JSON-lines file (``open`` and
+            ``lines`` read them, numbered as in the file); ``head`` is still the file's, so
+            what a reader decides from it holds for each range of the file alike.
     """
 
     path: Path
     display: str = ""
     options: dict[str, Any] = field(default_factory=dict)
     rules: KeyRules = field(default_factory=KeyRules)
+    line_range: LineRange | None = None
 
     def __post_init__(self) -> None:
         self.display = self.display or str(self.path)
@@ -226,10 +241,20 @@ class Source:
             return 0
 
     def open(self) -> IO[bytes]:
-        """The file's bytes, gunzipped when the file is gzip (by magic, not by name).
+        """The file's bytes, gunzipped when the file is gzip (by magic, not by name), or its
+        ``line_range``'s.
 
         Reading a cut or corrupt gzip stream raises ``UnreadableFile``.
         """
+        if self.line_range is not None:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.line_range.start)
+                data = fh.read(self.line_range.end - self.line_range.start)
+            self._raw = io.BytesIO(data)
+            return self._raw
+        return self._open_file()
+
+    def _open_file(self) -> IO[bytes]:
         with open(self.path, "rb") as probe:
             gzipped = probe.read(2) == b"\x1f\x8b"
         if gzipped:
@@ -244,7 +269,7 @@ class Source:
         sooner); empty if the file cannot be opened."""
         data = bytearray()
         try:
-            with self.open() as fh:
+            with self._open_file() as fh:
                 while len(data) < size:
                     chunk = fh.read1(size - len(data))
                     if not chunk:
@@ -295,7 +320,7 @@ class Source:
         gzip stream that breaks off: the lines before it load.
         """
         with self.open() as fh:
-            number = 0
+            number = self.line_range.first_line - 1 if self.line_range else 0
             while True:
                 try:
                     line = fh.readline(MAX_LINE_BYTES)
@@ -340,7 +365,10 @@ def is_json_lines(src: Source) -> bool:
     first line that is not JSON (a record cut or garbled) still makes JSON lines when the next
     two lines (or the only next one) are each a whole object or array: no pretty-printed
     document has such lines, and reading the file as one document would lose every record.
+    A ``line_range`` is JSON lines: it is cut only from a file found to be.
     """
+    if src.line_range is not None:
+        return True
     lines: list[bytes] = []
     try:
         with src.open() as fh:

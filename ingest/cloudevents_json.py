@@ -58,6 +58,9 @@ from tracemap.model import KeyKind, Status, channel_component, component
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 NAME = "cloudevents_json"
+#: Each JSON line is an event or a batch, mapped without the others: a large file is
+#: parsed in ranges of lines (``tracemap.load``).
+LINE_RECORDS = True
 
 #: Attribute spellings of older spec versions -> the 1.0 name.
 RENAMES: dict[str, dict[str, str]] = {

@@ -46,6 +46,9 @@ from tracemap.model import (
 )
 
 NAME = "otlp_json"
+#: Each JSON line is one ExportTraceServiceRequest (the Collector's file exporter), mapped
+#: without the others: a large file is parsed in ranges of lines (``tracemap.load``).
+LINE_RECORDS = True
 
 SPAN_KINDS = {
     0: "unspecified", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer",

@@ -41,6 +41,9 @@ from ingest.base import (
 from tracemap.model import Severity
 
 NAME = "otlp_logs_json"
+#: Each JSON line is one ExportLogsServiceRequest (the Collector's file exporter), mapped
+#: without the others: a large file is parsed in ranges of lines (``tracemap.load``).
+LINE_RECORDS = True
 
 #: Severity of each SeverityNumber range of four (TRACE=1..4, DEBUG=5..8 ... FATAL=21..24).
 NUMBER_SEVERITIES = (Severity.TRACE, Severity.DEBUG, Severity.INFO, Severity.WARN,

@@ -13,6 +13,8 @@ Files are independent, so small ones are parsed ahead of their turn in worker pr
 per core, ``workers``) while this process, the only writer, hashes, decides and commits them
 in input order. A worker's result is used only for the bytes it parsed (the same content
 hash), so the store, the source ids and the progress output are those of a one-process run.
+A large JSON-lines file of a format whose lines are records of their own is cut into ranges of
+whole lines that the workers parse alike, numbered as in the file.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,7 +38,15 @@ import polars as pl
 from polars.exceptions import PanicException
 
 import ingest
-from ingest.base import Batch, DocumentTooLarge, KeyRules, Source, dumps
+from ingest.base import (
+    Batch,
+    DocumentTooLarge,
+    KeyRules,
+    LineRange,
+    Source,
+    dumps,
+    is_json_lines,
+)
 from tracemap.errors import IngestError, ReconcileError, UnknownFormatError
 from tracemap.store import SourceRow, Store
 
@@ -58,6 +68,10 @@ PARALLEL_FILES = 64
 #: worker holds at most two such chunks (what is parsed ahead and held in memory).
 CHUNK_FILES = 16
 AHEAD_PER_WORKER = 2
+#: A large JSON-lines file whose format reads each line as a record of its own (its module's
+#: ``LINE_RECORDS``) is parsed by the workers in ranges of whole lines of about this size,
+#: when it holds two or more; the writer stores the ranges' rows in the file's order.
+LINE_RANGE_BYTES = 16 << 20
 
 
 @dataclass(slots=True)
@@ -251,8 +265,9 @@ def ingest_paths(
     known = _Known(store.known_sources())
     group = _Group(store, known)
     keys = [None if t[0] is None else _real_path(t[0], t[3]) for t in targets]
-    ahead = _Ahead.start(targets, stats, keys, known, forced, force, options, rules,
-                         0 if debug else _workers(workers))
+    workers = 0 if debug else _workers(workers)
+    ahead = _Ahead.start(targets, stats, keys, known, forced, force, options, rules, workers)
+    ranges = _Ranges(workers, dict(options or {}), rules)
     try:
         for index, ((text, display, explicit, _), stat) in enumerate(
                 zip(targets, stats, strict=True)):
@@ -274,7 +289,7 @@ def ingest_paths(
             src = Source(path=path, display=display, options=dict(options or {}), rules=rules)
             try:
                 outcome = _ingest_one(store, src, stat, key_path, forced, force, progress,
-                                      debug, known, group, ahead.take(index))
+                                      debug, known, group, ahead.take(index), ranges)
                 outcome.explicit = bool(explicit)
             except OSError as exc:
                 # stat or hash failed, before anything was written. Unreadable loses its
@@ -287,8 +302,10 @@ def ingest_paths(
     except BaseException:
         group.discard()
         ahead.close(wait=False)
+        ranges.close()
         raise
     ahead.close(wait=True)
+    ranges.close()
     return result
 
 
@@ -398,7 +415,7 @@ class _Known:
 
 def _ingest_one(store: Store, src: Source, stat: os.stat_result | None, key_path: str,
                 forced: Any, force: bool, progress: Progress, debug: bool, known: _Known,
-                group: _Group, parsed: _Parsed | None) -> SourceResult:
+                group: _Group, parsed: _Parsed | None, ranges: _Ranges) -> SourceResult:
     stat = stat or src.path.stat()
     previous = known.path_row(key_path)
     sha = file_sha256(src.path)
@@ -444,9 +461,8 @@ def _ingest_one(store: Store, src: Source, stat: os.stat_result | None, key_path
         position = parsed.position
     else:
         group.flush()
-        counts, source_id = _stream(store, row, chosen_by, replaced, module, src, progress,
-                                    debug, known)
-        position = src.position()
+        counts, source_id, position = _stream(store, row, chosen_by, replaced, module, src,
+                                              progress, debug, known, ranges)
     progress.advance(stat.st_size - position)
     return SourceResult(src.display, module.NAME, "replaced" if replaced else "new",
                         chosen_by=chosen_by, rule=rule, message=_nothing_loaded(src, counts),
@@ -541,9 +557,10 @@ def _nothing_loaded(src: Source, counts: dict[str, int]) -> str | None:
 
 
 def _stream(store: Store, row: SourceRow, chosen_by: str, replaced: list[SourceRow],
-            module: Any, src: Source, progress: Progress, debug: bool,
-            known: _Known) -> tuple[dict[str, int], int]:
-    """Load a large file batch by batch, committed every ``COMMIT_ROWS`` rows."""
+            module: Any, src: Source, progress: Progress, debug: bool, known: _Known,
+            ranges: _Ranges) -> tuple[dict[str, int], int, int]:
+    """Load a large file batch by batch, committed every ``COMMIT_ROWS`` rows; returns its
+    counts, source id and the bytes read (for progress)."""
     # The source row goes in first, marked loading, and its batches are committed as they
     # come: a transaction per file would hold the whole file in DuckDB's memory. A kill
     # leaves the marker, and the next writer to open the store drops the half-loaded rows
@@ -584,7 +601,12 @@ def _stream(store: Store, row: SourceRow, chosen_by: str, replaced: list[SourceR
             store.insert_rejects(source_id, [("file", reason, None)])
 
     try:
-        counts, detail = _load(module, src, progress, debug, insert, failed)
+        if ranges.usable(module, src, row.size):
+            counts, detail = _load_ranges(ranges, module, src, progress, insert, failed)
+            position = row.size
+        else:
+            counts, detail = _load(module, src, progress, debug, insert, failed)
+            position = src.position()
         settle(commit=True)
         with _transaction(store):
             store.finish_source(source_id, detail=dumps(detail), **counts)
@@ -597,7 +619,7 @@ def _stream(store: Store, row: SourceRow, chosen_by: str, replaced: list[SourceR
     known.add(SourceRow(source_id, *[getattr(row, f) for f in ("path", "sha256", "size",
                                                                 "mtime_ns", "format")]),
               tuple(counts[c] for c in COUNTERS))
-    return counts, source_id
+    return counts, source_id, position
 
 
 class _Group:
@@ -700,6 +722,7 @@ class _Parsed:
     first_reject: tuple[str, str] | None
     advances: list[int]  # the progress the parse reported, replayed at the file's turn
     position: int
+    failure: str | None = None  # why the file could not be read at all (its one reject)
 
 
 def _parse_whole(module: Any, src: Source, progress: Progress, debug: bool) -> _Parsed:
@@ -713,13 +736,16 @@ def _parse_whole(module: Any, src: Source, progress: Progress, debug: bool) -> _
                 tables.setdefault(table, []).append(df)
         rejects.extend(batch_rejects)
 
+    failure: list[str] = []
+
     def failed(reason: str) -> None:
         tables.clear()
         rejects[:] = [("file", reason, None)]
+        failure.append(reason)
 
     counts, detail = _load(module, src, progress, debug, keep, failed)
     return _Parsed(module.NAME, None, "", counts, detail, tables, rejects, src.first_reject,
-                   [], src.position())
+                   [], src.position(), failure[0] if failure else None)
 
 
 class _Recorder:
@@ -786,18 +812,43 @@ def _parse_chunk(files: list[tuple[int, str, str]], options: dict[str, Any],
     return out, joined
 
 
+@dataclass(frozen=True, slots=True)
+class _RangeJob:
+    """A worker's request to parse lines of a large file as ``module`` (``_Ranges``)."""
+
+    path: str
+    display: str
+    module: str
+    line_range: LineRange
+
+
+def _parse_range(job: _RangeJob, options: dict[str, Any], rules: KeyRules) -> _Parsed | None:
+    """Worker side: parse a range of lines; None leaves it to the writer, as for a file."""
+    try:
+        src = Source(path=Path(job.path), display=job.display, options=dict(options),
+                     rules=rules, line_range=job.line_range)
+        parsed = _parse_whole(ingest.get(job.module), src, _Recorder(), False)
+    except Exception:  # noqa: BLE001 - the writer parses it again and reports what went wrong
+        return None
+    parsed.tables = {table: [pl.concat(frames, rechunk=True)] if len(frames) > 1 else frames
+                     for table, frames in parsed.tables.items()}
+    return parsed
+
+
 def serve() -> None:
     """A worker's main loop (``python -c 'from tracemap.load import serve; serve()'``): the
-    options, then chunks of ``(index, path, display)`` on stdin, an ``_Answer`` for each on
-    stdout, in request order, until stdin closes (the writer is done or gone)."""
+    options, then requests on stdin, each answered on stdout in request order, until stdin
+    closes (the writer is done or gone): a chunk of small files ``(index, path, display)``
+    gets an ``_Answer``, a ``_RangeJob`` its ``_Parsed``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the writer decides when to stop
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     try:
         options, rules, forced = pickle.load(stdin)
         while True:
-            files = pickle.load(stdin)
-            pickle.dump(_parse_chunk(files, options, rules, forced), stdout,
-                        protocol=pickle.HIGHEST_PROTOCOL)
+            job = pickle.load(stdin)
+            answer = (_parse_range(job, options, rules) if isinstance(job, _RangeJob)
+                      else _parse_chunk(job, options, rules, forced))
+            pickle.dump(answer, stdout, protocol=pickle.HIGHEST_PROTOCOL)
             stdout.flush()
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass
@@ -825,11 +876,16 @@ class _Worker:
         self.proc.stdin.write(data)
         self.proc.stdin.flush()
 
+    def receive(self) -> Any:
+        """The answer to the oldest request."""
+        assert self.proc.stdout is not None
+        answer = pickle.load(self.proc.stdout)
+        self.asked.popleft()
+        return answer
+
     def answer(self) -> Iterator[tuple[int, _Parsed | None]]:
         """The results of the oldest chunk asked, each with its own rows."""
-        assert self.proc.stdout is not None
-        done, joined = pickle.load(self.proc.stdout)
-        self.asked.popleft()
+        done, joined = self.receive()
         offsets: dict[str, int] = {}
         for index, parsed, heights in done:
             if parsed is not None and joined is not None:
@@ -940,6 +996,113 @@ class _Ahead:
         self.workers, self.owner, self.ready = [], {}, {}
 
 
+class _Ranges:
+    """Worker processes parsing large JSON-lines files in ranges of lines, started for the
+    first such file and kept for the next ones. A range no worker could parse (it died, or
+    tracemap failed on it) is parsed by the writer, so the outcome is a one-process run's.
+    """
+
+    def __init__(self, workers: int, options: dict[str, Any], rules: KeyRules) -> None:
+        self.wanted = workers
+        self.options, self.rules = options, rules
+        self.workers: list[_Worker] = []
+
+    def usable(self, module: Any, src: Source, size: int) -> bool:
+        """Whether to parse this file in ranges: its format's lines are records of their own,
+        it is JSON lines, uncompressed (a gzip stream is read from its start) and holds two
+        ranges or more."""
+        if not (self.wanted and size >= 2 * LINE_RANGE_BYTES
+                and getattr(module, "LINE_RECORDS", False)):
+            return False
+        with open(src.path, "rb") as fh:
+            if fh.read(2) == b"\x1f\x8b":
+                return False
+        return is_json_lines(src)
+
+    def parse(self, module: Any, src: Source) -> Iterator[tuple[LineRange, _Parsed]]:
+        """Each range of the file with its parse, in the file's order."""
+        if not self.workers:
+            setup = pickle.dumps((self.options, self.rules, None),
+                                 protocol=pickle.HIGHEST_PROTOCOL)
+            try:
+                for _ in range(self.wanted):
+                    self.workers.append(_Worker(setup))
+            except OSError:  # no process to be had: what started still helps
+                pass
+        todo = _line_ranges(src.path, LINE_RANGE_BYTES)
+        asked: collections.deque[tuple[LineRange, _Worker | None]] = collections.deque()
+        try:
+            while True:
+                self._ask(todo, asked, module.NAME, src)
+                if not asked:
+                    line_range = next(todo, None)
+                    if line_range is None:
+                        return
+                    asked.append((line_range, None))
+                line_range, worker = asked.popleft()
+                parsed = None
+                if worker is not None and worker in self.workers:
+                    try:
+                        parsed = worker.receive()
+                    except (OSError, EOFError, pickle.UnpicklingError):  # the worker died
+                        self._drop(worker)
+                if parsed is None:
+                    parsed = _parse_whole(module, replace(src, line_range=line_range), _Recorder(),
+                                          False)
+                yield line_range, parsed
+        finally:
+            if asked:  # stopped early: the answers still coming must not reach the next file
+                self.close()
+
+    def _ask(self, todo: Iterator[LineRange],
+             asked: collections.deque[tuple[LineRange, _Worker | None]],
+             module: str, src: Source) -> None:
+        """Keep every worker busy with the next ranges, ``AHEAD_PER_WORKER`` at most each."""
+        while self.workers:
+            worker = min(self.workers, key=lambda w: len(w.asked))
+            if len(worker.asked) >= AHEAD_PER_WORKER:
+                return
+            line_range = next(todo, None)
+            if line_range is None:
+                return
+            try:
+                worker.send(pickle.dumps(_RangeJob(str(src.path), src.display, module,
+                                                   line_range),
+                                         protocol=pickle.HIGHEST_PROTOCOL))
+            except OSError:
+                self._drop(worker)
+                asked.append((line_range, None))
+                continue
+            worker.asked.append([])
+            asked.append((line_range, worker))
+
+    def _drop(self, worker: _Worker) -> None:
+        worker.close(wait=False)
+        self.workers.remove(worker)
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.close(wait=not worker.asked)
+        self.workers = []
+
+
+def _line_ranges(path: Path, step: int) -> Iterator[LineRange]:
+    """The file in ranges of whole lines of about ``step`` bytes, each with the number of its
+    first line (newlines counted at the speed of reading the file)."""
+    with open(path, "rb") as fh:
+        start, line = 0, 1
+        while data := fh.read(step):
+            newlines = data.count(b"\n")
+            if not data.endswith(b"\n"):
+                while more := fh.readline(1 << 20):  # the rest of the line cut at ``step``
+                    if more.endswith(b"\n"):
+                        newlines += 1
+                        break
+            end = fh.tell()
+            yield LineRange(start, end, line)
+            start, line = end, line + newlines
+
+
 @contextmanager
 def _transaction(store: Store) -> Iterator[None]:
     store.begin()
@@ -983,7 +1146,7 @@ def _load(module: Any, src: Source, progress: Progress, debug: bool,
             counts["rejected"] += len(batch.rejects) + len(oversized)
             counts["skipped"] += batch.skipped
             skipped_types.update(batch.skipped_types)
-            notes.update(batch.notes)
+            _add_notes(notes, batch.notes)
             pos = src.position()
             progress.advance(pos - seen)
             seen = pos
@@ -1005,6 +1168,48 @@ def _load(module: Any, src: Source, progress: Progress, debug: bool,
     if skipped_types:
         notes["skipped_types"] = dict(sorted(skipped_types.items()))
     return counts, notes
+
+
+def _load_ranges(ranges: _Ranges, module: Any, src: Source, progress: Progress,
+                 store_batch: Callable[[Batch, list[tuple[str, str, str | None]]], None],
+                 failed: Callable[[str], None]) -> tuple[dict[str, int], dict[str, Any]]:
+    """``_load`` for a file parsed in ranges: each range's rows stored in the file's order,
+    its counters and notes added up; a range that could not be read fails the whole file, as
+    it does when one process reads it."""
+    counts = dict.fromkeys(COUNTERS, 0)
+    notes: dict[str, Any] = {}
+    size = src.path.stat().st_size
+    for line_range, parsed in ranges.parse(module, src):
+        if parsed.failure is not None:
+            src.first_reject = ("file", parsed.failure)
+            failed(parsed.failure)
+            progress.advance(max(size - line_range.start, 0))
+            return parsed.counts, parsed.detail
+        tables = {table: frames[0] for table, frames in parsed.tables.items()}
+        store_batch(Batch(tables=tables), parsed.rejects)
+        for name in COUNTERS:
+            counts[name] += parsed.counts[name]
+        _add_notes(notes, parsed.detail)
+        src.first_reject = src.first_reject or parsed.first_reject
+        progress.advance(line_range.end - line_range.start)
+    if "skipped_types" in notes:  # last, as one process writes it
+        notes["skipped_types"] = dict(sorted(notes.pop("skipped_types").items()))
+    return counts, notes
+
+
+#: Notes that count (values coerced by column, records skipped by type): a file's note is the
+#: sum over its batches and ranges.
+COUNTED_NOTES = ("coerced_values", "skipped_types")
+
+
+def _add_notes(notes: dict[str, Any], more: dict[str, Any]) -> None:
+    for name, value in more.items():
+        if name in COUNTED_NOTES and name in notes:
+            total = Counter(notes[name])
+            total.update(value)
+            notes[name] = dict(total)
+        else:
+            notes[name] = value
 
 
 #: Exceptions that mean "this file is not readable as that format", not "tracemap has a bug".
