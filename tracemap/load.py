@@ -277,11 +277,11 @@ def ingest_paths(
                                                    message=str(explicit)))
                 continue
             key_path = keys[index]
-            previous = known.path_row(key_path)
-            if _same_stat(previous, stat, force):
+            stored = known.unchanged(key_path, stat, force)
+            if stored is not None:
                 # Unchanged since it was loaded: the common case of a re-run, kept cheap.
                 progress.advance(stat.st_size)
-                outcome = _unchanged(known, previous, display)
+                outcome = _unchanged(stored[5], stored[6:10], display)
                 outcome.explicit = bool(explicit)
                 result.sources.append(outcome)
                 continue
@@ -307,12 +307,6 @@ def ingest_paths(
     ahead.close(wait=True)
     ranges.close()
     return result
-
-
-def _same_stat(previous: SourceRow | None, stat: os.stat_result | None, force: bool) -> bool:
-    """Whether a file is unchanged since it was loaded, by size and mtime (a re-run's case)."""
-    return bool(stat and previous and not force and previous.size == stat.st_size
-                and previous.mtime_ns == stat.st_mtime_ns)
 
 
 def _workers(workers: int | None) -> int:
@@ -375,6 +369,16 @@ class _Known:
         self._by_id: dict[int, tuple[Any, ...]] | None = None
         self._dropped: set[int] = set()
 
+    def unchanged(self, path: str, stat: os.stat_result | None,
+                  force: bool) -> tuple[Any, ...] | None:
+        """The stored row of the file at ``path`` when it is unchanged since it was loaded, by
+        size and mtime: a re-run asks it of every file, so it makes no ``SourceRow``."""
+        row = self._by_path.get(path)
+        if (row and stat and not force and row[3] == stat.st_size
+                and row[4] == stat.st_mtime_ns):
+            return row
+        return None
+
     def path_row(self, path: str) -> SourceRow | None:
         row = self._by_path.get(path)
         return SourceRow(*row[:6]) if row else None
@@ -427,7 +431,7 @@ def _ingest_one(store: Store, src: Source, stat: os.stat_result | None, key_path
             known.add(SourceRow(same.id, same.path, sha, stat.st_size, stat.st_mtime_ns,
                                 same.format), known.counts(same.id))
         progress.advance(stat.st_size)
-        outcome = _unchanged(known, same, src.display)
+        outcome = _unchanged(same.format, known.counts(same.id), src.display)
         if same.path != key_path:
             # A copy of a file already loaded (same bytes, another path): loading it again
             # would add nothing, but it must not pass for a file that was read.
@@ -940,7 +944,7 @@ class _Ahead:
                 for i, (t, stat, key) in enumerate(zip(targets, stats, keys, strict=True))
                 if t[0] is not None and key is not None and stat is not None
                 and stat.st_size <= SMALL_FILE
-                and not _same_stat(known.path_row(key), stat, force)]
+                and known.unchanged(key, stat, force) is None]
         if not workers or len(jobs) < PARALLEL_FILES:
             jobs, workers = [], 0
         return cls(jobs, workers, dict(options or {}), rules,
@@ -1114,8 +1118,8 @@ def _transaction(store: Store) -> Iterator[None]:
     store.commit()
 
 
-def _unchanged(known: _Known, row: SourceRow, display: str) -> SourceResult:
-    out = SourceResult(display, row.format, "unchanged", *known.counts(row.id))
+def _unchanged(fmt: str, counts: tuple[int, ...], display: str) -> SourceResult:
+    out = SourceResult(display, fmt, "unchanged", *counts)
     if out.rejected and not out.loaded:
         out.message = (f"{display}: nothing loaded when it was ingested, all {out.rejected:,} "
                        "records were rejected; `tracemap rejects` lists them")
