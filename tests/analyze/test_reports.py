@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 import tracemap
 from tests.golden import check_golden_text
+from tracemap.analyze.plain import plain
 from tracemap.render import json as render_json
 from tracemap.render import markdown
 
@@ -57,3 +59,9 @@ def _portable(text: str) -> str:
     """Declaration files are named by absolute path: the checkout's folder is not the golden's."""
     root = str(SAMPLES.parent)
     return text.replace(root, "<repo>").replace(root.replace("_", "\\_"), "<repo>")
+
+
+def test_results_are_plain_as_asdict_makes_them(tm: tracemap.Tracemap) -> None:
+    results = {**_results(tm), "risks": tm.risks(), "paths": tm.paths()}
+    for name, result in results.items():
+        assert plain(result) == asdict(result), name

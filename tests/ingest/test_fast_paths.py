@@ -270,3 +270,8 @@ def test_kcat_payload_kept_as_written(tmp_path: Path) -> None:
     b = kafka_kcat.BatchBuilder()
     kafka_kcat._add_record(b, Source(tmp_path / "x.jsonl"), rec, "line 1")
     assert b.take().tables["messages"]["payload"][0] == '{"amount": 1.50, "type": "X"}'
+
+
+def test_the_written_out_whitespace_is_pythons() -> None:
+    # The fast path strips what str.strip() strips: the list must be Python's, exactly.
+    assert _duck.PY_SPACES == "".join(chr(c) for c in range(0x110000) if chr(c).isspace())

@@ -9,10 +9,11 @@ than ``LATENCY_FACTOR``× (and ``MIN_LATENCY_MS``), or the failure rate of its t
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tracemap.analyze.plain import plain
 from tracemap.store import Store
 
 VOLUME_FACTOR = 2.0
@@ -40,7 +41,7 @@ class DiffResult:
     changed: list[dict[str, Any]]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return plain(self)
 
 
 def analyze(store: Store, *, before: tuple[datetime, datetime],

@@ -40,7 +40,7 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,6 +48,7 @@ import networkx as nx
 
 from tracemap.analyze import rootcause, signals
 from tracemap.analyze.impact import dependency_graph
+from tracemap.analyze.plain import plain
 from tracemap.errors import AnalysisError
 from tracemap.store import Store
 
@@ -125,9 +126,9 @@ class FailuresResult:
     false_completions: list[dict[str, Any]]
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = plain(self)
         out["window"] = {k: (v.isoformat() if isinstance(v, datetime) else v)
-                         for k, v in asdict(self.window).items()}
+                         for k, v in plain(self.window).items()}
         return out
 
 

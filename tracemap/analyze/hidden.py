@@ -24,12 +24,13 @@ A writes what job B reads) and false completions.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
 
 from tracemap.analyze.failures import false_completions
+from tracemap.analyze.plain import plain
 from tracemap.declarations import Declaration
 from tracemap.model import split_component
 from tracemap.store import Store
@@ -71,7 +72,7 @@ class HiddenResult:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return plain(self)
 
 
 def analyze(store: Store, *, declarations: list[Declaration] | None = None) -> HiddenResult:

@@ -21,11 +21,12 @@ Risk of an impacted component (documented in the README):
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
 
+from tracemap.analyze.plain import plain
 from tracemap.model import EdgeKind, split_component
 from tracemap.store import Store
 
@@ -68,7 +69,7 @@ class ImpactResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "direction": self.direction, "depth": self.depth,
-                "impacted": [asdict(i) for i in self.impacted]}
+                "impacted": [plain(i) for i in self.impacted]}
 
     @property
     def max_risk(self) -> str | None:

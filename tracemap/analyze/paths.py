@@ -19,12 +19,13 @@ the last end on ``to`` (else its end), and list only the hops on a route between
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import networkx as nx
 
+from tracemap.analyze.plain import plain
 from tracemap.store import Store
 
 #: Pathways listed (the most travelled first).
@@ -62,7 +63,7 @@ class Path:
     examples: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = plain(self)
         out["hops"] = [h.to_dict() for h in self.hops]
         return out
 

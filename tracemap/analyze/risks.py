@@ -53,10 +53,11 @@ The rules follow conventions the systems document, not one sample:
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tracemap.analyze.plain import plain
 from tracemap.store import Store
 
 HAZARDS = ("duplicate_delivery", "duplicate_effect", "out_of_order", "retry_storm",
@@ -148,7 +149,7 @@ class Finding:
     data: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = plain(self)
         out.update(out.pop("data"))
         return out
 
