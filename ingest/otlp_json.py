@@ -38,6 +38,7 @@ from ingest.base import (
 )
 from tracemap.model import (
     CHANNEL_KINDS,
+    MESSAGING_OPERATIONS,
     EdgeKind,
     KeyKind,
     Status,
@@ -91,6 +92,14 @@ MESSAGE_KEY_ATTRS: tuple[tuple[str, str], ...] = (
 #: AMQP's default exchange is named "" (OTel semconv too); RabbitMQ also accepts this alias,
 #: and a channel needs a name.
 DEFAULT_EXCHANGE = "amq.default"
+#: Where a span states the Kafka record it sent or read, newest convention first (OTel semconv:
+#: the partition as ``messaging.destination.partition.id``, formerly
+#: ``messaging.kafka.destination.partition``, before that ``messaging.kafka.partition``; the
+#: offset as ``kafka.offset``, formerly ``messaging.kafka.offset``, before that
+#: ``messaging.kafka.message.offset``). With the topic they name one record, exactly.
+KAFKA_PARTITION_ATTRS = ("messaging.destination.partition.id",
+                         "messaging.kafka.destination.partition", "messaging.kafka.partition")
+KAFKA_OFFSET_ATTRS = ("kafka.offset", "messaging.kafka.offset", "messaging.kafka.message.offset")
 _STATUS_NAMES = {"unset": 0, "ok": 1, "error": 2}
 #: The keys a request's ResourceSpans list goes by: the OTLP/JSON name, the protobuf field name
 #: (snake_case, as some JSON writers keep it), older Tempo's ``batches``.
@@ -360,3 +369,38 @@ def _add_span(b: BatchBuilder, src: Source, where: str, span: dict[str, Any], se
             b.key(run_uid, KeyKind.CHANNEL, channel)
     if bus and message_key:
         b.key(uid, KeyKind.MESSAGE_KEY, message_key)
+    record = kafka_record(attrs, bus, dest)
+    side = messaging_side(kind, attrs) if record else None
+    if side == "producer":
+        b.link(uid, record, EdgeKind.EMITS, "messaging topic, partition and offset", where)
+    elif side == "consumer":
+        b.link(record, uid, EdgeKind.TRIGGERS, "messaging topic, partition and offset", where)
+
+
+def kafka_record(attrs: dict[str, Any], bus: str | None, dest: str | None) -> str | None:
+    """The uid of the Kafka record a span states it sent or read (topic, partition and
+    offset, ``kafka_kcat.position``'s uid), or None."""
+    if bus != "kafka" or not dest:
+        return None
+    partition = _position(next((attrs[a] for a in KAFKA_PARTITION_ATTRS if a in attrs), None))
+    offset = _position(next((attrs[a] for a in KAFKA_OFFSET_ATTRS if a in attrs), None))
+    if partition is None or offset is None:
+        return None
+    return f"kafka:msg:{dest}/{partition}/{offset}"
+
+
+def _position(value: Any) -> int | None:
+    """A partition or offset: a whole number from 0 (an instrumentation's -1 is "unknown")."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+def messaging_side(kind: str, attrs: dict[str, Any]) -> str | None:
+    """``producer`` or ``consumer``: the side of a hop a span is on, by its messaging operation
+    (``MESSAGING_OPERATIONS``), else by its kind; None when neither says."""
+    operation = attrs.get("messaging.operation.type", attrs.get("messaging.operation"))
+    side = MESSAGING_OPERATIONS.get(str(operation).lower()) if operation else None
+    return side or (kind if kind in ("producer", "consumer") else None)

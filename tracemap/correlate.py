@@ -138,7 +138,7 @@ from typing import Any
 
 from tracemap.errors import AnalysisError
 from tracemap.identity import dataset_node_sql
-from tracemap.model import BUS_ALIASES, CHANNEL_KINDS, NON_IDENTITY_KEYS
+from tracemap.model import BUS_ALIASES, CHANNEL_KINDS, MESSAGING_OPERATIONS, NON_IDENTITY_KEYS
 from tracemap.store import Store
 
 #: Tables correlation writes (everything else it creates is a TEMP table dropped at the end).
@@ -325,13 +325,6 @@ _TEMP_TABLES = ("_tm_src", "_tm_dup", "_tm_ent", "_tm_chan", "_tm_kv", "_tm_kg",
 _NON_IDENTITY = ", ".join(f"'{k}'" for k in sorted(NON_IDENTITY_KEYS))
 _SPAN_KINDS = ", ".join(f"'{k}'" for k in SPAN_KINDS)
 _SPAN_SYSTEMS = ", ".join(f"'{k}'" for k in SPAN_SYSTEMS)
-
-#: OTel messaging operations (``messaging.operation.type``, semconv >= 1.26, and the older
-#: ``messaging.operation``) by the side of the hop they are on. The operation decides over the
-#: span kind: a ``receive`` is a CLIENT span in current conventions, a batch ``send`` may be.
-MESSAGING_OPERATIONS = {"publish": "producer", "send": "producer", "create": "producer",
-                        "receive": "consumer", "process": "consumer", "deliver": "consumer",
-                        "settle": "consumer"}
 
 _OPS = "|".join(MESSAGING_OPERATIONS)
 #: A span name of the OTel messaging convention, for exports that keep only names (tabular

@@ -228,6 +228,13 @@ ENTITY_TABLES = ("runs", "steps", "messages", "datasets")
 PAYLOAD_CAP = 16 * 1024
 
 
+#: OTel messaging operations (``messaging.operation.type``, semconv >= 1.26, and the older
+#: ``messaging.operation``) by the side of the hop they are on. The operation decides over the
+#: span kind: a ``receive`` is a CLIENT span in current conventions, a batch ``send`` may be.
+MESSAGING_OPERATIONS = {"publish": "producer", "send": "producer", "create": "producer",
+                        "receive": "consumer", "process": "consumer", "deliver": "consumer",
+                        "settle": "consumer"}
+
 #: The kind word of a bus's channels, for ``channel_component``.
 CHANNEL_KINDS: dict[str, str] = {
     "kafka": "topic",

@@ -5,6 +5,7 @@ linking to many messages; never from time (tests/fixtures/scenarios/PROVENANCE.m
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,52 @@ def test_direction_holds_whatever_the_skew_tolerance(tmp_path: Path, skew: float
     latency = rows(tm, "SELECT latency_ms FROM edges WHERE src = ? AND dst = ?",
                    [REC1, BILLING])[0]["latency_ms"]
     assert latency == pytest.approx(-8.0)  # as measured: the consumer's clock runs behind
+
+
+def _span(trace: str, span: str, kind: int, service: str, name: str, at_ms: int,
+          attrs: dict[str, object]) -> dict[str, object]:
+    values = [{"key": k, "value": {"intValue": str(v)} if isinstance(v, int)
+               else {"stringValue": v}} for k, v in attrs.items()]
+    return {"resource": {"attributes": [{"key": "service.name",
+                                         "value": {"stringValue": service}}]},
+            "scopeSpans": [{"spans": [{
+                "traceId": trace, "spanId": span, "name": name, "kind": kind,
+                "startTimeUnixNano": str(at_ms * 1_000_000),
+                "endTimeUnixNano": str((at_ms + 5) * 1_000_000), "attributes": values}]}]}
+
+
+def test_spans_name_their_records_by_offset_when_no_context_travels(tmp_path: Path) -> None:
+    # The records carry no trace context (a producer that does not propagate it); the spans
+    # state topic, partition and offset, as OTel's Kafka instrumentations record them: the
+    # producer in the 1.17-1.23 spelling, the consumers in the current one. Offset 8 is
+    # delivered twice (a rebalance), to two traces of its own.
+    at = 1714557600000
+    (tmp_path / "orders.kcat.jsonl").write_text("".join(json.dumps(
+        {"topic": "orders", "partition": 0, "offset": off, "tstype": "create",
+         "ts": at + 50 * i, "broker": 1, "key": f"ord-{off}", "payload": "{}"}) + "\n"
+        for i, off in enumerate((7, 8))))
+    produce = {"messaging.system": "kafka", "messaging.destination.name": "orders",
+               "messaging.kafka.destination.partition": 0, "messaging.kafka.message.offset": 7}
+    consume = {"messaging.system": "kafka", "messaging.destination.name": "orders",
+               "messaging.destination.partition.id": "0", "messaging.operation.type": "process"}
+    t = ["1" * 32, "2" * 32, "3" * 32, "4" * 32]
+    spans = [_span(t[0], "a" * 16, 4, "checkout", "publish orders", at - 5, produce),
+             _span(t[1], "b" * 16, 5, "billing", "process orders", at + 900,
+                   {**consume, "messaging.kafka.offset": 8}),
+             _span(t[2], "c" * 16, 5, "billing", "process orders", at + 4000,
+                   {**consume, "messaging.kafka.offset": 8}),
+             _span(t[3], "d" * 16, 5, "billing", "process orders", at + 20,
+                   {**consume, "messaging.kafka.offset": 7})]
+    (tmp_path / "spans.otlp.jsonl").write_text(
+        "".join(json.dumps({"resourceSpans": [s]}) + "\n" for s in spans))
+    tm = correlate(tmp_path / "store", tmp_path / "orders.kcat.jsonl",
+                   tmp_path / "spans.otlp.jsonl")
+    rec7, rec8 = "kafka:msg:orders/0/7", "kafka:msg:orders/0/8"
+    assert _hops(tm) == {
+        (f"otel:span:{t[0]}/{'a' * 16}", rec7, "emits", "link"),
+        (rec8, f"otel:run:{t[1]}/{'b' * 16}", "triggers", "link"),
+        (rec8, f"otel:run:{t[2]}/{'c' * 16}", "triggers", "link"),
+        (rec7, f"otel:run:{t[3]}/{'d' * 16}", "triggers", "link")}
+    assert score(tm, {("otel:service:checkout", "kafka:topic:orders", "emits"),
+                      ("kafka:topic:orders", "otel:service:billing", "triggers")},
+                 "kafka offsets") == (1.0, 1.0)

@@ -70,6 +70,50 @@ def test_messaging_keys_across_semconv_versions(tmp_path: Path, attrs: dict[str,
     assert _messaging_keys(path) == expected
 
 
+def _record_links(path: Path) -> list[tuple[str, str, str]]:
+    return sorted((lk["src_uid"], lk["dst_uid"], lk["kind"])
+                  for lk in normalized_rows(path)["links"]
+                  if lk["evidence"] == "messaging topic, partition and offset")
+
+
+_SPAN_UID = f"otel:span:{TRACE}/{SPAN}"
+
+
+@pytest.mark.parametrize(("kind", "attrs", "expected"), [
+    # semconv >= 1.24 (1.26: operation.type), a consumer: the record triggers the span
+    (5, {"messaging.system": "kafka", "messaging.destination.name": "orders",
+         "messaging.destination.partition.id": "2", "messaging.kafka.offset": 1017,
+         "messaging.operation.type": "process"},
+     [("kafka:msg:orders/2/1017", _SPAN_UID, "triggers")]),
+    # semconv 1.17-1.23 (the Java agent 1.x), a producer: the span emits the record
+    (4, {"messaging.system": "kafka", "messaging.destination.name": "orders",
+         "messaging.kafka.destination.partition": 0, "messaging.kafka.message.offset": 7},
+     [(_SPAN_UID, "kafka:msg:orders/0/7", "emits")]),
+    # a CLIENT span whose operation is a receive is on the consumer's side
+    (3, {"messaging.system": "kafka", "messaging.destination.name": "orders",
+         "messaging.destination.partition.id": "1", "kafka.offset": 3,
+         "messaging.operation": "receive"},
+     [("kafka:msg:orders/1/3", _SPAN_UID, "triggers")]),
+    # no partition: the offset alone names no record
+    (5, {"messaging.system": "kafka", "messaging.destination.name": "orders",
+         "messaging.kafka.offset": 1017}, []),
+    # an INTERNAL span with no operation: which side it is on is not stated
+    (1, {"messaging.system": "kafka", "messaging.destination.name": "orders",
+         "messaging.destination.partition.id": "2", "messaging.kafka.offset": 1017}, []),
+    # an offset of -1 (not acknowledged yet) names no record
+    (4, {"messaging.system": "kafka", "messaging.destination.name": "orders",
+         "messaging.destination.partition.id": "2", "messaging.kafka.offset": -1}, []),
+    # another bus's offsets are not Kafka records
+    (5, {"messaging.system": "rocketmq", "messaging.destination.name": "orders",
+         "messaging.destination.partition.id": "2", "messaging.kafka.offset": 1017}, []),
+])
+def test_a_kafka_span_names_its_record_by_topic_partition_and_offset(
+        tmp_path: Path, kind: int, attrs: dict[str, Any],
+        expected: list[tuple[str, str, str]]) -> None:
+    path = _request(tmp_path / "spans.otlp.json", kind, attrs)
+    assert _record_links(path) == expected
+
+
 def test_an_infinite_int_value_is_kept_not_a_crash(tmp_path: Path) -> None:
     # Found by scripts/fuzz_long.py (otlp_json:3765): Python's json writes Infinity.
     path = _request(tmp_path / "spans.otlp.json", 1, {"retry.count": 3})
