@@ -412,6 +412,6 @@ def _fast_batch(fast: pl.DataFrame, pairs: pl.DataFrame, rules: KeyRules,
         ce.join(uid, on="line").select(pl.col("uid").alias("entity_uid"),
                                        pl.lit(str(KeyKind.MESSAGE_ID)).alias("kind"), "value"),
     ])
-    return Batch(tables={"messages": _duck.model_frame("messages", messages),
+    return Batch(framed={"messages": _duck.model_frame("messages", messages),
                          "keys": _duck.model_frame("keys", keys)},
                  records=fast.height, loaded=fast.height)

@@ -435,6 +435,7 @@ def check(fmt: str, mutated: Path, mutant: Mutant, baseline: set[str] | None = N
             out.loaded += batch.loaded
             out.rejected += len(batch.rejects)
             out.skipped += batch.skipped
+            batch.tables  # noqa: B018 - framing the rows counts the values made to fit
             for column, n in batch.notes.get("coerced_values", {}).items():
                 out.coerced[column] = out.coerced.get(column, 0) + n
     except (UnreadableFile, IngestError) as exc:

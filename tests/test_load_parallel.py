@@ -107,3 +107,35 @@ def test_a_worker_killed_leaves_its_files_to_the_writer(inputs: list[str], tmp_p
         result = ingest_paths(store, inputs, progress=progress, workers=2)
         assert (result.to_dict(), _snapshot(store)) == one[:2]
     assert len(started) == 2 and started[0].proc.returncode is not None
+
+
+def _raw(uid: str, attempt: int) -> dict[str, Any]:
+    return {"uid": uid, "run_uid": "r", "system": "temporal", "name": "step", "attempt": attempt}
+
+
+def test_rows_of_a_chunk_are_framed_together_in_order() -> None:
+    first = load._Parsed("temporal_json", None, "", {}, {}, {"steps": [[_raw("a", 1)],
+                                                                         [_raw("b", 2)]]},
+                         [], None, [], 0)
+    second = load._Parsed("temporal_json", None, "", {}, {}, {"steps": [[_raw("c", 3)]]},
+                          [], None, [], 0)
+    joined, heights = load._frame_together([first, second])
+    assert joined["steps"]["uid"].to_list() == ["a", "b", "c"]
+    assert heights == [{"steps": 2}, {"steps": 1}]
+    assert first.tables == second.tables == {}
+
+
+def test_a_value_that_does_not_fit_frames_each_file_as_one_process_does() -> None:
+    odd = load._Parsed("temporal_json", None, "", {},
+                       {"dialect": "temporal", "skipped_types": {"MarkerRecorded": 1}},
+                       {"steps": [[_raw("a", 1), _raw("b", 2**40)]]}, [], None, [], 0)
+    fine = load._Parsed("temporal_json", None, "", {}, {}, {"steps": [[_raw("c", 3)]]},
+                        [], None, [], 0)
+    assert load._frame_together([odd, fine]) is None
+    assert odd.tables["steps"][0]["attempt"].to_list() == [1, None]  # past an INTEGER
+    assert fine.tables["steps"][0]["uid"].to_list() == ["c"]
+    # the note sits where one process writes it: before the skipped types
+    assert list(odd.detail.items()) == [("dialect", "temporal"),
+                                        ("coerced_values", {"steps.attempt": 1}),
+                                        ("skipped_types", {"MarkerRecorded": 1})]
+    assert fine.detail == {}

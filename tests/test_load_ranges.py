@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import ingest
-from ingest.base import LineRange, Source
+from ingest.base import BatchBuilder, LineRange, Source
 from tests.conftest import FIXTURES, fixture_files
 from tests.test_load_parallel import _Calls, _snapshot
 from tracemap import load
@@ -114,6 +114,8 @@ def test_rejects_name_the_files_lines(large: list[str], tmp_path: Path,
 def test_a_worker_killed_leaves_its_ranges_to_the_writer(
         large: list[str], tmp_path: Path, ranged: list[Any],
         monkeypatch: pytest.MonkeyPatch) -> None:
+    # Batches of a few rows, so the ranges the writer parses itself hold several each.
+    monkeypatch.setattr(BatchBuilder.__init__, "__defaults__", (3,))
     one = _run(large, tmp_path / "one.duckdb", workers=0)
     sent: list[Any] = []
 

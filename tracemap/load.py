@@ -45,9 +45,11 @@ from ingest.base import (
     LineRange,
     Source,
     dumps,
+    frame,
     is_json_lines,
 )
 from tracemap.errors import IngestError, ReconcileError, UnknownFormatError
+from tracemap.model import TABLES
 from tracemap.store import SourceRow, Store
 
 COUNTERS = ("records", "loaded", "rejected", "skipped")
@@ -721,7 +723,7 @@ class _Parsed:
     sha256: str
     counts: dict[str, int]
     detail: dict[str, Any]
-    tables: dict[str, list[pl.DataFrame]]
+    tables: dict[str, list[Any]]  # by table, in order: frames, or rows still dicts
     rejects: list[tuple[str, str, str | None]]
     first_reject: tuple[str, str] | None
     advances: list[int]  # the progress the parse reported, replayed at the file's turn
@@ -729,15 +731,20 @@ class _Parsed:
     failure: str | None = None  # why the file could not be read at all (its one reject)
 
 
-def _parse_whole(module: Any, src: Source, progress: Progress, debug: bool) -> _Parsed:
-    """Parse a small file into its tables (batches in order) and rejects."""
-    tables: dict[str, list[pl.DataFrame]] = {}
+def _parse_whole(module: Any, src: Source, progress: Progress, debug: bool,
+                 framed: bool = True) -> _Parsed:
+    """Parse a small file into its tables (batches in order) and rejects. Without ``framed``
+    (a worker's parse) rows the ingestor did not frame itself stay dicts, for
+    ``_frame_together``."""
+    tables: dict[str, list[Any]] = {}
     rejects: list[tuple[str, str, str | None]] = []
 
     def keep(batch: Batch, batch_rejects: list[tuple[str, str, str | None]]) -> None:
-        for table, df in batch.tables.items():
+        for table, df in (batch.tables if framed else batch.framed).items():
             if df.height:
                 tables.setdefault(table, []).append(df)
+        for table, rows in ({} if framed else batch.rows).items():
+            tables.setdefault(table, []).append(rows)
         rejects.extend(batch_rejects)
 
     failure: list[str] = []
@@ -778,12 +785,9 @@ def _parse_ahead(path: str, display: str, options: dict[str, Any], rules: KeyRul
         sha = file_sha256(src.path)
         module, rule = (ingest.get(forced), None) if forced else ingest.detection(src)
         recorder = _Recorder()
-        parsed = _parse_whole(module, src, recorder, False)
+        parsed = _parse_whole(module, src, recorder, False, framed=False)
     except Exception:  # noqa: BLE001 - the writer parses it again and reports what went wrong
         return None
-    for table, frames in parsed.tables.items():
-        if len(frames) > 1:  # one frame per table pickles faster; the rows stay in order
-            parsed.tables[table] = [pl.concat(frames, rechunk=True)]
     parsed.sha256, parsed.rule, parsed.advances = sha, rule, recorder.advances
     return parsed
 
@@ -798,22 +802,60 @@ def _parse_chunk(files: list[tuple[int, str, str]], options: dict[str, Any],
     """Worker side: parse a chunk of small files; their rows as one frame per table."""
     done = [(i, _parse_ahead(path, display, options, rules, forced))
             for i, path, display in files]
-    frames: dict[str, list[pl.DataFrame]] = {}
-    for _, parsed in done:
-        for table, dfs in (parsed.tables if parsed else {}).items():
-            frames.setdefault(table, []).extend(dfs)
-    try:
-        joined = {table: pl.concat(dfs, rechunk=True) for table, dfs in frames.items()}
-    except (Exception, PanicException):  # noqa: BLE001 - the writer will say so itself
+    together = _frame_together([parsed for _, parsed in done if parsed])
+    if together is None:
         return [(i, parsed, {}) for i, parsed in done], None
-    out = []
-    for i, parsed in done:
-        heights = {}
-        if parsed:
-            heights = {t: sum(df.height for df in dfs) for t, dfs in parsed.tables.items()}
-            parsed.tables = {}
-        out.append((i, parsed, heights))
-    return out, joined
+    joined, heights = together
+    return [(i, parsed, heights.pop(0) if parsed else {}) for i, parsed in done], joined
+
+
+def _frame_together(results: list[_Parsed]) -> tuple[dict[str, pl.DataFrame],
+                                                      list[dict[str, int]]] | None:
+    """The results' rows as one frame per table, in order, and each result's row count per
+    table (their ``tables`` are emptied). Rows still dicts are framed here, all at once.
+
+    None when some value does not fit its column: each result then frames its own rows as
+    one process would, counting what had to be made to fit in its ``coerced_values`` note.
+    """
+    blocks: dict[str, list[Any]] = {}
+    for parsed in results:
+        for table, items in parsed.tables.items():
+            blocks.setdefault(table, []).extend(items)
+    try:
+        joined = {table: _frame_blocks(table, items) for table, items in blocks.items()}
+    except (Exception, PanicException):  # noqa: BLE001 - a value that does not fit, or worse
+        for parsed in results:
+            _frame_own(parsed)
+        return None
+    heights = []
+    for parsed in results:
+        heights.append({table: sum(len(x) for x in items)
+                        for table, items in parsed.tables.items()})
+        parsed.tables = {}
+    return joined, heights
+
+
+def _frame_blocks(table: str, items: list[Any]) -> pl.DataFrame:
+    """Frames and row lists of one table as one frame; raises if a value does not fit."""
+    if all(isinstance(x, list) for x in items):
+        return pl.DataFrame([row for rows in items for row in rows], schema=TABLES[table])
+    frames = [x if isinstance(x, pl.DataFrame) else pl.DataFrame(x, schema=TABLES[table])
+              for x in items]
+    return pl.concat(frames, rechunk=True) if len(frames) > 1 else frames[0]
+
+
+def _frame_own(parsed: _Parsed) -> None:
+    """Frame a result's rows on their own, each value fitted to its column (``frame``) and
+    counted in the result's ``coerced_values`` note, placed as one process places it."""
+    coerced: Counter[str] = Counter()
+    parsed.tables = {table: [x if isinstance(x, pl.DataFrame) else frame(table, x, coerced)
+                             for x in items]
+                     for table, items in parsed.tables.items()}
+    if coerced:
+        skipped = parsed.detail.pop("skipped_types", None)
+        _add_notes(parsed.detail, {"coerced_values": dict(coerced)})
+        if skipped is not None:
+            parsed.detail["skipped_types"] = skipped
 
 
 @dataclass(frozen=True, slots=True)
@@ -831,11 +873,12 @@ def _parse_range(job: _RangeJob, options: dict[str, Any], rules: KeyRules) -> _P
     try:
         src = Source(path=Path(job.path), display=job.display, options=dict(options),
                      rules=rules, line_range=job.line_range)
-        parsed = _parse_whole(ingest.get(job.module), src, _Recorder(), False)
+        parsed = _parse_whole(ingest.get(job.module), src, _Recorder(), False, framed=False)
     except Exception:  # noqa: BLE001 - the writer parses it again and reports what went wrong
         return None
-    parsed.tables = {table: [pl.concat(frames, rechunk=True)] if len(frames) > 1 else frames
-                     for table, frames in parsed.tables.items()}
+    together = _frame_together([parsed])
+    if together is not None:
+        parsed.tables = {table: [df] for table, df in together[0].items()}
     return parsed
 
 
@@ -1189,8 +1232,9 @@ def _load_ranges(ranges: _Ranges, module: Any, src: Source, progress: Progress,
             failed(parsed.failure)
             progress.advance(max(size - line_range.start, 0))
             return parsed.counts, parsed.detail
-        tables = {table: frames[0] for table, frames in parsed.tables.items()}
-        store_batch(Batch(tables=tables), parsed.rejects)
+        tables = {table: pl.concat(frames, rechunk=True) if len(frames) > 1 else frames[0]
+                  for table, frames in parsed.tables.items()}
+        store_batch(Batch(framed=tables), parsed.rejects)
         for name in COUNTERS:
             counts[name] += parsed.counts[name]
         _add_notes(notes, parsed.detail)
