@@ -870,6 +870,12 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 _FRACTION = re.compile(r"(\.\d{6})\d+")
+#: The spelling most exporters write (``2026-11-02T11:12:00.975771Z``), read without datetime.
+_ISO_UTC = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6})[0-9]*)?Z")
+#: Epoch µs of the dates seen (a file's times share a few), bounded.
+_DAY_US: dict[str, int] = {}
+_EPOCH_DAY = datetime(1970, 1, 1).toordinal()
 
 
 def us_from_iso(value: Any) -> int | None:
@@ -877,6 +883,31 @@ def us_from_iso(value: Any) -> int | None:
 
     A time without an offset is taken as UTC.
     """
+    if type(value) is str and (m := _ISO_UTC.fullmatch(value)):
+        date, hour, minute, second, fraction = m.groups()
+        day = _DAY_US.get(date)
+        if day is None:
+            day = _day_us(date)
+        h, mi, sec = int(hour), int(minute), int(second)
+        if day is not None and h < 24 and mi < 60 and sec < 60:
+            us = day + ((h * 60 + mi) * 60 + sec) * 1_000_000
+            return us + int(fraction.ljust(6, "0")) if fraction else us
+    return _us_from_iso(value)
+
+
+def _day_us(date: str) -> int | None:
+    """Epoch µs of a ``YYYY-MM-DD`` date; None if it is no date (``_us_from_iso`` says why)."""
+    try:
+        day = (datetime.fromisoformat(date).toordinal() - _EPOCH_DAY) * 86_400_000_000
+    except ValueError:
+        return None
+    if len(_DAY_US) > 4096:
+        _DAY_US.clear()
+    _DAY_US[date] = day
+    return day
+
+
+def _us_from_iso(value: Any) -> int | None:
     if not value or not isinstance(value, str):
         return None
     text = _FRACTION.sub(r"\1", value.strip().replace(" ", "T", 1))

@@ -269,6 +269,8 @@ WRAPPER_EXECUTION = ("execution", "workflowExecution", "workflow_execution")
 
 def _s(value: Any) -> str | None:
     """A non-empty scalar as a string, else None."""
+    if type(value) is str:  # the common case first: called for most fields of every event
+        return value or None
     if value is None or isinstance(value, dict | list) or value == "":
         return None
     return str(value)
@@ -276,13 +278,13 @@ def _s(value: Any) -> str | None:
 
 def as_int(value: Any) -> int | None:
     """An int64 written as a number or a string; None when it is neither."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
+    if type(value) is int:  # exact type: a bool is an int, and no int64
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    return None
+    if isinstance(value, str):
+        return int(value) if value.strip().lstrip("-").isdigit() else None
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value
 
 
 def _get(doc: Any, *path: str) -> Any:
@@ -335,8 +337,24 @@ def _cause(attrs: dict[str, Any], etype: str) -> str | None:
     return name.removeprefix(prefix) if name and prefix else name
 
 
+#: Event type spellings already read (a history repeats a few dozen of them), bounded.
+_EVENT_TYPE_SPELLINGS: dict[str, str | None] = {}
+
+
 def event_type(value: Any) -> str | None:
     """An event type in any spelling (``EVENT_TYPE_TIMER_FIRED``, ``TimerFired``, 18)."""
+    if type(value) is not str:
+        return _event_type(value)
+    try:
+        return _EVENT_TYPE_SPELLINGS[value]
+    except KeyError:
+        name = _EVENT_TYPE_SPELLINGS[value] = _event_type(value)
+        if len(_EVENT_TYPE_SPELLINGS) > 4096:  # odd input: keep the cache small
+            _EVENT_TYPE_SPELLINGS.clear()
+        return name
+
+
+def _event_type(value: Any) -> str | None:
     number = as_int(value)
     if number is not None:
         return EVENT_TYPES.get(number)
@@ -626,7 +644,12 @@ def _histories(src: Source, b: BatchBuilder) -> Iterator[tuple[str, list[tuple[s
 
 def _is_json_lines(head: bytes) -> bool:
     """Several JSON values, one per line (a pretty-printed document's first line is not JSON)."""
-    lines = [line for line in first_json_value(head).split(b"\n") if line.strip()]
+    lines: list[bytes] = []
+    for line in first_json_value(head).split(b"\n"):  # only the first two non-blank lines
+        if line.strip():
+            lines.append(line)
+            if len(lines) == 2:
+                break
     if len(lines) < 2 or not lines[1].lstrip().startswith((b"{", b"[")):
         return False
     try:
@@ -760,8 +783,11 @@ def _normalize(b: BatchBuilder, raw: Any, location: str, prefix: str,
         b.reject(location, f"expected a history event object, got {type(raw).__name__}",
                  str(raw)[:200])
         return None
-    attrs_key = next((k for k, v in raw.items()
-                      if k.endswith("EventAttributes") and isinstance(v, dict)), None)
+    attrs_key = None
+    for k, v in raw.items():
+        if k.endswith("EventAttributes") and isinstance(v, dict):
+            attrs_key = k
+            break
     etype = event_type(raw.get("eventType"))
     if etype is None and as_int(raw.get("eventType")) is not None:
         etype = f"EventType{raw['eventType']}"  # a number newer than EVENT_TYPES: skipped below
