@@ -146,7 +146,7 @@ class KeyRules:
     def attributes(self, attrs: dict[str, Any]) -> list[tuple[str, str]]:
         """Keys from span or log attributes; names match case-insensitively, because SDKs
         spell the same attribute differently (``temporalWorkflowID``, ``temporalWorkflowId``)."""
-        wanted = {name.lower(): kind for name, kind in self.attribute_keys.items()}
+        wanted = _lowered(self.attribute_keys)
         out: list[tuple[str, str]] = []
         for name, value in attrs.items():
             kind = wanted.get(name.lower())
@@ -167,16 +167,49 @@ class KeyRules:
         return out
 
 
+#: Rule tables with their names lower-cased, by the table's id: (a copy of the table, lowered).
+#: The copy tells a table changed since (``load_config`` fills the rules after making them).
+_LOWERED: dict[int, tuple[dict[str, str], dict[str, str]]] = {}
+
+
+def _lowered(table: dict[str, str]) -> dict[str, str]:
+    """``table`` with its names lower-cased, made once per table rather than once per record."""
+    known = _LOWERED.get(id(table))
+    if known is not None and known[0] == table:
+        return known[1]
+    lowered = {name.lower(): kind for name, kind in table.items()}
+    if len(_LOWERED) > 64:
+        _LOWERED.clear()
+    _LOWERED[id(table)] = (dict(table), lowered)
+    return lowered
+
+
 _PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\*|\d+)\]")
+#: Paths already split into ``(name, index)`` steps (the configured rules: a handful), bounded.
+_PATH_STEPS: dict[str, list[tuple[str, str]]] = {}
+
+
+def _path_steps(path: str) -> list[tuple[str, str]]:
+    steps = _PATH_STEPS.get(path)
+    if steps is None:
+        text = path
+        for prefix in ("$.", "payload."):
+            if text.startswith(prefix):
+                text = text[len(prefix) :]
+        if len(_PATH_STEPS) > 1024:
+            _PATH_STEPS.clear()
+        steps = _PATH_STEPS[path] = _PATH_TOKEN.findall(text)
+    return steps
 
 
 def select_path(doc: Any, path: str) -> list[Any]:
     """Values at a JSONPath-like path: ``a.b[0].c``, ``a.items[*].id`` (``$.`` optional)."""
-    for prefix in ("$.", "payload."):
-        if path.startswith(prefix):
-            path = path[len(prefix) :]
+    steps = _path_steps(path)
+    if len(steps) == 1 and steps[0][0]:  # one name: the usual rule (``correlationId``)
+        name = steps[0][0]
+        return [doc[name]] if isinstance(doc, dict) and name in doc else []
     current = [doc]
-    for name, index in _PATH_TOKEN.findall(path):
+    for name, index in steps:
         nxt: list[Any] = []
         for node in current:
             if name and isinstance(node, dict) and name in node:
