@@ -612,6 +612,9 @@ class BatchBuilder:
 
     # rows
     def add(self, table: str, **row: Any) -> None:
+        self._append(table, row)
+
+    def _append(self, table: str, row: dict[str, Any]) -> None:
         for col in ("detail", "headers", "payload"):
             value = row.get(col)
             if value is not None and not isinstance(value, str):
@@ -619,19 +622,19 @@ class BatchBuilder:
         self.rows[table].append(row)
 
     def run(self, **row: Any) -> None:
-        self.add("runs", **row)
+        self._append("runs", row)
 
     def step(self, **row: Any) -> None:
-        self.add("steps", **row)
+        self._append("steps", row)
 
     def message(self, **row: Any) -> None:
-        self.add("messages", **row)
+        self._append("messages", row)
 
     def dataset(self, **row: Any) -> None:
-        self.add("datasets", **row)
+        self._append("datasets", row)
 
     def log(self, **row: Any) -> None:
-        self.add("logs", **row)
+        self._append("logs", row)
 
     def key(self, entity_uid: str, kind: str, value: Any) -> None:
         if value is None or value == "":
@@ -772,6 +775,23 @@ def norm_id(value: Any, nbytes: int) -> str | None:
     64-bit trace ids (16 hex digits): those are left-padded to the 128-bit form so they join.
     All-zero ids mean "none" and give ``None``.
     """
+    cache = _NORM_IDS.get(nbytes)
+    if cache is None or type(value) is not str:
+        return _norm_id(value, nbytes)
+    out = cache.get(value, _UNSEEN)  # ids repeat (a trace's spans, parents): read each once
+    if out is _UNSEEN:
+        if len(cache) >= 1 << 16:
+            cache.clear()
+        out = cache[value] = _norm_id(value, nbytes)
+    return out  # type: ignore[return-value]
+
+
+#: ``norm_id`` results for trace and span ids (16 and 8 bytes), by spelling; bounded.
+_NORM_IDS: dict[int, dict[str, str | None]] = {16: {}, 8: {}}
+_UNSEEN = object()
+
+
+def _norm_id(value: Any, nbytes: int) -> str | None:
     if value is None:
         return None
     if isinstance(value, bytes | bytearray):

@@ -121,6 +121,11 @@ def parse(src: Source) -> Iterator[Batch]:
     yield b.take()
 
 
+#: AnyValue fields whose value is the plain value as it is.
+_PLAIN_VALUES = frozenset({"stringValue", "string_value", "boolValue", "bool_value",
+                           "doubleValue", "double_value", "bytesValue", "bytes_value"})
+
+
 def any_value(v: Any) -> Any:
     """An OTLP AnyValue as a plain Python value."""
     if not isinstance(v, dict):
@@ -149,8 +154,14 @@ def attributes(items: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if isinstance(items, list):
         for kv in items:
-            if isinstance(kv, dict) and isinstance(kv.get("key"), str):
-                out[kv["key"]] = any_value(kv.get("value"))
+            if isinstance(kv, dict) and isinstance(key := kv.get("key"), str):
+                value = kv.get("value")
+                if type(value) is dict and len(value) == 1:  # the usual AnyValue: one field
+                    ((name, plain),) = value.items()
+                    if name in _PLAIN_VALUES:
+                        out[key] = plain
+                        continue
+                out[key] = any_value(value)
     return out
 
 
@@ -165,11 +176,19 @@ def _enum(value: Any, names: dict[str, int], prefix: str) -> int:
 
 
 def _get(d: dict[str, Any], camel: str, snake: str) -> Any:
-    return d.get(camel, d.get(snake))
+    return d[camel] if camel in d else d.get(snake)
+
+
+#: Every attribute ``messaging`` reads: a span with none of them states no bus.
+_MESSAGING_ATTRS = frozenset({"messaging.system", "peer.service",
+                              *(name for name, _ in DESTINATION_ATTRS),
+                              *(name for name, _ in MESSAGE_KEY_ATTRS)})
 
 
 def messaging(attrs: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
     """``(bus, destination, message key)`` a span's attributes state, each possibly None."""
+    if attrs.keys().isdisjoint(_MESSAGING_ATTRS):  # most spans: not messaging
+        return None, None, None
     bus = attrs.get("messaging.system")
     bus = str(bus).lower() if bus else None
     dest = key = None
@@ -289,18 +308,28 @@ def add_spans(spans: list[tuple[str, Any, str, dict[str, Any], str]], src: Sourc
         parent = span_id(_get(span, "parentSpanId", "parent_span_id"))
         good.append((where, span, service, resource, scope, tid, sid, parent))
     service_of = {(g[5], g[6]): g[2] for g in good}
+    # A resource's attributes but service.name, for the detail of each of its spans: spans
+    # share their request's resource, so this is made once per resource, by its identity.
+    rest_of: dict[int, dict[str, Any]] = {}
+    loaded = 0
     for where, span, service, resource, scope, tid, sid, parent in good:
+        rest = rest_of.get(id(resource))
+        if rest is None:
+            rest = rest_of[id(resource)] = {k: v for k, v in resource.items()
+                                            if k != "service.name"}
         try:
-            _add_span(b, src, where, span, service, resource, scope, tid, sid, parent, service_of)
+            _add_span(b, src, where, span, service, rest, scope, tid, sid, parent, service_of)
         except (TypeError, ValueError, AttributeError) as exc:
             b.reject(where, f"span has a field of the wrong type: {exc}", str(span)[:300])
             continue
-        b.loaded()
+        loaded += 1
+    b.loaded(loaded)
 
 
 def _add_span(b: BatchBuilder, src: Source, where: str, span: dict[str, Any], service: str,
-              resource: dict[str, Any], scope: str, tid: str, sid: str, parent: str | None,
+              rest: dict[str, Any], scope: str, tid: str, sid: str, parent: str | None,
               service_of: dict[tuple[str, str], str]) -> None:
+    """One span's rows; ``rest`` is its resource's attributes but ``service.name``."""
     uid = f"otel:span:{tid}/{sid}"
     kind = SPAN_KINDS.get(_enum(span.get("kind"), _KIND_NAMES, "span_kind_"), "unspecified")
     status = span.get("status") or {}
@@ -317,8 +346,7 @@ def _add_span(b: BatchBuilder, src: Source, where: str, span: dict[str, Any], se
     parent_service = service_of.get((tid, parent)) if parent else None
     local_root = parent is None or parent_service != service
     run_uid = f"otel:run:{tid}/{sid}" if local_root else None
-    detail = {**{k: v for k, v in resource.items() if k != "service.name"}, **attrs,
-              "otel.kind": kind, "otel.scope": scope, "service.name": service}
+    detail = {**rest, **attrs, "otel.kind": kind, "otel.scope": scope, "service.name": service}
     b.step(uid=uid, run_uid=run_uid, system="otel",
            component=component("otel", "operation", f"{service}/{name}"), name=name,
            step_type=kind, status=STATUS_CODES.get(code, Status.UNKNOWN), started_at=start,
@@ -329,8 +357,7 @@ def _add_span(b: BatchBuilder, src: Source, where: str, span: dict[str, Any], se
               name=name, status=STATUS_CODES.get(code, Status.UNKNOWN), started_at=start,
               ended_at=end, attempt=None, error=error, location=where,
               parent_uid=f"otel:span:{tid}/{parent}" if parent else None,
-              detail={"service.name": service, "root_span": uid, "otel.kind": kind,
-                      **{k: v for k, v in resource.items() if k != "service.name"}})
+              detail={"service.name": service, "root_span": uid, "otel.kind": kind, **rest})
         b.link(run_uid, uid, EdgeKind.CONTAINS, "local root span of the service", where)
         b.key(run_uid, KeyKind.TRACE_ID, tid)
     if parent:
