@@ -146,7 +146,7 @@ class KeyRules:
     def attributes(self, attrs: dict[str, Any]) -> list[tuple[str, str]]:
         """Keys from span or log attributes; names match case-insensitively, because SDKs
         spell the same attribute differently (``temporalWorkflowID``, ``temporalWorkflowId``)."""
-        wanted = _lowered(self.attribute_keys)
+        wanted = _derived(self.attribute_keys, _lowered)
         out: list[tuple[str, str]] = []
         for name, value in attrs.items():
             kind = wanted.get(name.lower())
@@ -159,29 +159,48 @@ class KeyRules:
         """Keys found at the configured paths of a decoded payload."""
         if not isinstance(doc, dict | list):
             return []
+        is_dict = isinstance(doc, dict)
         out: list[tuple[str, str]] = []
-        for path, kind in self.payload_keys.items():
-            for value in select_path(doc, path):
+        for name, path, kind in _derived(self.payload_keys, _one_names):
+            if name:  # a one-name path (``correlationId``): the usual rule, read directly
+                values = [doc[name]] if is_dict and name in doc else []
+            else:
+                values = select_path(doc, path)
+            for value in values:
                 if value is not None and not isinstance(value, dict | list) and value != "":
                     out.append((kind, str(value)))
         return out
 
 
-#: Rule tables with their names lower-cased, by the table's id: (a copy of the table, lowered).
+#: What is made from a rule table once rather than once per record (its names lower-cased,
+#: its paths split), by the table's id and the maker: (a copy of the table, what was made).
 #: The copy tells a table changed since (``load_config`` fills the rules after making them).
-_LOWERED: dict[int, tuple[dict[str, str], dict[str, str]]] = {}
+_DERIVED: dict[tuple[int, Callable[[dict[str, str]], Any]], tuple[dict[str, str], Any]] = {}
+
+
+def _derived(table: dict[str, str], make: Callable[[dict[str, str]], Any]) -> Any:
+    known = _DERIVED.get((id(table), make))
+    if known is not None and known[0] == table:
+        return known[1]
+    made = make(table)
+    if len(_DERIVED) > 64:
+        _DERIVED.clear()
+    _DERIVED[(id(table), make)] = (dict(table), made)
+    return made
 
 
 def _lowered(table: dict[str, str]) -> dict[str, str]:
-    """``table`` with its names lower-cased, made once per table rather than once per record."""
-    known = _LOWERED.get(id(table))
-    if known is not None and known[0] == table:
-        return known[1]
-    lowered = {name.lower(): kind for name, kind in table.items()}
-    if len(_LOWERED) > 64:
-        _LOWERED.clear()
-    _LOWERED[id(table)] = (dict(table), lowered)
-    return lowered
+    """An attribute rule table with its names lower-cased."""
+    return {name.lower(): kind for name, kind in table.items()}
+
+
+def _one_names(table: dict[str, str]) -> list[tuple[str, str, str]]:
+    """A payload rule table as ``(name, path, kind)``, ``name`` set where the path is one."""
+    out = []
+    for path, kind in table.items():
+        steps = _path_steps(path)
+        out.append((steps[0][0] if len(steps) == 1 else "", path, kind))
+    return out
 
 
 _PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\*|\d+)\]")
@@ -923,9 +942,10 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 _FRACTION = re.compile(r"(\.\d{6})\d+")
-#: The spelling most exporters write (``2026-11-02T11:12:00.975771Z``), read without datetime.
-_ISO_UTC = re.compile(
-    r"([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6})[0-9]*)?Z")
+#: The spellings most exporters write (``2026-11-02T11:12:00.975771Z``, boto3's
+#: ``2026-11-02T11:12:00.975771+00:00``), read without datetime.
+_ISO_UTC = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})"
+                      r"(?:\.([0-9]{1,6})[0-9]*)?(?:Z|\+00:00)")
 #: Epoch µs of the dates seen (a file's times share a few), bounded.
 _DAY_US: dict[str, int] = {}
 _EPOCH_DAY = datetime(1970, 1, 1).toordinal()

@@ -525,6 +525,8 @@ def _conflicts(ex: _Execution, events: list[_Event]) -> bool:
 
 
 def _int(value: Any) -> int | None:
+    if type(value) is int:  # the common case; a bool is an int, and no event id
+        return value
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -537,6 +539,9 @@ def _int(value: Any) -> int | None:
 def _time(value: Any) -> int | None:
     """Epoch µs from an event time: exact epoch seconds, ms digits (CloudWatch), ISO text."""
     try:
+        if type(value) is str:  # the common case: ISO text (boto3, the console)
+            text = value.strip()
+            return us_auto(text) if _DIGITS.match(text) else us_from_iso(text)
         if isinstance(value, _Exact):
             return us_from_s(value.text)
         if isinstance(value, bool) or value is None:
