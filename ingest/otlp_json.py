@@ -130,6 +130,10 @@ def any_value(v: Any) -> Any:
     """An OTLP AnyValue as a plain Python value."""
     if not isinstance(v, dict):
         return v
+    if len(v) == 1:  # one field, as AnyValue has: no need to try each name in turn
+        ((name, value),) = v.items()
+        if name in _PLAIN_VALUES:
+            return value
     for name in ("stringValue", "string_value", "boolValue", "bool_value", "doubleValue",
                  "double_value", "bytesValue", "bytes_value"):
         if name in v:
@@ -156,12 +160,10 @@ def attributes(items: Any) -> dict[str, Any]:
         for kv in items:
             if isinstance(kv, dict) and isinstance(key := kv.get("key"), str):
                 value = kv.get("value")
-                if type(value) is dict and len(value) == 1:  # the usual AnyValue: one field
-                    ((name, plain),) = value.items()
-                    if name in _PLAIN_VALUES:
-                        out[key] = plain
-                        continue
-                out[key] = any_value(value)
+                if type(value) is dict and len(value) == 1 and "stringValue" in value:
+                    out[key] = value["stringValue"]  # the usual attribute, read directly
+                else:
+                    out[key] = any_value(value)
     return out
 
 
@@ -293,8 +295,8 @@ def add_spans(spans: list[tuple[str, Any, str, dict[str, Any], str]], src: Sourc
               b: BatchBuilder) -> None:
     """Turn decoded spans ``(location, span, service, resource attrs, scope)`` into rows."""
     good: list[tuple[str, dict[str, Any], str, dict[str, Any], str, str, str, str | None]] = []
+    b.read(len(spans))
     for where, span, service, resource, scope in spans:
-        b.read()
         if not isinstance(span, dict):
             b.reject(where, "expected a span object")
             continue
@@ -326,6 +328,21 @@ def add_spans(spans: list[tuple[str, Any, str, dict[str, Any], str]], src: Sourc
     b.loaded(loaded)
 
 
+#: Operation components by ``<service>/<span name>``: a service has a few dozen operations,
+#: each named on thousands of spans (bounded).
+_OPERATIONS: dict[str, str] = {}
+
+
+def _operation(service: str, name: str) -> str:
+    key = f"{service}/{name}"
+    found = _OPERATIONS.get(key)
+    if found is None:
+        if len(_OPERATIONS) >= 1 << 16:
+            _OPERATIONS.clear()
+        found = _OPERATIONS[key] = component("otel", "operation", key)
+    return found
+
+
 def _add_span(b: BatchBuilder, src: Source, where: str, span: dict[str, Any], service: str,
               rest: dict[str, Any], scope: str, tid: str, sid: str, parent: str | None,
               service_of: dict[tuple[str, str], str]) -> None:
@@ -347,22 +364,21 @@ def _add_span(b: BatchBuilder, src: Source, where: str, span: dict[str, Any], se
     local_root = parent is None or parent_service != service
     run_uid = f"otel:run:{tid}/{sid}" if local_root else None
     detail = {**rest, **attrs, "otel.kind": kind, "otel.scope": scope, "service.name": service}
-    b.step(uid=uid, run_uid=run_uid, system="otel",
-           component=component("otel", "operation", f"{service}/{name}"), name=name,
-           step_type=kind, status=STATUS_CODES.get(code, Status.UNKNOWN), started_at=start,
-           ended_at=end, attempt=None, parent_uid=f"otel:span:{tid}/{parent}" if parent else None,
-           error=error, location=where, detail=detail)
+    parent_uid = f"otel:span:{tid}/{parent}" if parent else None
+    state = STATUS_CODES.get(code, Status.UNKNOWN)
+    b.step(uid=uid, run_uid=run_uid, system="otel", component=_operation(service, name),
+           name=name, step_type=kind, status=state, started_at=start, ended_at=end,
+           attempt=None, parent_uid=parent_uid, error=error, location=where, detail=detail)
     if local_root:
         b.run(uid=run_uid, system="otel", component=component("otel", "service", service),
-              name=name, status=STATUS_CODES.get(code, Status.UNKNOWN), started_at=start,
-              ended_at=end, attempt=None, error=error, location=where,
-              parent_uid=f"otel:span:{tid}/{parent}" if parent else None,
+              name=name, status=state, started_at=start, ended_at=end, attempt=None,
+              error=error, location=where, parent_uid=parent_uid,
               detail={"service.name": service, "root_span": uid, "otel.kind": kind, **rest})
         b.link(run_uid, uid, EdgeKind.CONTAINS, "local root span of the service", where)
         b.key(run_uid, KeyKind.TRACE_ID, tid)
-    if parent:
-        b.link(f"otel:span:{tid}/{parent}", uid, parent_edge(kind, parent_service, service),
-               "parentSpanId", where)
+    if parent_uid:
+        b.link(parent_uid, uid, parent_edge(kind, parent_service, service), "parentSpanId",
+               where)
     for link in span.get("links") or []:
         if isinstance(link, dict):
             ltid, lsid = trace_id(link.get("traceId")), span_id(link.get("spanId"))
