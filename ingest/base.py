@@ -179,6 +179,7 @@ _DERIVED: dict[tuple[int, Callable[[dict[str, str]], Any]], tuple[dict[str, str]
 
 
 def _derived(table: dict[str, str], make: Callable[[dict[str, str]], Any]) -> Any:
+    """``make(table)``, made again only when the table changed."""
     known = _DERIVED.get((id(table), make))
     if known is not None and known[0] == table:
         return known[1]
@@ -209,6 +210,7 @@ _PATH_STEPS: dict[str, list[tuple[str, str]]] = {}
 
 
 def _path_steps(path: str) -> list[tuple[str, str]]:
+    """A path's ``(name, index)`` steps (``$.`` or ``payload.`` before it cut)."""
     steps = _PATH_STEPS.get(path)
     if steps is None:
         text = path
