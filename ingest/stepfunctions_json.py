@@ -305,8 +305,8 @@ class _Parser:
         if kind == "history":
             meta = _execution_meta(holder, outer)
             events = []
+            b.read(len(items))
             for i, raw in enumerate(items):
-                b.read()
                 ev = self._history_event(raw, f"{where}[{i}]")
                 if ev is not None:
                     events.append(ev)
@@ -373,9 +373,7 @@ class _Parser:
         when = _time(ts)
         if when is None and ts is not None:
             self.unreadable_times += 1
-        family, role = EVENTS.get(ev_type, ("", "unknown"))
-        if not family:
-            family = next((f for p, f in FAMILY_PREFIXES if ev_type.startswith(p)), "")
+        family, role = _family_role(ev_type)
         return _Event(ev_id, prev, ev_type, when, details, where, family, role)
 
     def _add(self, arn: str | None, events: list[_Event], meta: dict[str, Any],
@@ -522,6 +520,23 @@ def _conflicts(ex: _Execution, events: list[_Event]) -> bool:
                                                                         ev.details):
             return True
     return False
+
+
+#: ``(state type, role)`` by event type, read off ``EVENTS`` and ``FAMILY_PREFIXES`` once per
+#: type rather than per event (bounded).
+_FAMILY_ROLES: dict[str, tuple[str, str]] = {}
+
+
+def _family_role(ev_type: str) -> tuple[str, str]:
+    known = _FAMILY_ROLES.get(ev_type)
+    if known is None:
+        family, role = EVENTS.get(ev_type, ("", "unknown"))
+        if not family:
+            family = next((f for p, f in FAMILY_PREFIXES if ev_type.startswith(p)), "")
+        known = (family, role)
+        if len(_FAMILY_ROLES) < 4096:
+            _FAMILY_ROLES[ev_type] = known
+    return known
 
 
 def _int(value: Any) -> int | None:
