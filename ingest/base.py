@@ -147,7 +147,7 @@ class KeyRules:
     def attributes(self, attrs: dict[str, Any]) -> list[tuple[str, str]]:
         """Keys from span or log attributes; names match case-insensitively, because SDKs
         spell the same attribute differently (``temporalWorkflowID``, ``temporalWorkflowId``)."""
-        wanted = {name.lower(): kind for name, kind in self.attribute_keys.items()}
+        wanted = _derived(self.attribute_keys, _lowered)
         out: list[tuple[str, str]] = []
         for name, value in attrs.items():
             kind = wanted.get(name.lower())
@@ -160,24 +160,78 @@ class KeyRules:
         """Keys found at the configured paths of a decoded payload."""
         if not isinstance(doc, dict | list):
             return []
+        is_dict = isinstance(doc, dict)
         out: list[tuple[str, str]] = []
-        for path, kind in self.payload_keys.items():
-            for value in select_path(doc, path):
+        for name, path, kind in _derived(self.payload_keys, _one_names):
+            if name:  # a one-name path (``correlationId``): the usual rule, read directly
+                values = [doc[name]] if is_dict and name in doc else []
+            else:
+                values = select_path(doc, path)
+            for value in values:
                 if value is not None and not isinstance(value, dict | list) and value != "":
                     out.append((kind, str(value)))
         return out
 
 
+#: What is made from a rule table once rather than once per record (its names lower-cased,
+#: its paths split), by the table's id and the maker: (a copy of the table, what was made).
+#: The copy tells a table changed since (``load_config`` fills the rules after making them).
+_DERIVED: dict[tuple[int, Callable[[dict[str, str]], Any]], tuple[dict[str, str], Any]] = {}
+
+
+def _derived(table: dict[str, str], make: Callable[[dict[str, str]], Any]) -> Any:
+    """``make(table)``, made again only when the table changed."""
+    known = _DERIVED.get((id(table), make))
+    if known is not None and known[0] == table:
+        return known[1]
+    made = make(table)
+    if len(_DERIVED) > 64:
+        _DERIVED.clear()
+    _DERIVED[(id(table), make)] = (dict(table), made)
+    return made
+
+
+def _lowered(table: dict[str, str]) -> dict[str, str]:
+    """An attribute rule table with its names lower-cased."""
+    return {name.lower(): kind for name, kind in table.items()}
+
+
+def _one_names(table: dict[str, str]) -> list[tuple[str, str, str]]:
+    """A payload rule table as ``(name, path, kind)``, ``name`` set where the path is one."""
+    out = []
+    for path, kind in table.items():
+        steps = _path_steps(path)
+        out.append((steps[0][0] if len(steps) == 1 else "", path, kind))
+    return out
+
+
 _PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\*|\d+)\]")
+#: Paths already split into ``(name, index)`` steps (the configured rules: a handful), bounded.
+_PATH_STEPS: dict[str, list[tuple[str, str]]] = {}
+
+
+def _path_steps(path: str) -> list[tuple[str, str]]:
+    """A path's ``(name, index)`` steps (``$.`` or ``payload.`` before it cut)."""
+    steps = _PATH_STEPS.get(path)
+    if steps is None:
+        text = path
+        for prefix in ("$.", "payload."):
+            if text.startswith(prefix):
+                text = text[len(prefix) :]
+        if len(_PATH_STEPS) > 1024:
+            _PATH_STEPS.clear()
+        steps = _PATH_STEPS[path] = _PATH_TOKEN.findall(text)
+    return steps
 
 
 def select_path(doc: Any, path: str) -> list[Any]:
     """Values at a JSONPath-like path: ``a.b[0].c``, ``a.items[*].id`` (``$.`` optional)."""
-    for prefix in ("$.", "payload."):
-        if path.startswith(prefix):
-            path = path[len(prefix) :]
+    steps = _path_steps(path)
+    if len(steps) == 1 and steps[0][0]:  # one name: the usual rule (``correlationId``)
+        name = steps[0][0]
+        return [doc[name]] if isinstance(doc, dict) and name in doc else []
     current = [doc]
-    for name, index in _PATH_TOKEN.findall(path):
+    for name, index in steps:
         nxt: list[Any] = []
         for node in current:
             if name and isinstance(node, dict) and name in node:
@@ -625,6 +679,9 @@ class BatchBuilder:
 
     # rows
     def add(self, table: str, **row: Any) -> None:
+        self._append(table, row)
+
+    def _append(self, table: str, row: dict[str, Any]) -> None:
         for col in ("detail", "headers", "payload"):
             value = row.get(col)
             if value is not None and not isinstance(value, str):
@@ -632,19 +689,19 @@ class BatchBuilder:
         self.rows[table].append(row)
 
     def run(self, **row: Any) -> None:
-        self.add("runs", **row)
+        self._append("runs", row)
 
     def step(self, **row: Any) -> None:
-        self.add("steps", **row)
+        self._append("steps", row)
 
     def message(self, **row: Any) -> None:
-        self.add("messages", **row)
+        self._append("messages", row)
 
     def dataset(self, **row: Any) -> None:
-        self.add("datasets", **row)
+        self._append("datasets", row)
 
     def log(self, **row: Any) -> None:
-        self.add("logs", **row)
+        self._append("logs", row)
 
     def key(self, entity_uid: str, kind: str, value: Any) -> None:
         if value is None or value == "":
@@ -782,6 +839,23 @@ def norm_id(value: Any, nbytes: int) -> str | None:
     64-bit trace ids (16 hex digits): those are left-padded to the 128-bit form so they join.
     All-zero ids mean "none" and give ``None``.
     """
+    cache = _NORM_IDS.get(nbytes)
+    if cache is None or type(value) is not str:
+        return _norm_id(value, nbytes)
+    out = cache.get(value, _UNSEEN)  # ids repeat (a trace's spans, parents): read each once
+    if out is _UNSEEN:
+        if len(cache) >= 1 << 16:
+            cache.clear()
+        out = cache[value] = _norm_id(value, nbytes)
+    return out  # type: ignore[return-value]
+
+
+#: ``norm_id`` results for trace and span ids (16 and 8 bytes), by spelling; bounded.
+_NORM_IDS: dict[int, dict[str, str | None]] = {16: {}, 8: {}}
+_UNSEEN = object()
+
+
+def _norm_id(value: Any, nbytes: int) -> str | None:
     if value is None:
         return None
     if isinstance(value, bytes | bytearray):
@@ -913,6 +987,13 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 _FRACTION = re.compile(r"(\.\d{6})\d+")
+#: The spellings most exporters write (``2026-11-02T11:12:00.975771Z``, boto3's
+#: ``2026-11-02T11:12:00.975771+00:00``), read without datetime.
+_ISO_UTC = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})"
+                      r"(?:\.([0-9]{1,6})[0-9]*)?(?:Z|\+00:00)")
+#: Epoch µs of the dates seen (a file's times share a few), bounded.
+_DAY_US: dict[str, int] = {}
+_EPOCH_DAY = datetime(1970, 1, 1).toordinal()
 
 
 def us_from_iso(value: Any) -> int | None:
@@ -920,6 +1001,31 @@ def us_from_iso(value: Any) -> int | None:
 
     A time without an offset is taken as UTC.
     """
+    if type(value) is str and (m := _ISO_UTC.fullmatch(value)):
+        date, hour, minute, second, fraction = m.groups()
+        day = _DAY_US.get(date)
+        if day is None:
+            day = _day_us(date)
+        h, mi, sec = int(hour), int(minute), int(second)
+        if day is not None and h < 24 and mi < 60 and sec < 60:
+            us = day + ((h * 60 + mi) * 60 + sec) * 1_000_000
+            return us + int(fraction.ljust(6, "0")) if fraction else us
+    return _us_from_iso(value)
+
+
+def _day_us(date: str) -> int | None:
+    """Epoch µs of a ``YYYY-MM-DD`` date; None if it is no date (``_us_from_iso`` says why)."""
+    try:
+        day = (datetime.fromisoformat(date).toordinal() - _EPOCH_DAY) * 86_400_000_000
+    except ValueError:
+        return None
+    if len(_DAY_US) > 4096:
+        _DAY_US.clear()
+    _DAY_US[date] = day
+    return day
+
+
+def _us_from_iso(value: Any) -> int | None:
     if not value or not isinstance(value, str):
         return None
     text = _FRACTION.sub(r"\1", value.strip().replace(" ", "T", 1))

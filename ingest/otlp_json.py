@@ -133,10 +133,19 @@ def parse(src: Source) -> Iterator[Batch]:
     yield b.take()
 
 
+#: AnyValue fields whose value is the plain value as it is.
+_PLAIN_VALUES = frozenset({"stringValue", "string_value", "boolValue", "bool_value",
+                           "doubleValue", "double_value", "bytesValue", "bytes_value"})
+
+
 def any_value(v: Any) -> Any:
     """An OTLP AnyValue as a plain Python value."""
     if not isinstance(v, dict):
         return v
+    if len(v) == 1:  # one field, as AnyValue has: no need to try each name in turn
+        ((name, value),) = v.items()
+        if name in _PLAIN_VALUES:
+            return value
     for name in ("stringValue", "string_value", "boolValue", "bool_value", "doubleValue",
                  "double_value", "bytesValue", "bytes_value"):
         if name in v:
@@ -161,8 +170,12 @@ def attributes(items: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if isinstance(items, list):
         for kv in items:
-            if isinstance(kv, dict) and isinstance(kv.get("key"), str):
-                out[kv["key"]] = any_value(kv.get("value"))
+            if isinstance(kv, dict) and isinstance(key := kv.get("key"), str):
+                value = kv.get("value")
+                if type(value) is dict and len(value) == 1 and "stringValue" in value:
+                    out[key] = value["stringValue"]  # the usual attribute, read directly
+                else:
+                    out[key] = any_value(value)
     return out
 
 
@@ -177,11 +190,19 @@ def _enum(value: Any, names: dict[str, int], prefix: str) -> int:
 
 
 def _get(d: dict[str, Any], camel: str, snake: str) -> Any:
-    return d.get(camel, d.get(snake))
+    return d[camel] if camel in d else d.get(snake)
+
+
+#: Every attribute ``messaging`` reads: a span with none of them states no bus.
+_MESSAGING_ATTRS = frozenset({"messaging.system", "peer.service",
+                              *(name for name, _ in DESTINATION_ATTRS),
+                              *(name for name, _ in MESSAGE_KEY_ATTRS)})
 
 
 def messaging(attrs: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
     """``(bus, destination, message key)`` a span's attributes state, each possibly None."""
+    if attrs.keys().isdisjoint(_MESSAGING_ATTRS):  # most spans: not messaging
+        return None, None, None
     bus = attrs.get("messaging.system")
     bus = str(bus).lower() if bus else None
     dest = key = None
@@ -286,8 +307,8 @@ def add_spans(spans: list[tuple[str, Any, str, dict[str, Any], str]], src: Sourc
               b: BatchBuilder) -> None:
     """Turn decoded spans ``(location, span, service, resource attrs, scope)`` into rows."""
     good: list[tuple[str, dict[str, Any], str, dict[str, Any], str, str, str, str | None]] = []
+    b.read(len(spans))
     for where, span, service, resource, scope in spans:
-        b.read()
         if not isinstance(span, dict):
             b.reject(where, "expected a span object")
             continue
@@ -301,18 +322,43 @@ def add_spans(spans: list[tuple[str, Any, str, dict[str, Any], str]], src: Sourc
         parent = span_id(_get(span, "parentSpanId", "parent_span_id"))
         good.append((where, span, service, resource, scope, tid, sid, parent))
     service_of = {(g[5], g[6]): g[2] for g in good}
+    # A resource's attributes but service.name, for the detail of each of its spans: spans
+    # share their request's resource, so this is made once per resource, by its identity.
+    rest_of: dict[int, dict[str, Any]] = {}
+    loaded = 0
     for where, span, service, resource, scope, tid, sid, parent in good:
+        rest = rest_of.get(id(resource))
+        if rest is None:
+            rest = rest_of[id(resource)] = {k: v for k, v in resource.items()
+                                            if k != "service.name"}
         try:
-            _add_span(b, src, where, span, service, resource, scope, tid, sid, parent, service_of)
+            _add_span(b, src, where, span, service, rest, scope, tid, sid, parent, service_of)
         except (TypeError, ValueError, AttributeError) as exc:
             b.reject(where, f"span has a field of the wrong type: {exc}", str(span)[:300])
             continue
-        b.loaded()
+        loaded += 1
+    b.loaded(loaded)
+
+
+#: Operation components by ``<service>/<span name>``: a service has a few dozen operations,
+#: each named on thousands of spans (bounded).
+_OPERATIONS: dict[str, str] = {}
+
+
+def _operation(service: str, name: str) -> str:
+    key = f"{service}/{name}"
+    found = _OPERATIONS.get(key)
+    if found is None:
+        if len(_OPERATIONS) >= 1 << 16:
+            _OPERATIONS.clear()
+        found = _OPERATIONS[key] = component("otel", "operation", key)
+    return found
 
 
 def _add_span(b: BatchBuilder, src: Source, where: str, span: dict[str, Any], service: str,
-              resource: dict[str, Any], scope: str, tid: str, sid: str, parent: str | None,
+              rest: dict[str, Any], scope: str, tid: str, sid: str, parent: str | None,
               service_of: dict[tuple[str, str], str]) -> None:
+    """One span's rows; ``rest`` is its resource's attributes but ``service.name``."""
     uid = f"otel:span:{tid}/{sid}"
     kind = SPAN_KINDS.get(_enum(span.get("kind"), _KIND_NAMES, "span_kind_"), "unspecified")
     status = span.get("status") or {}
@@ -329,25 +375,22 @@ def _add_span(b: BatchBuilder, src: Source, where: str, span: dict[str, Any], se
     parent_service = service_of.get((tid, parent)) if parent else None
     local_root = parent is None or parent_service != service
     run_uid = f"otel:run:{tid}/{sid}" if local_root else None
-    detail = {**{k: v for k, v in resource.items() if k != "service.name"}, **attrs,
-              "otel.kind": kind, "otel.scope": scope, "service.name": service}
-    b.step(uid=uid, run_uid=run_uid, system="otel",
-           component=component("otel", "operation", f"{service}/{name}"), name=name,
-           step_type=kind, status=STATUS_CODES.get(code, Status.UNKNOWN), started_at=start,
-           ended_at=end, attempt=None, parent_uid=f"otel:span:{tid}/{parent}" if parent else None,
-           error=error, location=where, detail=detail)
+    detail = {**rest, **attrs, "otel.kind": kind, "otel.scope": scope, "service.name": service}
+    parent_uid = f"otel:span:{tid}/{parent}" if parent else None
+    state = STATUS_CODES.get(code, Status.UNKNOWN)
+    b.step(uid=uid, run_uid=run_uid, system="otel", component=_operation(service, name),
+           name=name, step_type=kind, status=state, started_at=start, ended_at=end,
+           attempt=None, parent_uid=parent_uid, error=error, location=where, detail=detail)
     if local_root:
         b.run(uid=run_uid, system="otel", component=component("otel", "service", service),
-              name=name, status=STATUS_CODES.get(code, Status.UNKNOWN), started_at=start,
-              ended_at=end, attempt=None, error=error, location=where,
-              parent_uid=f"otel:span:{tid}/{parent}" if parent else None,
-              detail={"service.name": service, "root_span": uid, "otel.kind": kind,
-                      **{k: v for k, v in resource.items() if k != "service.name"}})
+              name=name, status=state, started_at=start, ended_at=end, attempt=None,
+              error=error, location=where, parent_uid=parent_uid,
+              detail={"service.name": service, "root_span": uid, "otel.kind": kind, **rest})
         b.link(run_uid, uid, EdgeKind.CONTAINS, "local root span of the service", where)
         b.key(run_uid, KeyKind.TRACE_ID, tid)
-    if parent:
-        b.link(f"otel:span:{tid}/{parent}", uid, parent_edge(kind, parent_service, service),
-               "parentSpanId", where)
+    if parent_uid:
+        b.link(parent_uid, uid, parent_edge(kind, parent_service, service), "parentSpanId",
+               where)
     for link in span.get("links") or []:
         if isinstance(link, dict):
             ltid, lsid = trace_id(link.get("traceId")), span_id(link.get("spanId"))

@@ -305,8 +305,8 @@ class _Parser:
         if kind == "history":
             meta = _execution_meta(holder, outer)
             events = []
+            b.read(len(items))
             for i, raw in enumerate(items):
-                b.read()
                 ev = self._history_event(raw, f"{where}[{i}]")
                 if ev is not None:
                     events.append(ev)
@@ -373,9 +373,7 @@ class _Parser:
         when = _time(ts)
         if when is None and ts is not None:
             self.unreadable_times += 1
-        family, role = EVENTS.get(ev_type, ("", "unknown"))
-        if not family:
-            family = next((f for p, f in FAMILY_PREFIXES if ev_type.startswith(p)), "")
+        family, role = _family_role(ev_type)
         return _Event(ev_id, prev, ev_type, when, details, where, family, role)
 
     def _add(self, arn: str | None, events: list[_Event], meta: dict[str, Any],
@@ -524,7 +522,26 @@ def _conflicts(ex: _Execution, events: list[_Event]) -> bool:
     return False
 
 
+#: ``(state type, role)`` by event type, read off ``EVENTS`` and ``FAMILY_PREFIXES`` once per
+#: type rather than per event (bounded).
+_FAMILY_ROLES: dict[str, tuple[str, str]] = {}
+
+
+def _family_role(ev_type: str) -> tuple[str, str]:
+    known = _FAMILY_ROLES.get(ev_type)
+    if known is None:
+        family, role = EVENTS.get(ev_type, ("", "unknown"))
+        if not family:
+            family = next((f for p, f in FAMILY_PREFIXES if ev_type.startswith(p)), "")
+        known = (family, role)
+        if len(_FAMILY_ROLES) < 4096:
+            _FAMILY_ROLES[ev_type] = known
+    return known
+
+
 def _int(value: Any) -> int | None:
+    if type(value) is int:  # the common case; a bool is an int, and no event id
+        return value
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -537,6 +554,9 @@ def _int(value: Any) -> int | None:
 def _time(value: Any) -> int | None:
     """Epoch µs from an event time: exact epoch seconds, ms digits (CloudWatch), ISO text."""
     try:
+        if type(value) is str:  # the common case: ISO text (boto3, the console)
+            text = value.strip()
+            return us_auto(text) if _DIGITS.match(text) else us_from_iso(text)
         if isinstance(value, _Exact):
             return us_from_s(value.text)
         if isinstance(value, bool) or value is None:

@@ -32,7 +32,6 @@ mapping is shared with ``cadence_json`` and ``temporal_proto`` through ``Dialect
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import re
@@ -269,6 +268,8 @@ WRAPPER_EXECUTION = ("execution", "workflowExecution", "workflow_execution")
 
 def _s(value: Any) -> str | None:
     """A non-empty scalar as a string, else None."""
+    if type(value) is str:  # the common case first: called for most fields of every event
+        return value or None
     if value is None or isinstance(value, dict | list) or value == "":
         return None
     return str(value)
@@ -276,13 +277,13 @@ def _s(value: Any) -> str | None:
 
 def as_int(value: Any) -> int | None:
     """An int64 written as a number or a string; None when it is neither."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
+    if type(value) is int:  # exact type: a bool is an int, and no int64
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    return None
+    if isinstance(value, str):
+        return int(value) if value.strip().lstrip("-").isdigit() else None
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value
 
 
 def _get(doc: Any, *path: str) -> Any:
@@ -335,8 +336,24 @@ def _cause(attrs: dict[str, Any], etype: str) -> str | None:
     return name.removeprefix(prefix) if name and prefix else name
 
 
+#: Event type spellings already read (a history repeats a few dozen of them), bounded.
+_EVENT_TYPE_SPELLINGS: dict[str, str | None] = {}
+
+
 def event_type(value: Any) -> str | None:
     """An event type in any spelling (``EVENT_TYPE_TIMER_FIRED``, ``TimerFired``, 18)."""
+    if type(value) is not str:
+        return _event_type(value)
+    try:
+        return _EVENT_TYPE_SPELLINGS[value]
+    except KeyError:
+        name = _EVENT_TYPE_SPELLINGS[value] = _event_type(value)
+        if len(_EVENT_TYPE_SPELLINGS) > 4096:  # odd input: keep the cache small
+            _EVENT_TYPE_SPELLINGS.clear()
+        return name
+
+
+def _event_type(value: Any) -> str | None:
     number = as_int(value)
     if number is not None:
         return EVENT_TYPES.get(number)
@@ -354,9 +371,9 @@ def _b64(value: Any) -> bytes | None:
         return value
     if not isinstance(value, str):
         return None
-    try:
-        return base64.b64decode(value + "=" * (-len(value) % 4), validate=False)
-    except (binascii.Error, ValueError):
+    try:  # base64.b64decode(validate=False), without its Python layer
+        return binascii.a2b_base64((value + "=" * (-len(value) % 4)).encode("ascii"))
+    except (binascii.Error, ValueError):  # a non-ASCII character: UnicodeEncodeError
         return None
 
 
@@ -369,10 +386,9 @@ def temporal_payload(payload: Any) -> Any:
     An object without ``metadata``/``data`` is taken as already decoded (exports made through
     a codec server write the value itself).
     """
-    if not isinstance(payload, dict) or not ({"metadata", "data"} & payload.keys()):
+    if not isinstance(payload, dict) or ("metadata" not in payload and "data" not in payload):
         return payload
-    encoding = _b64(_get(payload, "metadata", "encoding"))
-    if encoding is None or encoding.decode("utf-8", "replace") not in JSON_ENCODINGS:
+    if not _is_json_encoding(_get(payload, "metadata", "encoding")):
         return NOTHING
     data = _b64(payload.get("data"))
     if data is None:
@@ -383,11 +399,27 @@ def temporal_payload(payload: Any) -> Any:
         return NOTHING
 
 
+#: Whether a payload's (base64) ``encoding`` is JSON, by its spelling: a file repeats a few.
+_JSON_ENCODING: dict[str | bytes, bool] = {}
+
+
+def _is_json_encoding(value: Any) -> bool:
+    if isinstance(value, str | bytes):
+        known = _JSON_ENCODING.get(value)
+        if known is not None:
+            return known
+    encoding = _b64(value)
+    is_json = encoding is not None and encoding.decode("utf-8", "replace") in JSON_ENCODINGS
+    if isinstance(value, str | bytes) and len(_JSON_ENCODING) < 1024:
+        _JSON_ENCODING[value] = is_json
+    return is_json
+
+
 def temporal_payloads(payloads: Any) -> list[Any]:
     """The JSON values of a ``Payloads`` message (``{"payloads": [...]}``) or one ``Payload``."""
     if isinstance(payloads, dict) and isinstance(payloads.get("payloads"), list):
         items = payloads["payloads"]
-    elif isinstance(payloads, dict) and ({"metadata", "data"} & payloads.keys()):
+    elif isinstance(payloads, dict) and ("metadata" in payloads or "data" in payloads):
         items = [payloads]
     else:
         return []
@@ -626,7 +658,13 @@ def _histories(src: Source, b: BatchBuilder) -> Iterator[tuple[str, list[tuple[s
 
 def _is_json_lines(head: bytes) -> bool:
     """Several JSON values, one per line (a pretty-printed document's first line is not JSON)."""
-    lines = [line for line in first_json_value(head).split(b"\n") if line.strip()]
+    text, lines, start = first_json_value(head), [], 0
+    while len(lines) < 2 and start <= len(text):  # the first two non-blank lines, no more
+        end = text.find(b"\n", start)
+        end = len(text) if end < 0 else end
+        if text[start:end].strip():
+            lines.append(text[start:end])
+        start = end + 1
     if len(lines) < 2 or not lines[1].lstrip().startswith((b"{", b"[")):
         return False
     try:
@@ -698,7 +736,7 @@ def _lines(src: Source, b: BatchBuilder) -> Iterator[tuple[str, list[tuple[str, 
 # Mapping one history
 
 
-@dataclass
+@dataclass(slots=True)
 class _Event:
     eid: int
     us: int | None
@@ -709,7 +747,7 @@ class _Event:
     links: list[Any] = field(default_factory=list)  # the event's own ``links`` (API 1.3x+)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Step:
     uid: str
     step_type: str
@@ -732,15 +770,16 @@ def map_history(b: BatchBuilder, src: Source, raw_events: list[tuple[str, Any]],
     Returns where the workflow id and run id came from (``started_event``, ``wrapper``,
     ``file_name``, ``option`` or ``generated``), for the source notes.
     """
+    b.read(len(raw_events))
     events: list[_Event] = []
     for location, raw in raw_events:
-        b.read()
         ev = _normalize(b, raw, location, prefix, dialect)
         if ev is not None:
             events.append(ev)
     if not events:
         return {}
     history = _History(b, src, dialect, events, hints)
+    loaded = 0
     for ev in events:
         try:
             history.handle(ev)
@@ -748,7 +787,8 @@ def map_history(b: BatchBuilder, src: Source, raw_events: list[tuple[str, Any]],
             b.reject(ev.location, f"{ev.type}: a field has the wrong shape: {exc}",
                      orjson.dumps(ev.attrs, default=str)[:2048])
             continue
-        b.loaded()
+        loaded += 1
+    b.loaded(loaded)
     history.emit()
     return {"workflow_id_from": history.wf_from, "run_id_from": history.run_from}
 
@@ -760,8 +800,11 @@ def _normalize(b: BatchBuilder, raw: Any, location: str, prefix: str,
         b.reject(location, f"expected a history event object, got {type(raw).__name__}",
                  str(raw)[:200])
         return None
-    attrs_key = next((k for k, v in raw.items()
-                      if k.endswith("EventAttributes") and isinstance(v, dict)), None)
+    attrs_key, attrs = None, {}
+    for k, v in raw.items():
+        if k.endswith("EventAttributes") and isinstance(v, dict):
+            attrs_key, attrs = k, v or {}
+            break
     etype = event_type(raw.get("eventType"))
     if etype is None and as_int(raw.get("eventType")) is not None:
         etype = f"EventType{raw['eventType']}"  # a number newer than EVENT_TYPES: skipped below
@@ -789,8 +832,8 @@ def _normalize(b: BatchBuilder, raw: Any, location: str, prefix: str,
                  orjson.dumps(raw, default=str)[:2048])
         return None
     links = raw.get("links")
-    return _Event(eid, us, raw_time, etype, raw.get(attrs_key) or {} if attrs_key else {},
-                  location, links if isinstance(links, list) else [])
+    return _Event(eid, us, raw_time, etype, attrs, location,
+                  links if isinstance(links, list) else [])
 
 
 class _History:
@@ -866,17 +909,10 @@ class _History:
 
     # dispatch -------------------------------------------------------------------------------
     def handle(self, ev: _Event) -> None:
-        if ev.type == "WorkflowExecutionStarted":
-            self._started(ev)
-        elif ev.type in RUN_CLOSE:
-            self._closed(ev, RUN_CLOSE[ev.type])
-        elif ev.type in STEP_OPENERS:
-            _OPENERS[STEP_OPENERS[ev.type]](self, ev)
-        elif ev.type in STEP_PROGRESS:
-            self._progress(ev, *STEP_PROGRESS[ev.type])
-        elif ev.type in RUN_EVENTS:
-            _RUN_HANDLERS[RUN_EVENTS[ev.type]](self, ev)
-        # dialect.extra_events: known, nothing to take from them
+        found = _HANDLERS.get(ev.type)
+        if found is not None:  # dialect.extra_events: known, nothing to take from them
+            handler, args = found
+            handler(self, ev, *args)
 
     # run events -----------------------------------------------------------------------------
     def _started(self, ev: _Event) -> None:
@@ -974,9 +1010,11 @@ class _History:
 
     def _task(self, ev: _Event) -> None:
         a = ev.attrs
-        for build in (_get(a, "workerVersion", "buildId"), _get(a, "deploymentVersion", "buildId")):
-            if _s(build) and build not in self.build_ids:
-                self.build_ids.append(build)
+        if "workerVersion" in a or "deploymentVersion" in a:  # most task events have neither
+            for build in (_get(a, "workerVersion", "buildId"),
+                          _get(a, "deploymentVersion", "buildId")):
+                if _s(build) and build not in self.build_ids:
+                    self.build_ids.append(build)
         checksum = _s(a.get("binaryChecksum"))
         if checksum and checksum not in self.checksums:
             self.checksums.append(checksum)
@@ -1375,6 +1413,27 @@ _RUN_HANDLERS: dict[str, Callable[[_History, _Event], None]] = {
     "cancel_external": _History._cancel_external,
     "none": _History._nothing,
 }
+
+
+def _handlers() -> dict[str, tuple[Callable[..., None], tuple[Any, ...]]]:
+    """Each known event type's handler and its arguments after the event, read off the tables
+    once (not per event). A type in two tables goes to the first, as an if-chain would take it:
+    the started event, closes, openers, progress, then run events."""
+    out: dict[str, tuple[Callable[..., None], tuple[Any, ...]]] = {}
+    for etype, handler in RUN_EVENTS.items():
+        out[etype] = (_RUN_HANDLERS[handler], ())
+    for etype, (ref_field, effect) in STEP_PROGRESS.items():
+        out[etype] = (_History._progress, (ref_field, effect))
+    for etype, step_type in STEP_OPENERS.items():
+        out[etype] = (_OPENERS[step_type], ())
+    for etype, status in RUN_CLOSE.items():
+        out[etype] = (_History._closed, (status,))
+    out["WorkflowExecutionStarted"] = (_History._started, ())
+    return out
+
+
+#: Event type -> (handler, arguments after the event).
+_HANDLERS = _handlers()
 
 
 def _compact(detail: dict[str, Any]) -> dict[str, Any]:

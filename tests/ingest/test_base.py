@@ -15,6 +15,7 @@ from ingest.base import (
     is_json_lines,
     loads,
     us_auto,
+    us_from_iso,
     us_from_ms,
     us_from_ns,
     us_from_s,
@@ -132,6 +133,29 @@ def test_time_helpers_keep_real_times() -> None:
     assert us_from_s("1.7e9") == 1_700_000_000_000_000
     assert us_auto(1_700_000_000_123) == 1_700_000_000_123_000
     assert us_from_ms("not a time") is None
+
+
+@pytest.mark.parametrize(("text", "us"), [
+    ("2023-11-14T22:13:20.123456Z", 1_700_000_000_123_456),
+    ("2023-11-14T22:13:20.1234567891Z", 1_700_000_000_123_456),  # past µs: cut, not rounded
+    ("2023-11-14T22:13:20.5Z", 1_700_000_000_500_000),
+    ("2023-11-14T22:13:20Z", 1_700_000_000_000_000),
+    ("2023-11-14T23:13:20.5+01:00", 1_700_000_000_500_000),
+    ("2023-11-14T22:13:20.123000+00:00", 1_700_000_000_123_000),  # boto3's spelling
+    ("2023-11-14 22:13:20", 1_700_000_000_000_000),  # no offset: UTC
+    ("1969-12-31T23:59:59.999999Z", -1),
+    ("2024-02-29T00:00:00Z", 1_709_164_800_000_000),
+])
+def test_us_from_iso_reads_rfc3339_and_iso_spellings_alike(text: str, us: int) -> None:
+    assert us_from_iso(text) == us
+
+
+@pytest.mark.parametrize("text", ["2023-02-29T00:00:00Z", "2023-11-14T24:00:00Z",
+                                  "2023-11-14T22:60:00Z", "2023-11-14T22:13:60Z",
+                                  "2023-13-14T22:13:20Z", "2023-11-14T22:13:20.12Q"])
+def test_us_from_iso_refuses_what_is_no_time(text: str) -> None:
+    with pytest.raises(ValueError):
+        us_from_iso(text)
 
 
 def test_a_value_that_does_not_fit_its_column_is_fitted_and_counted() -> None:
