@@ -222,7 +222,7 @@ def correlate(store: Store, *, skew_seconds: float = 2.0, min_confidence: float 
         max_key_fanout: a key value shared by more entities than this is ignored (and reported).
         time_cap: executions larger than this get no time-order inference (explicit rules only).
         memory_limit_mb: DuckDB's memory limit while correlating (it spills to disk past it);
-            None keeps the store's (``TRACEMAP_MEMORY_LIMIT``, 2 GB by default).
+            None keeps the store's (``TRACEMAP_MEMORY_LIMIT``, 1.6 GB by default).
     """
     started = time.perf_counter()
     if skew_seconds < 0 or not 0 <= min_confidence <= 1 or max_key_fanout < 1:
