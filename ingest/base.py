@@ -281,6 +281,7 @@ class Source:
     def __post_init__(self) -> None:
         self.display = self.display or str(self.path)
         self._raw: IO[bytes] | None = None
+        self._gzipped: bool | None = None  # by magic, found at the first open
         #: Rejects found below the ingestor (over-long lines): ``(location, reason, raw)``.
         self.oversized: list[tuple[str, str, bytes]] = []
         #: The loader's note of the first reject, ``(location, reason)``: what it tells when
@@ -309,9 +310,10 @@ class Source:
         return self._open_file()
 
     def _open_file(self) -> IO[bytes]:
-        with open(self.path, "rb") as probe:
-            gzipped = probe.read(2) == b"\x1f\x8b"
-        if gzipped:
+        if self._gzipped is None:  # readers open a small file several times: probe it once
+            with open(self.path, "rb") as probe:
+                self._gzipped = probe.read(2) == b"\x1f\x8b"
+        if self._gzipped:
             gz = _GzipReader(self.path, "rb")
             self._raw = gz.fileobj  # the compressed file: its position drives progress
             return gz  # type: ignore[return-value]
