@@ -131,7 +131,11 @@ def ingest_cmd(
                           "COLUMN=FIELD (repeatable), e.g. --map svc=service.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Load exported files into the store (unchanged files are skipped by content hash)."""
+    """Load exported files into the store (unchanged files are skipped by content hash).
+
+    Every core parses: small files by the chunk, a large JSON-lines export by ranges of lines.
+    TRACEMAP_WORKERS=0 parses in one process; TRACEMAP_MEMORY_LIMIT (1.6GB) bounds DuckDB.
+    """
     options: dict[str, Any] = {}
     if workflow_id:
         options["workflow_id"] = workflow_id
