@@ -139,3 +139,37 @@ def test_a_value_that_does_not_fit_frames_each_file_as_one_process_does() -> Non
                                         ("coerced_values", {"steps.attempt": 1}),
                                         ("skipped_types", {"MarkerRecorded": 1})]
     assert fine.detail == {}
+
+
+def test_a_file_changed_after_the_scan_is_loaded_as_it_is_read(
+        inputs: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A history rewritten between the scan (its stat) and the workers' read: its rows are
+    # those of the bytes read, never a worker's parse of other bytes; the others' hashes
+    # are the workers' own.
+    monkeypatch.setattr(load, "PARALLEL_FILES", 1)
+    histories = sorted(p for p in (FIXTURES / "temporal_json").iterdir() if p.suffix == ".json")
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    shutil.copy(histories[0], first)
+    shutil.copy(histories[1], second)
+    start = load._Ahead.start
+
+    def rewrite_then_start(*args: Any, **kwargs: Any) -> load._Ahead:
+        shutil.copy(histories[2], first)  # after the scan, before any worker reads it
+        return start(*args, **kwargs)
+
+    monkeypatch.setattr(load._Ahead, "start", rewrite_then_start)
+    files = [str(first), str(second), *inputs[:80]]
+    with Store(tmp_path / "two.duckdb") as store:
+        ingest_paths(store, files, workers=2)
+        got = store.sql("SELECT s.sha256, count(*) FROM sources s JOIN runs r "
+                        "ON r.source_id = s.id WHERE s.path = ? GROUP BY 1",
+                        [str(first.resolve())]).fetchall()
+        uids = {r[0] for r in store.sql(
+            "SELECT uid FROM runs JOIN sources s ON s.id = source_id WHERE s.path = ?",
+            [str(first.resolve())]).fetchall()}
+    monkeypatch.setattr(load._Ahead, "start", start)
+    with Store(tmp_path / "one.duckdb") as store:
+        ingest_paths(store, [str(histories[2])], workers=0)
+        want = {r[0] for r in store.sql("SELECT uid FROM runs").fetchall()}
+    assert got and got[0][0] == load.file_sha256(histories[2])
+    assert uids == want

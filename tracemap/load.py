@@ -425,7 +425,10 @@ def _ingest_one(store: Store, src: Source, stat: os.stat_result | None, key_path
                 group: _Group, parsed: _Parsed | None, ranges: _Ranges) -> SourceResult:
     stat = stat or src.path.stat()
     previous = known.path_row(key_path)
-    sha = file_sha256(src.path)
+    if parsed is not None and parsed.seen == (stat.st_size, stat.st_mtime_ns):
+        sha = parsed.sha256  # a worker hashed the file as the scan found it: not again here
+    else:
+        sha = file_sha256(src.path)
     same = known.hash_row(sha)
     if same and not force:
         if previous and previous.id == same.id:
@@ -731,6 +734,7 @@ class _Parsed:
     advances: list[int]  # the progress the parse reported, replayed at the file's turn
     position: int
     failure: str | None = None  # why the file could not be read at all (its one reject)
+    seen: tuple[int, int] | None = None  # a worker's (size, mtime_ns) of the file it hashed
 
 
 def _parse_whole(module: Any, src: Source, progress: Progress, debug: bool,
@@ -784,6 +788,7 @@ def _parse_ahead(path: str, display: str, options: dict[str, Any], rules: KeyRul
     which then reports it exactly as a one-process run does."""
     try:
         src = Source(path=Path(path), display=display, options=dict(options), rules=rules)
+        st = os.stat(path)
         sha = file_sha256(src.path)
         module, rule = (ingest.get(forced), None) if forced else ingest.detection(src)
         recorder = _Recorder()
@@ -791,6 +796,7 @@ def _parse_ahead(path: str, display: str, options: dict[str, Any], rules: KeyRul
     except Exception:  # noqa: BLE001 - the writer parses it again and reports what went wrong
         return None
     parsed.sha256, parsed.rule, parsed.advances = sha, rule, recorder.advances
+    parsed.seen = (st.st_size, st.st_mtime_ns)
     return parsed
 
 
