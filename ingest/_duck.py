@@ -31,7 +31,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from ingest.base import _PATH_TOKEN, KeyRules, Source
+from ingest.base import KeyRules, Source, path_steps
 from tracemap.model import TABLES, KeyKind
 
 #: Environment switch for the fast paths (``0`` forces the Python path; the parity tests and
@@ -176,16 +176,9 @@ def lines_at(src: Source, wanted: set[int], after: int | None) -> Iterator[tuple
 # Shared SQL pieces
 
 
-def _tokens(path: str) -> list[tuple[str, str]]:
-    for prefix in ("$.", "payload."):
-        if path.startswith(prefix):
-            path = path[len(prefix):]
-    return _PATH_TOKEN.findall(path)
-
-
 def json_path(path: str) -> str:
     """A ``KeyRules`` payload path (``a.b[0].c``, ``items[*].id``) as a DuckDB JSONPath."""
-    return "$" + "".join(f'."{name}"' if name else f"[{index}]" for name, index in _tokens(path))
+    return "$" + "".join(f'."{name}"' if name else f"[{index}]" for name, index in path_steps(path))
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +215,7 @@ def payload_sql(doc: str, extracted: str, fields: tuple[str, ...], rules: KeyRul
     def repeated(path: str) -> str:
         """SQL: some name on ``path`` occurs twice in one of the objects holding it."""
         cheap, exact = [], []
-        tokens = _tokens(path)
+        tokens = path_steps(path)
         for k, (name, _) in enumerate(tokens):
             if not name:
                 continue

@@ -160,21 +160,16 @@ class KeyRules:
         """Keys found at the configured paths of a decoded payload."""
         if not isinstance(doc, dict | list):
             return []
-        is_dict = isinstance(doc, dict)
         out: list[tuple[str, str]] = []
-        for name, path, kind in _derived(self.payload_keys, _one_names):
-            if name:  # a one-name path (``correlationId``): the usual rule, read directly
-                values = [doc[name]] if is_dict and name in doc else []
-            else:
-                values = select_path(doc, path)
-            for value in values:
+        for path, kind in self.payload_keys.items():
+            for value in select_path(doc, path):
                 if value is not None and not isinstance(value, dict | list) and value != "":
                     out.append((kind, str(value)))
         return out
 
 
-#: What is made from a rule table once rather than once per record (its names lower-cased,
-#: its paths split), by the table's id and the maker: (a copy of the table, what was made).
+#: What is made from a rule table once rather than once per record (its names lower-cased),
+#: by the table's id and the maker: (a copy of the table, what was made).
 #: The copy tells a table changed since (``load_config`` fills the rules after making them).
 _DERIVED: dict[tuple[int, Callable[[dict[str, str]], Any]], tuple[dict[str, str], Any]] = {}
 
@@ -196,22 +191,14 @@ def _lowered(table: dict[str, str]) -> dict[str, str]:
     return {name.lower(): kind for name, kind in table.items()}
 
 
-def _one_names(table: dict[str, str]) -> list[tuple[str, str, str]]:
-    """A payload rule table as ``(name, path, kind)``, ``name`` set where the path is one."""
-    out = []
-    for path, kind in table.items():
-        steps = _path_steps(path)
-        out.append((steps[0][0] if len(steps) == 1 else "", path, kind))
-    return out
-
-
 _PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\*|\d+)\]")
 #: Paths already split into ``(name, index)`` steps (the configured rules: a handful), bounded.
 _PATH_STEPS: dict[str, list[tuple[str, str]]] = {}
 
 
-def _path_steps(path: str) -> list[tuple[str, str]]:
-    """A path's ``(name, index)`` steps (``$.`` or ``payload.`` before it cut)."""
+def path_steps(path: str) -> list[tuple[str, str]]:
+    """A path's ``(name, index)`` steps (``$.`` or ``payload.`` before it cut); shared, so
+    never to be changed by the caller."""
     steps = _PATH_STEPS.get(path)
     if steps is None:
         text = path
@@ -226,7 +213,7 @@ def _path_steps(path: str) -> list[tuple[str, str]]:
 
 def select_path(doc: Any, path: str) -> list[Any]:
     """Values at a JSONPath-like path: ``a.b[0].c``, ``a.items[*].id`` (``$.`` optional)."""
-    steps = _path_steps(path)
+    steps = path_steps(path)
     if len(steps) == 1 and steps[0][0]:  # one name: the usual rule (``correlationId``)
         name = steps[0][0]
         return [doc[name]] if isinstance(doc, dict) and name in doc else []
