@@ -883,12 +883,9 @@ def _parse_range(job: _RangeJob, options: dict[str, Any], rules: KeyRules) -> _P
                      rules=rules, line_range=job.line_range)
         # Framed batch by batch: a range's rows held as dicts until its end took twice the
         # memory, and its batches are large enough for a frame's fixed cost not to count.
-        parsed = _parse_whole(ingest.get(job.module), src, _Recorder(), False)
+        return _parse_whole(ingest.get(job.module), src, _Recorder(), False)
     except Exception:  # noqa: BLE001 - the writer parses it again and reports what went wrong
         return None
-    parsed.tables = {table: [pl.concat(frames, rechunk=True)] if len(frames) > 1 else frames
-                     for table, frames in parsed.tables.items()}
-    return parsed
 
 
 def serve() -> None:
@@ -963,6 +960,19 @@ class _Worker:
         self.proc.wait()
 
 
+def _start_workers(n: int, options: dict[str, Any], rules: KeyRules,
+                   forced: str | None) -> list[_Worker]:
+    """Up to ``n`` worker processes, each given the options, rules and forced format."""
+    setup = pickle.dumps((options, rules, forced), protocol=pickle.HIGHEST_PROTOCOL)
+    workers: list[_Worker] = []
+    try:
+        for _ in range(n):
+            workers.append(_Worker(setup))
+    except OSError:  # no process to be had: what started still helps
+        pass
+    return workers
+
+
 class _Ahead:
     """Small files parsed by worker processes ahead of the writer, a few chunks per worker.
 
@@ -978,13 +988,7 @@ class _Ahead:
         self.next = 0
         self.owner: dict[int, _Worker] = {}
         self.ready: dict[int, _Parsed | None] = {}
-        setup = pickle.dumps((options, rules, forced), protocol=pickle.HIGHEST_PROTOCOL)
-        self.workers: list[_Worker] = []
-        try:
-            for _ in range(workers if jobs else 0):
-                self.workers.append(_Worker(setup))
-        except OSError:  # no process to be had: what started still helps
-            pass
+        self.workers = _start_workers(workers if jobs else 0, options, rules, forced)
 
     @classmethod
     def start(cls, targets: list[tuple[str | None, str, bool | str, bool | None]],
@@ -1078,13 +1082,7 @@ class _Ranges:
     def parse(self, module: Any, src: Source) -> Iterator[tuple[LineRange, _Parsed]]:
         """Each range of the file with its parse, in the file's order."""
         if not self.workers:
-            setup = pickle.dumps((self.options, self.rules, None),
-                                 protocol=pickle.HIGHEST_PROTOCOL)
-            try:
-                for _ in range(self.wanted):
-                    self.workers.append(_Worker(setup))
-            except OSError:  # no process to be had: what started still helps
-                pass
+            self.workers = _start_workers(self.wanted, self.options, self.rules, None)
         todo = _line_ranges(src.path, LINE_RANGE_BYTES)
         asked: collections.deque[tuple[LineRange, _Worker | None]] = collections.deque()
         try:
