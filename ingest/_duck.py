@@ -114,11 +114,6 @@ def connect() -> duckdb.DuckDBPyConnection:
     return conn
 
 
-def _gzipped(src: Source) -> bool:
-    with open(src.path, "rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
-
-
 def json_lines(columns: dict[str, str]) -> str:
     """A ``read_json`` call over ``$path`` with these explicit column types (a constant)."""
     cols = ", ".join(f"'{name}': '{dtype}'" for name, dtype in columns.items())
@@ -143,7 +138,7 @@ def read_json_lines(src: Source, sql: str, params: dict[str, Any],
     conn = connect()
     done = 0
     try:
-        values = {"path": str(src.path), "compression": "gzip" if _gzipped(src) else "none",
+        values = {"path": str(src.path), "compression": "gzip" if src.gzipped() else "none",
                   **params}
         try:
             reader = conn.sql(sql, params=values).to_arrow_reader(batch_rows)

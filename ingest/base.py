@@ -296,11 +296,16 @@ class Source:
             return self._raw
         return self._open_file()
 
-    def _open_file(self) -> IO[bytes]:
-        if self._gzipped is None:  # readers open a small file several times: probe it once
+    def gzipped(self) -> bool:
+        """Whether the file is gzip, by its magic (probed once: readers open a small file
+        several times)."""
+        if self._gzipped is None:
             with open(self.path, "rb") as probe:
                 self._gzipped = probe.read(2) == b"\x1f\x8b"
-        if self._gzipped:
+        return self._gzipped
+
+    def _open_file(self) -> IO[bytes]:
+        if self.gzipped():
             gz = _GzipReader(self.path, "rb")
             self._raw = gz.fileobj  # the compressed file: its position drives progress
             return gz  # type: ignore[return-value]

@@ -1074,10 +1074,7 @@ class _Ranges:
         if not (self.wanted and size >= 2 * LINE_RANGE_BYTES
                 and getattr(module, "LINE_RECORDS", False)):
             return False
-        with open(src.path, "rb") as fh:
-            if fh.read(2) == b"\x1f\x8b":
-                return False
-        return is_json_lines(src)
+        return not src.gzipped() and is_json_lines(src)
 
     def parse(self, module: Any, src: Source) -> Iterator[tuple[LineRange, _Parsed]]:
         """Each range of the file with its parse, in the file's order."""
