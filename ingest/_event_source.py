@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from ingest.kafka_kcat import position
-from tracemap.model import channel_component
+from tracemap.model import channel_component, kafka_record_uid
 
 #: ``eventSource`` values of Kafka records in Pipes and Lambda event source mapping events.
 KAFKA_SOURCES = frozenset({"selfmanagedkafka", "aws:kafka"})
@@ -63,7 +63,7 @@ def _message(rec: Any) -> tuple[str, str | None, str] | None:
         if isinstance(place, str):
             return None
         topic, partition, offset = place
-        return (f"kafka:msg:{topic}/{partition}/{offset}", channel_component("kafka", topic),
+        return (kafka_record_uid(topic, partition, offset), channel_component("kafka", topic),
                 f"input: {rec.get('eventSource') or 'Kafka'} record {topic}/{partition}/{offset}")
     if source == "aws:sqs" and isinstance(rec.get("messageId"), str) and rec["messageId"]:
         arn = str(rec.get("eventSourceARN") or "")

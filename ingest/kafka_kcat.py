@@ -39,7 +39,7 @@ from ingest.base import (
     noise_kind,
     us_from_ms,
 )
-from tracemap.model import PAYLOAD_CAP, KeyKind, Status, channel_component
+from tracemap.model import PAYLOAD_CAP, KeyKind, Status, channel_component, kafka_record_uid
 
 NAME = "kafka_kcat"
 #: What ``sniff`` looks for (said for a file no format claims).
@@ -153,7 +153,7 @@ def _add_record(b: BatchBuilder, src: Source, rec: Any, where: str) -> str | Non
     headers = header_dict(rec.get("headers"))
     payload = rec.get("payload")
     decoded = _json_payload(payload)
-    uid = f"kafka:msg:{topic}/{partition}/{offset}"
+    uid = kafka_record_uid(topic, partition, offset)
     # The producer's own JSON text is kept as written (1.50 stays 1.50); other values as JSON.
     text, cut = cap_payload(payload)
     try:

@@ -45,7 +45,7 @@ from ingest.base import (
     us_from_ms,
 )
 from ingest.kafka_kcat import event_type, position
-from tracemap.model import KeyKind, Status, channel_component
+from tracemap.model import KeyKind, Status, channel_component, kafka_record_uid
 
 NAME = "kafka_lambda"
 
@@ -121,7 +121,7 @@ def _add_record(b: BatchBuilder, src: Source, rec: Any, where: str,
     if value is None and value_raw is not None:
         return f"field 'value': expected base64, got {value_raw[:60]!r}"
     decoded = _json_value(value)
-    uid = f"kafka:msg:{topic}/{partition}/{offset}"
+    uid = kafka_record_uid(topic, partition, offset)
     text, cut = cap_payload(decoded if decoded is not None else value)
     key_schema = rec.get("keySchemaMetadata") or {}
     value_schema = rec.get("valueSchemaMetadata") or {}

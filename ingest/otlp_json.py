@@ -44,6 +44,7 @@ from tracemap.model import (
     Status,
     channel_component,
     component,
+    kafka_record_uid,
 )
 
 NAME = "otlp_json"
@@ -422,14 +423,14 @@ def _add_span(b: BatchBuilder, src: Source, where: str, span: dict[str, Any], se
 
 def kafka_record(attrs: dict[str, Any], bus: str | None, dest: str | None) -> str | None:
     """The uid of the Kafka record a span states it sent or read (topic, partition and
-    offset, ``kafka_kcat.position``'s uid), or None."""
+    offset, ``kafka_record_uid``), or None."""
     if bus != "kafka" or not dest:
         return None
     partition = _position(next((attrs[a] for a in KAFKA_PARTITION_ATTRS if a in attrs), None))
     offset = _position(next((attrs[a] for a in KAFKA_OFFSET_ATTRS if a in attrs), None))
     if partition is None or offset is None:
         return None
-    return f"kafka:msg:{dest}/{partition}/{offset}"
+    return kafka_record_uid(dest, partition, offset)
 
 
 def _position(value: Any) -> int | None:

@@ -266,3 +266,9 @@ def channel_component(bus: str, destination: str) -> str:
     bus = bus.strip().lower()
     system = BUS_ALIASES.get(bus, bus)
     return component(system, CHANNEL_KINDS.get(bus, "destination"), destination)
+
+
+def kafka_record_uid(topic: str, partition: int, offset: int) -> str:
+    """A Kafka record's uid, the same in every reader (kcat, Lambda events, spans naming it):
+    its topic, partition and offset identify it."""
+    return f"kafka:msg:{topic}/{partition}/{offset}"
